@@ -1,0 +1,216 @@
+"""The `sentiment-neuron` command: parses arguments and calls the library."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .models import FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES
+
+EPILOG = """examples:
+  sentiment-neuron demo
+  sentiment-neuron pretrain --dataset imdb --split unsup --hidden-size 512 --max-minutes 20 --out runs/lm
+  sentiment-neuron pretrain --input corpus.txt --hidden-size 64 --max-steps 100 --out runs/tiny
+  sentiment-neuron featurize --model runs/lm --input texts.csv --text-key sentence --out features.npy
+  sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
+
+Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError) as err:
+        print(f"sentiment-neuron {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sentiment-neuron",
+        description="Byte-level mLSTM pretraining, L1 transfer and the sentiment unit "
+        "(Radford et al. 2017, 'Learning to Generate Reviews and Discovering Sentiment').",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo(sub)
+    _add_pretrain(sub)
+    _add_featurize(sub)
+    _add_transfer(sub)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder holding the named datasets (default: $SENTIMENT_NEURON_DATA)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="pretrain on IMDB, transfer to SST-2 and IMDB, print the results",
+                       description="Pretrain an mLSTM on IMDB's 50,000 unlabeled reviews within a time budget, "
+                       "then transfer to binary SST and an IMDB subset; prints a table, writes OUT/summary.json.")
+    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument("--minutes", type=float, default=15.0, help="pretraining budget in minutes (default: 15)")
+    p.add_argument("--hidden-size", type=int, default=512, help="mLSTM units (default: 512)")
+    p.add_argument("--imdb-train", type=int, default=2000, help="IMDB training reviews for the probe (default: 2000)")
+    p.add_argument("--imdb-test", type=int, default=2000, help="IMDB test reviews (default: 2000)")
+    _common(p)
+    p.set_defaults(func=_run_demo)
+
+
+def _add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="train a byte-level language model",
+                       description="Train a byte-level LM (next-byte prediction) with truncated BPTT. "
+                       "Writes OUT/config.json + OUT/model.safetensors, OUT/checkpoint.pt and OUT/metrics.jsonl. "
+                       "Stops at the first budget reached (--max-steps/--max-bytes/--max-minutes); "
+                       "Ctrl-C writes a checkpoint; --resume continues exactly.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="named dataset, e.g. imdb")
+    src.add_argument("--input", help="a csv/tsv/json/jsonl/txt file of texts")
+    p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
+    p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
+    p.add_argument("--out", required=True, help="run folder (the model is written here)")
+    p.add_argument("--rnn", choices=RNN_TYPES, default="mlstm", help="recurrent cell (default: mlstm)")
+    p.add_argument("--hidden-size", type=int, default=512, help="units H (default: 512; the paper: 4096)")
+    p.add_argument("--embed-size", type=int, default=64, help="byte embedding size (default: 64)")
+    p.add_argument("--num-layers", type=int, default=1, help="stacked layers, lstm only (default: 1)")
+    p.add_argument("--batch-size", type=int, default=64, help="parallel streams per step (default: 64)")
+    p.add_argument("--seq-len", type=int, default=128, help="TBPTT length in bytes (default: 128)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, decayed linearly to 0 (default: 2e-3)")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (default: 1.0)")
+    p.add_argument("--max-steps", type=int, help="budget in optimizer steps")
+    p.add_argument("--max-bytes", type=int, help="budget in training bytes")
+    p.add_argument("--max-minutes", type=float, help="budget in minutes of training")
+    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="matrix-product precision (default: bf16)")
+    p.add_argument("--eval-every", type=int, default=500, help="validation BPC every N steps (default: 500)")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval (default: 5)")
+    p.add_argument("--validation-fraction", type=float, default=0.01, help="held-out documents (default: 0.01)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    _common(p)
+    p.set_defaults(func=_run_pretrain)
+
+
+def _add_featurize(sub) -> None:
+    p = sub.add_parser("featurize", help="texts -> features (.npy, float32, (N, H))",
+                       description="Read texts from a file and write the model's features as a float32 .npy "
+                       "of shape (N, H), rows in input order.")
+    p.add_argument("--model", required=True, help="model folder (config.json + model.safetensors)")
+    p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file (txt: one text per line)")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    p.add_argument("--out", required=True, help="output .npy path")
+    p.add_argument("--state", choices=FEATURE_STATES, help="hidden or cell state (default: the model's)")
+    p.add_argument("--pooling", choices=FEATURE_POOLINGS, help="last, mean or max over time (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=128, help="texts per batch (default: 128)")
+    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="(default: bf16)")
+    _common(p)
+    p.set_defaults(func=_run_featurize)
+
+
+def _add_transfer(sub) -> None:
+    p = sub.add_parser("transfer", help="L1 logistic regression on features; find the sentiment unit",
+                       description="Featurize a labeled task, fit an L1 logistic regression (C chosen on validation), "
+                       "find the sentiment unit. Writes OUT/report.json, report.md, probe.npz and a histogram PNG.")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--dataset", help="named task: sst2 or imdb")
+    p.add_argument("--train", help="labeled file (instead of --dataset)")
+    p.add_argument("--validation", help="labeled file (with --train)")
+    p.add_argument("--test", help="labeled file (with --train)")
+    p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
+    p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
+    p.add_argument("--compare", default="hidden-last,cell-last,hidden-mean,hidden-max",
+                   help="other features to probe for comparison, comma-separated ('' for none)")
+    p.add_argument("--max-train", type=int, help="random subset of the training texts")
+    p.add_argument("--max-test", type=int, help="random subset of the test texts")
+    _common(p)
+    p.set_defaults(func=_run_transfer)
+
+
+def _run_demo(args) -> None:
+    from .demo import run_demo
+
+    run_demo(args.out, args.minutes, args.hidden_size, args.imdb_train, args.imdb_test,
+             args.data_dir, args.seed, args.quiet)
+
+
+def _run_pretrain(args) -> None:
+    from .corpus import build_corpus
+    from .models import ModelConfig
+    from .pretrain import TrainConfig, pretrain
+
+    records, description = _read_texts(args)
+    corpus = build_corpus(records.texts, args.validation_fraction, args.seed)
+    if not args.quiet:
+        print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} bytes for training, "
+              f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} bytes held out")
+    model_config = ModelConfig(rnn=args.rnn, hidden_size=args.hidden_size, embed_size=args.embed_size,
+                               num_layers=args.num_layers)
+    budgets = dict(max_steps=args.max_steps, max_bytes=args.max_bytes, max_minutes=args.max_minutes)
+    if args.resume and not any(v is not None for v in budgets.values()):
+        train_config = None  # keep the saved budget
+    else:
+        train_config = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, clip=args.clip,
+                                   precision=args.precision, eval_every=args.eval_every,
+                                   checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, **budgets)
+    _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
+                        data_description=description, quiet=args.quiet)
+    print(f"{args.out}: {state.step} steps, {state.bytes_seen:,} bytes in {state.seconds / 60:.1f} min, "
+          f"validation BPC {state.validation_bpc:.3f}")
+
+
+def _read_texts(args):
+    from .datasets import load_dataset, read_records
+
+    if args.dataset:
+        return load_dataset(args.dataset, args.split, args.data_dir), f"{args.dataset}:{args.split}"
+    return read_records(args.input, text_key=args.text_key), str(args.input)
+
+
+def _run_featurize(args) -> None:
+    from .datasets import read_records
+    from .features import featurize
+    from .models import load_model
+
+    model = load_model(args.model)
+    texts = read_records(args.input, text_key=args.text_key).texts
+    X = featurize(model, texts, args.state, args.pooling, batch_size=args.batch_size,
+                  precision=args.precision, quiet=args.quiet)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.out, X)
+    print(f"{args.out}: float32 {X.shape}")
+
+
+def _run_transfer(args) -> None:
+    from .datasets import read_records
+    from .models import load_model
+    from .report import format_table
+    from .transfer import Task, load_task, run_transfer
+
+    if args.dataset:
+        task = load_task(args.dataset, args.data_dir, args.max_train, args.max_test, seed=args.seed)
+    elif args.train and args.validation and args.test:
+        read = lambda p: read_records(p, text_key=args.text_key, label_key=args.label_key)  # noqa: E731
+        task = Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))
+    else:
+        raise ValueError("give --dataset, or all of --train, --validation and --test")
+    compare = tuple(s for s in args.compare.split(",") if s.strip())
+    report = run_transfer(load_model(args.model), task, args.out, args.features, compare,
+                          model_name=str(args.model), seed=args.seed, quiet=args.quiet)
+    rows = [[name, r["C"], r["nonzero_units"], r["validation_accuracy"], r["test_accuracy"]]
+            for name, r in report["feature_comparison"].items()]
+    print(format_table(["features", "C", "nonzero units", "validation", "test"], rows))
+    unit = report["sentiment_unit"]
+    print(f"\nsentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
+          f"test accuracy alone {100 * unit['test_accuracy']:.1f}%")
+    print(f"report: {Path(args.out) / 'report.md'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The end-to-end demo: pretrain on IMDB's unlabeled reviews within a time
+budget, transfer to binary SST and to an IMDB subset, print one table and
+write summary.json."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .corpus import build_corpus
+from .datasets import load_dataset
+from .models import ModelConfig
+from .pretrain import TrainConfig, pretrain
+from .report import format_table, write_json
+from .transfer import load_task, run_transfer
+
+
+def run_demo(
+    out: str | Path = "runs/demo",
+    minutes: float = 15.0,
+    hidden_size: int = 512,
+    imdb_train: int = 2000,
+    imdb_test: int = 2000,
+    data_dir: str | Path | None = None,
+    seed: int = 0,
+    quiet: bool = False,
+) -> dict:
+    """Run the demo; returns the summary written to out/summary.json.
+
+    summary = {"lm": {"hidden_size", "bytes_seen", "minutes", "validation_bpc"},
+               "tasks": {"sst2": {...}, "imdb": {...}}}, accuracies as fractions.
+    """
+    out, start = Path(out), time.time()
+    say = (lambda *a: None) if quiet else print
+    say(f"[1/3] pretraining a {hidden_size}-unit mLSTM on IMDB's unlabeled reviews for {minutes:g} minutes")
+    corpus = build_corpus(load_dataset("imdb", "unsup", data_dir).texts, seed=seed)
+    model, state = pretrain(
+        corpus, out / "lm", ModelConfig(hidden_size=hidden_size),
+        TrainConfig(max_minutes=minutes, seed=seed), data_description="imdb:unsup", quiet=quiet,
+    )
+    summary = {
+        "lm": {"hidden_size": hidden_size, "bytes_seen": state.bytes_seen,
+               "minutes": round(state.seconds / 60, 2), "validation_bpc": state.validation_bpc,
+               "path": str(out / "lm")},
+        "tasks": {},
+    }
+    tasks = [("sst2", {}), ("imdb", {"max_train": imdb_train, "max_test": imdb_test, "validation_size": 500})]
+    for k, (name, limits) in enumerate(tasks, start=2):
+        say(f"[{k}/3] transfer to {name}")
+        report = run_transfer(model, load_task(name, data_dir, seed=seed, **limits), out / name,
+                              model_name=str(out / "lm"), seed=seed, quiet=quiet)
+        summary["tasks"][name] = {
+            "features": report["features"], "n": report["n"],
+            "test_accuracy": report["test_accuracy"], "nonzero_units": report["nonzero_units"],
+            "sentiment_unit": report["sentiment_unit"]["unit"],
+            "unit_test_accuracy": report["sentiment_unit"]["test_accuracy"],
+            "report": str(out / name / "report.md"), "histogram": str(out / name / report["histogram"]),
+        }
+    summary["minutes_total"] = round((time.time() - start) / 60, 2)
+    write_json(summary, out / "summary.json")
+    say("\n" + demo_table(summary))
+    say(f"\nreports: {', '.join(t['report'] for t in summary['tasks'].values())}")
+    say(f"histograms: {', '.join(t['histogram'] for t in summary['tasks'].values())}")
+    say(f"summary: {out / 'summary.json'} (whole demo {summary['minutes_total']:.1f} min)")
+    return summary
+
+
+def demo_table(summary: dict) -> str:
+    lm = summary["lm"]
+    rows = [
+        [name, t["n"]["test"], t["features"], t["test_accuracy"], t["nonzero_units"],
+         t["sentiment_unit"], t["unit_test_accuracy"]]
+        for name, t in summary["tasks"].items()
+    ]
+    header = (f"LM: mLSTM {lm['hidden_size']} units, {lm['bytes_seen'] / 1e6:.1f} M bytes in "
+              f"{lm['minutes']:.1f} min, validation BPC {lm['validation_bpc']:.3f}\n\n")
+    return header + format_table(
+        ["task", "test texts", "features", "all units", "nonzero", "sentiment unit", "unit alone"], rows
+    )

@@ -1,0 +1,141 @@
+"""Texts -> fixed-size features from a byte-level LM's states.
+
+A feature is a state ("hidden" h_t or "cell" c_t) read at every byte and
+pooled over the text: "last" (the final state: the paper's and NVIDIA's
+choice), "mean" or "max" over time. Texts are sorted by length and batched so
+padding is small; long texts run in chunks of time with the state carried, so
+memory stays (chunk, batch, H) whatever the length. No gradients.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
+from .text import pad_batch, preprocess
+
+FeatureSpec = tuple[str, str]  # (state, pooling), e.g. ("hidden", "mean")
+
+
+def parse_spec(spec: str | FeatureSpec) -> FeatureSpec:
+    """"hidden-mean" or ("hidden", "mean") -> ("hidden", "mean"). Raises ValueError if unknown."""
+    if isinstance(spec, str):
+        state, _, pooling = spec.partition("-")
+    else:
+        state, pooling = spec
+    if state not in FEATURE_STATES or pooling not in FEATURE_POOLINGS:
+        raise ValueError(
+            f"unknown features {spec!r}: use STATE-POOLING with STATE in {FEATURE_STATES} "
+            f"and POOLING in {FEATURE_POOLINGS}, e.g. hidden-mean"
+        )
+    return state, pooling
+
+
+def spec_name(spec: FeatureSpec) -> str:
+    return f"{spec[0]}-{spec[1]}"
+
+
+def featurize(
+    model: ByteLM,
+    texts: Sequence[str],
+    state: str | None = None,
+    pooling: str | None = None,
+    **kwargs,
+) -> np.ndarray:
+    """Features of `texts`: float32 array (len(texts), H), rows in input order.
+
+    `state` in {"hidden", "cell"} and `pooling` in {"last", "mean", "max"}
+    default to the model's config (what transfers best at its scale).
+    Keyword arguments go to `featurize_many`.
+    """
+    spec = (state or model.config.feature_state, pooling or model.config.feature_pooling)
+    return featurize_many(model, texts, [spec], **kwargs)[spec_name(parse_spec(spec))]
+
+
+@torch.no_grad()
+def featurize_many(
+    model: ByteLM,
+    texts: Sequence[str],
+    specs: Sequence[str | FeatureSpec],
+    batch_size: int = 128,
+    chunk_len: int = 256,
+    precision: str = "bf16",
+    max_bytes: int | None = None,
+    quiet: bool = False,
+    desc: str = "featurize",
+) -> dict[str, np.ndarray]:
+    """Several kinds of features from one pass over `texts`.
+
+    Args:
+        model: a ByteLM (its preprocessing is applied to every text).
+        texts: N strings.
+        specs: e.g. ["hidden-mean", "cell-last"].
+        batch_size: texts per batch (sorted by length).
+        chunk_len: bytes per forward call; the state carries between chunks.
+        precision: "bf16" (autocast matrix products) or "fp32".
+        max_bytes: keep only the first `max_bytes` bytes of each preprocessed text.
+
+    Returns:
+        {"hidden-mean": float32 (N, H), ...}, rows in the order of `texts`.
+
+    Raises:
+        ValueError: an unknown spec or precision, or no texts.
+    """
+    specs = [parse_spec(s) for s in specs]
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    if len(texts) == 0:
+        raise ValueError("no texts to featurize")
+    model.eval()
+    device = next(model.parameters()).device
+    encoded = [preprocess(t, **model.config.preprocessing)[:max_bytes] for t in texts]
+    order = np.argsort([-len(b) for b in encoded], kind="stable")
+    out = {spec_name(s): np.empty((len(texts), model.hidden_size), np.float32) for s in specs}
+    with tqdm(total=sum(map(len, encoded)), unit="B", unit_scale=True, disable=quiet, desc=desc) as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            tokens, lengths = pad_batch([encoded[i] for i in rows])
+            pooled = _pool_batch(model, tokens.to(device), lengths.to(device), specs, chunk_len, precision)
+            for spec, values in pooled.items():
+                out[spec][rows] = values.float().cpu().numpy()
+            bar.update(int(lengths.sum()))
+    return out
+
+
+def _pool_batch(model, tokens, lengths, specs, chunk_len, precision) -> dict[str, torch.Tensor]:
+    """Pool states of one padded batch. tokens (T, B) int64, lengths (B,) -> {spec: (B, H)}."""
+    time_steps, batch = tokens.shape
+    need_cells = any(state == "cell" for state, _ in specs)
+    acc = {spec_name(s): None for s in specs}
+    carried = None
+    for t0 in range(0, time_steps, chunk_len):
+        with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len], carried, return_cells=need_cells)
+        steps = torch.arange(t0, t0 + hs.shape[0], device=tokens.device)
+        valid = (steps[:, None] < lengths[None, :]).unsqueeze(-1)  # (Tc, B, 1)
+        for state, pooling in specs:
+            values = (hs if state == "hidden" else cs).float()
+            name = f"{state}-{pooling}"
+            acc[name] = _reduce(acc[name], values, valid, steps, lengths, pooling)
+    for state, pooling in specs:
+        if pooling == "mean":
+            acc[f"{state}-{pooling}"] /= lengths[:, None].to(torch.float32)
+    return acc
+
+
+def _reduce(acc, values, valid, steps, lengths, pooling):
+    """Fold one chunk (Tc, B, H) into the running sum, max or last state (B, H)."""
+    if pooling == "mean":
+        part = (values * valid).sum(0)
+        return part if acc is None else acc + part
+    if pooling == "max":
+        part = values.masked_fill(~valid, float("-inf")).amax(0)
+        return part if acc is None else torch.maximum(acc, part)
+    ends_here = (lengths - 1 >= steps[0]) & (lengths - 1 <= steps[-1])  # (B,)
+    last = values[(lengths - 1 - steps[0]).clamp(0, len(steps) - 1), torch.arange(values.shape[1], device=values.device)]
+    if acc is None:
+        acc = torch.zeros_like(last)
+    return torch.where(ends_here[:, None], last, acc)

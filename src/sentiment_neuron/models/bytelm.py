@@ -1,0 +1,109 @@
+"""Byte-level language model: byte embedding -> RNN -> 256-way decoder.
+
+    x_t = E[byte_t]                 (E: 256 x embed_size)
+    hs, state = RNN(x, state)       (mLSTM or LSTM)
+    logits_t = W_out h_t + b_out    (256-way: the next byte)
+
+The state is passed explicitly so truncated BPTT can carry it across batches
+and featurization can read it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .lstm import LSTM
+from .mlstm import MLSTM
+
+VOCAB_SIZE = 256  # bytes
+RNN_TYPES = ("mlstm", "lstm")
+FEATURE_STATES = ("hidden", "cell")
+FEATURE_POOLINGS = ("last", "mean", "max")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture plus what a user of the weights must know.
+
+    Attributes:
+        rnn: "mlstm" or "lstm".
+        hidden_size: H, units in the RNN.
+        embed_size: E, byte-embedding size (64 in the paper).
+        num_layers: stacked layers (lstm only; the mLSTM has one).
+        feature_state, feature_pooling: the default features for transfer;
+            small models transfer far better from pooled hidden states.
+        preprocessing: the `text.preprocess` arguments the model was trained with.
+        provenance: how it was trained (data, bytes seen, BPC, versions).
+    """
+
+    rnn: str = "mlstm"
+    hidden_size: int = 512
+    embed_size: int = 64
+    num_layers: int = 1
+    feature_state: str = "hidden"
+    feature_pooling: str = "mean"
+    preprocessing: dict = field(default_factory=lambda: {"front_pad": "\n ", "end_pad": " "})
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rnn not in RNN_TYPES:
+            raise ValueError(f"rnn must be one of {RNN_TYPES}, got {self.rnn!r}")
+        if self.rnn == "mlstm" and self.num_layers != 1:
+            raise ValueError("the mLSTM has one layer; use rnn='lstm' to stack layers")
+        if self.feature_state not in FEATURE_STATES:
+            raise ValueError(f"feature_state must be one of {FEATURE_STATES}")
+        if self.feature_pooling not in FEATURE_POOLINGS:
+            raise ValueError(f"feature_pooling must be one of {FEATURE_POOLINGS}")
+        if self.hidden_size < 1 or self.embed_size < 1:
+            raise ValueError("hidden_size and embed_size must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ByteLM(nn.Module):
+    """Next-byte language model. Input bytes (time, batch) int64 in [0, 256)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(VOCAB_SIZE, config.embed_size)
+        if config.rnn == "mlstm":
+            self.rnn: nn.Module = MLSTM(config.embed_size, config.hidden_size)
+        else:
+            self.rnn = LSTM(config.embed_size, config.hidden_size, config.num_layers)
+        self.decoder = nn.Linear(config.hidden_size, VOCAB_SIZE)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu"):
+        """Zero state for `batch_size` sequences (a tuple of float32 tensors)."""
+        return self.rnn.initial_state(batch_size, device)
+
+    def encode(self, tokens: torch.Tensor, state=None, return_cells: bool = False):
+        """Run the RNN over bytes.
+
+        Args:
+            tokens: (time, batch) int64 byte values.
+            state: the RNN state, or None for zeros.
+            return_cells: also return the cell state after every byte.
+
+        Returns:
+            hs (time, batch, H) hidden state after every byte, the final state,
+            and cs (time, batch, H) or None.
+        """
+        return self.rnn(self.embed(tokens), state, return_cells)
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        """Returns logits (time, batch, 256) for the next byte, and the final state."""
+        hs, state, _ = self.encode(tokens, state)
+        return self.decoder(hs), state
+
+
+def detach_state(state):
+    """Cut the graph at a TBPTT boundary: the same tensors, detached."""
+    return tuple(s.detach() for s in state)

@@ -1,0 +1,63 @@
+"""Reports people read (Markdown, console tables) and scripts read (JSON)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """A plain-text table; floats in [0, 1] print as percentages, other floats with 3 decimals."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda vals: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{100 * value:.1f}%" if 0.0 <= value <= 1.0 else f"{value:.3f}"
+    return str(value)
+
+
+def write_json(data: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def transfer_markdown(report: dict) -> str:
+    """report.md for one transfer result (the dict written to report.json)."""
+    unit = report["sentiment_unit"]
+    comparison = format_table(
+        ["features", "C", "nonzero units", "validation", "test"],
+        [[name, r["C"], r["nonzero_units"], r["validation_accuracy"], r["test_accuracy"]]
+         for name, r in report["feature_comparison"].items()],
+    )
+    top = ", ".join(f"{u['unit']} ({u['weight']:+.3f})" for u in report["top_units"]) or "none"
+    return f"""# Transfer: {report['task']}
+
+Model `{report['model']}`, features `{report['features']}`; {report['n']['train']:,} train,
+{report['n']['validation']:,} validation, {report['n']['test']:,} test texts.
+
+| | |
+| --- | --- |
+| L1 logistic regression, test accuracy | {100 * report['test_accuracy']:.1f}% |
+| validation accuracy (chosen C = {report['C']:.4g}) | {100 * report['validation_accuracy']:.1f}% |
+| non-zero units | {report['nonzero_units']} of {report['hidden_size']} |
+| sentiment unit | {unit['unit']} (sign {unit['sign']:+d}) |
+| sentiment unit alone, test accuracy | {100 * unit['test_accuracy']:.1f}% |
+
+Top units by |weight| (standardized features): {top}
+
+![sentiment unit histogram]({report['histogram']})
+
+## Features compared (L1 probe, C chosen on validation)
+
+```
+{comparison}
+```
+"""

@@ -1,0 +1,131 @@
+"""The transfer recipe: featurize a labeled task, fit the L1 probe, find the
+sentiment unit, and write report.json, report.md, probe.npz and the histogram."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import Records, load_dataset
+from .features import featurize_many, parse_spec, spec_name
+from .models import ByteLM
+from .probe import L1Probe, find_sentiment_unit
+from .report import transfer_markdown, write_json
+from .viz import plot_unit_histogram
+
+COMPARED_FEATURES = ("hidden-last", "cell-last", "hidden-mean", "hidden-max")
+
+
+@dataclass
+class Task:
+    """A labeled task: train, validation and test Records with single labels (N,)."""
+
+    name: str
+    train: Records
+    validation: Records
+    test: Records
+
+
+def load_task(
+    name: str,
+    data_dir: str | Path | None = None,
+    max_train: int | None = None,
+    max_test: int | None = None,
+    validation_size: int = 1000,
+    seed: int = 0,
+) -> Task:
+    """A named task. sst2 uses its own splits; imdb (no validation split) holds out
+    `validation_size` random training reviews. `max_train`/`max_test` draw seeded
+    random subsets (stratification is left to chance; both IMDB splits are balanced)."""
+    rng = np.random.default_rng(seed)
+    if name == "imdb":
+        train_all = load_dataset("imdb", "train", data_dir)
+        order = rng.permutation(len(train_all))
+        validation = train_all.subset(order[:validation_size])
+        train = train_all.subset(order[validation_size:])
+    else:
+        train = load_dataset(name, "train", data_dir)
+        validation = load_dataset(name, "validation", data_dir)
+    test = load_dataset(name, "test", data_dir)
+    train, test = _sample(train, max_train, rng), _sample(test, max_test, rng)
+    return Task(name, train, validation, test)
+
+
+def _sample(records: Records, limit: int | None, rng: np.random.Generator) -> Records:
+    if limit is None or limit >= len(records):
+        return records
+    return records.subset(np.sort(rng.choice(len(records), limit, replace=False)))
+
+
+def run_transfer(
+    model: ByteLM,
+    task: Task,
+    out: str | Path,
+    features: str | None = None,
+    compare: tuple[str, ...] = COMPARED_FEATURES,
+    model_name: str = "",
+    seed: int = 0,
+    quiet: bool = False,
+) -> dict:
+    """Fit the L1 probe on `features` (default: the model's) and find the sentiment unit.
+
+    Every spec in `compare` gets an L1 probe too (same pass over the texts), so
+    the report shows which features transfer best at this model's scale.
+
+    Writes out/report.json, out/report.md, out/probe.npz, out/sentiment_unit_hist.png.
+
+    Raises:
+        ValueError: a split has no labels or multilabel labels.
+    """
+    start, out = time.time(), Path(out)
+    for split in (task.train, task.validation, task.test):
+        if split.labels is None or split.labels.ndim != 1:
+            raise ValueError(f"{split.source}: transfer needs one label per text (binary or multiclass)")
+    main = spec_name(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
+    specs = list(dict.fromkeys([main, *(spec_name(parse_spec(s)) for s in compare)]))
+    X = {
+        part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, desc=f"{task.name} {part}")
+        for part in ("train", "validation", "test")
+    }
+    y = {part: getattr(task, part).labels for part in ("train", "validation", "test")}
+    comparison = {}
+    for spec in specs:
+        probe = L1Probe(seed=seed).fit(X["train"][spec], y["train"], X["validation"][spec], y["validation"])
+        comparison[spec] = {
+            "C": probe.C_, "nonzero_units": probe.nonzero_units_,
+            "validation_accuracy": float(probe.score(X["validation"][spec], y["validation"])),
+            "test_accuracy": float(probe.score(X["test"][spec], y["test"])),
+        }
+        if spec == main:
+            main_probe = probe
+    unit = find_sentiment_unit(X["train"][main], y["train"], X["validation"][main], y["validation"],
+                               X["test"][main], y["test"], seed=seed)
+    histogram = plot_unit_histogram(
+        X["test"][main][:, unit.unit], y["test"], task.test.label_names, unit.unit,
+        out / "sentiment_unit_hist.png", title=f"{task.name} test: unit {unit.unit} ({main})",
+    )
+    _save_probe(main_probe, main, out / "probe.npz")
+    report = {
+        "task": task.name, "model": model_name, "features": main, "hidden_size": model.hidden_size,
+        "n": {part: len(getattr(task, part)) for part in ("train", "validation", "test")},
+        "label_names": task.test.label_names,
+        **{k: comparison[main][k] for k in ("C", "validation_accuracy", "test_accuracy", "nonzero_units")},
+        "top_units": main_probe.top_units(10),
+        "sentiment_unit": unit.to_dict(),
+        "c_sweep": main_probe.sweep_,
+        "feature_comparison": comparison,
+        "histogram": histogram.name,
+        "seconds": round(time.time() - start, 1),
+    }
+    write_json(report, out / "report.json")
+    (out / "report.md").write_text(transfer_markdown(report))
+    return report
+
+
+def _save_probe(probe: L1Probe, features: str, path: Path) -> None:
+    """Coefficients as plain arrays (np.load(..., allow_pickle=False) reads them back)."""
+    scaler, clf = probe.pipeline_[0], probe.pipeline_[-1]
+    np.savez(path, coef=clf.coef_, intercept=clf.intercept_, classes=probe.classes_,
+             mean=scaler.mean_, scale=scaler.scale_, C=np.float64(probe.C_), features=np.str_(features))

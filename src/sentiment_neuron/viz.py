@@ -1,0 +1,33 @@
+"""Pictures: the sentiment unit's histogram by class (Radford et al. 2017, figure 3)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+CLASS_COLORS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple")
+
+
+def plot_unit_histogram(
+    values: np.ndarray, labels: np.ndarray, label_names: list[str], unit: int, path: str | Path, title: str = ""
+) -> Path:
+    """Overlaid histograms of one unit's values (N,) for each class of labels (N,); writes a PNG."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    bins = np.histogram_bin_edges(values, bins=40)
+    for k, name in enumerate(label_names):
+        ax.hist(values[labels == k], bins=bins, alpha=0.55, color=CLASS_COLORS[k % len(CLASS_COLORS)],
+                label=f"{name} (n={int((labels == k).sum())})")
+    ax.set_xlabel(f"unit {unit} value")
+    ax.set_ylabel("texts")
+    ax.set_title(title or f"Unit {unit} by class")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
