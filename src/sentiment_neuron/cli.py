@@ -190,7 +190,7 @@ def _run_featurize(args) -> None:
 def _run_transfer(args) -> None:
     from .datasets import read_records
     from .models import load_model
-    from .report import format_table
+    from .report import comparison_table
     from .transfer import Task, load_task, run_transfer
 
     if args.dataset:
@@ -203,9 +203,7 @@ def _run_transfer(args) -> None:
     compare = tuple(s for s in args.compare.split(",") if s.strip())
     report = run_transfer(load_model(args.model), task, args.out, args.features, compare,
                           model_name=str(args.model), seed=args.seed, quiet=args.quiet)
-    rows = [[name, r["C"], r["nonzero_units"], r["validation_accuracy"], r["test_accuracy"]]
-            for name, r in report["feature_comparison"].items()]
-    print(format_table(["features", "C", "nonzero units", "validation", "test"], rows))
+    print(comparison_table(report["feature_comparison"]))
     unit = report["sentiment_unit"]
     print(f"\nsentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
           f"test accuracy alone {100 * unit['test_accuracy']:.1f}%")

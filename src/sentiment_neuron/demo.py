@@ -10,7 +10,7 @@ from .corpus import build_corpus
 from .datasets import load_dataset
 from .models import ModelConfig
 from .pretrain import TrainConfig, pretrain
-from .report import format_table, write_json
+from .report import format_table, pct, write_json
 from .transfer import load_task, run_transfer
 
 
@@ -67,12 +67,13 @@ def run_demo(
 def demo_table(summary: dict) -> str:
     lm = summary["lm"]
     rows = [
-        [name, t["n"]["test"], t["features"], t["test_accuracy"], t["nonzero_units"],
-         t["sentiment_unit"], t["unit_test_accuracy"]]
+        [name, f"{t['n']['test']:,}", t["features"], pct(t["test_accuracy"]),
+         f"{t['nonzero_units']} / {lm['hidden_size']}", t["sentiment_unit"], pct(t["unit_test_accuracy"])]
         for name, t in summary["tasks"].items()
     ]
     header = (f"LM: mLSTM {lm['hidden_size']} units, {lm['bytes_seen'] / 1e6:.1f} M bytes in "
               f"{lm['minutes']:.1f} min, validation BPC {lm['validation_bpc']:.3f}\n\n")
     return header + format_table(
-        ["task", "test texts", "features", "all units", "nonzero", "sentiment unit", "unit alone"], rows
+        ["task", "test texts", "features", "accuracy (L1, all units)", "nonzero units", "sentiment unit",
+         "unit alone"], rows
     )

@@ -94,7 +94,8 @@ def featurize_many(
     encoded = [preprocess(t, **model.config.preprocessing)[:max_bytes] for t in texts]
     order = np.argsort([-len(b) for b in encoded], kind="stable")
     out = {spec_name(s): np.empty((len(texts), model.hidden_size), np.float32) for s in specs}
-    with tqdm(total=sum(map(len, encoded)), unit="B", unit_scale=True, disable=quiet, desc=desc) as bar:
+    with tqdm(total=sum(map(len, encoded)), unit="B", unit_scale=True, disable=quiet, desc=desc,
+              mininterval=1.0) as bar:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             tokens, lengths = pad_batch([encoded[i] for i in rows])
@@ -106,36 +107,41 @@ def featurize_many(
 
 
 def _pool_batch(model, tokens, lengths, specs, chunk_len, precision) -> dict[str, torch.Tensor]:
-    """Pool states of one padded batch. tokens (T, B) int64, lengths (B,) -> {spec: (B, H)}."""
-    time_steps, batch = tokens.shape
+    """Pool states of one padded batch. tokens (T, B) int64, lengths (B,) -> {spec: (B, H)}.
+
+    Rows are sorted by decreasing length, so the texts still running at any
+    time form a prefix of the batch: each chunk runs only on that prefix, and
+    padding costs (almost) nothing even when lengths vary a lot.
+    """
+    batch = tokens.shape[1]
     need_cells = any(state == "cell" for state, _ in specs)
-    acc = {spec_name(s): None for s in specs}
+    init = {"mean": 0.0, "max": float("-inf"), "last": 0.0}
+    acc = {(s, p): torch.full((batch, model.hidden_size), init[p], device=tokens.device) for s, p in specs}
     carried = None
-    for t0 in range(0, time_steps, chunk_len):
+    for t0 in range(0, int(lengths.max()), chunk_len):
+        active = int((lengths > t0).sum())  # a prefix, lengths being sorted
+        carried = None if carried is None else model.narrow_state(carried, active)
         with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len], carried, return_cells=need_cells)
+            hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len, :active], carried, return_cells=need_cells)
         steps = torch.arange(t0, t0 + hs.shape[0], device=tokens.device)
-        valid = (steps[:, None] < lengths[None, :]).unsqueeze(-1)  # (Tc, B, 1)
         for state, pooling in specs:
-            values = (hs if state == "hidden" else cs).float()
-            name = f"{state}-{pooling}"
-            acc[name] = _reduce(acc[name], values, valid, steps, lengths, pooling)
+            values = (hs if state == "hidden" else cs).float()  # (Tc, active, H)
+            _fold(acc[state, pooling][:active], values, steps, lengths[:active], pooling)
     for state, pooling in specs:
         if pooling == "mean":
-            acc[f"{state}-{pooling}"] /= lengths[:, None].to(torch.float32)
-    return acc
+            acc[state, pooling] /= lengths[:, None].to(torch.float32)
+    return {spec_name(spec): value for spec, value in acc.items()}
 
 
-def _reduce(acc, values, valid, steps, lengths, pooling):
-    """Fold one chunk (Tc, B, H) into the running sum, max or last state (B, H)."""
+def _fold(acc: torch.Tensor, values: torch.Tensor, steps: torch.Tensor, lengths: torch.Tensor, pooling: str) -> None:
+    """Fold one chunk of states (Tc, B, H) into acc (B, H) in place: running sum, max or last."""
+    valid = (steps[:, None] < lengths[None, :]).unsqueeze(-1)  # (Tc, B, 1)
     if pooling == "mean":
-        part = (values * valid).sum(0)
-        return part if acc is None else acc + part
-    if pooling == "max":
-        part = values.masked_fill(~valid, float("-inf")).amax(0)
-        return part if acc is None else torch.maximum(acc, part)
-    ends_here = (lengths - 1 >= steps[0]) & (lengths - 1 <= steps[-1])  # (B,)
-    last = values[(lengths - 1 - steps[0]).clamp(0, len(steps) - 1), torch.arange(values.shape[1], device=values.device)]
-    if acc is None:
-        acc = torch.zeros_like(last)
-    return torch.where(ends_here[:, None], last, acc)
+        acc += (values * valid).sum(0)
+    elif pooling == "max":
+        torch.maximum(acc, values.masked_fill(~valid, float("-inf")).amax(0), out=acc)
+    else:
+        last = lengths - 1 - steps[0]  # (B,) position of each text's last byte in this chunk
+        ends = (last >= 0) & (last < len(steps))
+        rows = ends.nonzero().squeeze(1)
+        acc[rows] = values[last[rows], rows]

@@ -89,8 +89,8 @@ def bits_per_char(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: torch.device) -> float:
     """BPC on the first `cfg.eval_bytes` of `stream`, read as TBPTT batches of 16 streams."""
     stream = stream[: cfg.eval_bytes]
-    batch_size = max(1, min(16, (len(stream) - 1) // (cfg.seq_len + 1)))
-    batches = TBPTTBatches(stream, batch_size, cfg.seq_len)
+    seq_len = max(1, min(cfg.seq_len, len(stream) - 2))  # a tiny held-out set still gets a batch
+    batches = TBPTTBatches(stream, max(1, min(16, (len(stream) - 1) // (seq_len + 1))), seq_len)
     was_training = model.training
     model.eval()
     state, total = None, 0.0
@@ -167,7 +167,7 @@ def pretrain(
         carried = tuple(s.to(dev) for s in ckpt["carried_state"]) if ckpt["carried_state"] else None
     model.train()
     run = _Run(out, model, optimizer, corpus, cfg, ts, data_description, dev)
-    bar = tqdm(total=100, unit="%", disable=quiet, desc="pretrain", bar_format=_BAR)
+    bar = tqdm(total=100, unit="%", disable=quiet, desc="pretrain", bar_format=_BAR, mininterval=1.0)
     start, last_ckpt = time.time() - ts.seconds, time.time()
     try:
         while (progress := cfg.progress(ts.step, ts.bytes_seen, ts.seconds)) < 1.0:
@@ -197,7 +197,7 @@ def pretrain(
     return model.eval(), ts
 
 
-_BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}] {postfix}"
+_BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
 
 
 class _Run:

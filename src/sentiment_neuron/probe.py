@@ -30,17 +30,19 @@ class L1Probe(ClassifierMixin, BaseEstimator):
     """L1 logistic regression on standardized features, C chosen on validation.
 
     Args:
-        Cs: inverse regularization strengths to try (smaller = fewer units).
+        Cs: inverse regularization strengths to try, smallest first (smaller = fewer units).
+        patience: stop the sweep after this many larger Cs without a better validation accuracy.
         seed: liblinear's random state.
 
     Fitted attributes:
-        C_ (float), sweep_ (list of {"C", "validation_accuracy", "nonzero_units"}),
+        C_ (float), sweep_ (list of {"C", "validation_accuracy", "nonzero_units"}, the Cs tried),
         pipeline_ (scaler + LogisticRegression), coef_ (classes or 1, H) weights
         on standardized units, nonzero_units_ (int), classes_.
     """
 
-    def __init__(self, Cs=DEFAULT_CS, seed: int = 0) -> None:
+    def __init__(self, Cs=DEFAULT_CS, patience: int = 2, seed: int = 0) -> None:
         self.Cs = Cs
+        self.patience = patience
         self.seed = seed
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None):
@@ -53,14 +55,17 @@ class L1Probe(ClassifierMixin, BaseEstimator):
         if X_val is None:
             X_val, y_val = X, y
         X_val, y_val = _check_xy(X_val, y_val)
-        self.sweep_, best = [], None
-        for C in self.Cs:
+        self.sweep_, best, since_best = [], None, 0
+        for C in sorted(self.Cs):
             pipe = _l1_pipeline(C, self.seed).fit(X, y)
             acc = float(pipe.score(X_val, y_val))
             nonzero = int(np.any(pipe[-1].coef_ != 0, axis=0).sum())
             self.sweep_.append({"C": float(C), "validation_accuracy": acc, "nonzero_units": nonzero})
-            if best is None or acc > best[0]:
-                best = (acc, C, pipe)
+            best, since_best = ((acc, C, pipe), 0) if best is None or acc > best[0] else (best, since_best + 1)
+            # Fits slow down sharply as C grows (near-separable features); once
+            # validation accuracy has not improved for `patience` larger Cs, stop.
+            if since_best >= self.patience:
+                break
         _, self.C_, self.pipeline_ = best
         self.coef_ = self.pipeline_[-1].coef_
         self.nonzero_units_ = int(np.any(self.coef_ != 0, axis=0).sum())

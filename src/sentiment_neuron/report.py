@@ -7,19 +7,23 @@ from pathlib import Path
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
-    """A plain-text table; floats in [0, 1] print as percentages, other floats with 3 decimals."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    """A plain-text table, first column left-aligned; None prints as "-"."""
+    cells = [["-" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     line = lambda vals: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 
-def _cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{100 * value:.1f}%" if 0.0 <= value <= 1.0 else f"{value:.3f}"
-    return str(value)
+def pct(fraction: float | None) -> str | None:
+    """0.6789 -> "67.9%"."""
+    return None if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def comparison_table(comparison: dict) -> str:
+    """The feature comparison of a transfer report as a table."""
+    rows = [[name, f"{r['C']:.4g}", r["nonzero_units"], pct(r["validation_accuracy"]), pct(r["test_accuracy"])]
+            for name, r in comparison.items()]
+    return format_table(["features", "C", "nonzero units", "validation", "test"], rows)
 
 
 def write_json(data: dict, path: str | Path) -> Path:
@@ -32,11 +36,7 @@ def write_json(data: dict, path: str | Path) -> Path:
 def transfer_markdown(report: dict) -> str:
     """report.md for one transfer result (the dict written to report.json)."""
     unit = report["sentiment_unit"]
-    comparison = format_table(
-        ["features", "C", "nonzero units", "validation", "test"],
-        [[name, r["C"], r["nonzero_units"], r["validation_accuracy"], r["test_accuracy"]]
-         for name, r in report["feature_comparison"].items()],
-    )
+    comparison = comparison_table(report["feature_comparison"])
     top = ", ".join(f"{u['unit']} ({u['weight']:+.3f})" for u in report["top_units"]) or "none"
     return f"""# Transfer: {report['task']}
 

@@ -84,6 +84,11 @@ class ByteLM(nn.Module):
         """Zero state for `batch_size` sequences (a tuple of float32 tensors)."""
         return self.rnn.initial_state(batch_size, device)
 
+    def narrow_state(self, state, batch_size: int):
+        """The state of the first `batch_size` sequences."""
+        dim = self.rnn.state_batch_dim
+        return tuple(s.narrow(dim, 0, batch_size).contiguous() for s in state)
+
     def encode(self, tokens: torch.Tensor, state=None, return_cells: bool = False):
         """Run the RNN over bytes.
 

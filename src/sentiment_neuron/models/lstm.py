@@ -15,6 +15,8 @@ State = tuple[torch.Tensor, torch.Tensor]
 class LSTM(nn.Module):
     """Stacked LSTM over (time, batch, input_size); see `MLSTM.forward` for the contract."""
 
+    state_batch_dim = 1  # h, c: (layers, batch, H)
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1) -> None:
         super().__init__()
         self.input_size = input_size

@@ -59,6 +59,8 @@ class MLSTM(nn.Module):
     does not drift over long texts; only the matrix products run in bf16.
     """
 
+    state_batch_dim = 0  # h, c: (batch, H)
+
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         self.input_size = input_size

@@ -1,0 +1,97 @@
+"""The command line end to end on a tiny model and slices of real data."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from sentiment_neuron.cli import main
+from sentiment_neuron.datasets import load_dataset
+from sentiment_neuron.features import featurize
+from sentiment_neuron.models import load_model
+
+
+def write_csv(path, records, start, stop):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "sentence"])
+        for i in range(start, stop):
+            writer.writerow([int(records.labels[i]), records.texts[i]])
+    return path
+
+
+@pytest.fixture(scope="module")
+def sst(data_dir):
+    return load_dataset("sst2", "train", data_dir)
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory, sst):
+    folder = tmp_path_factory.mktemp("lm")
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(sst.texts[:300]) + "\n")
+    code = main(["pretrain", "--input", str(corpus), "--hidden-size", "16", "--embed-size", "8",
+                 "--batch-size", "8", "--seq-len", "32", "--max-steps", "5", "--eval-every", "5",
+                 "--out", str(folder / "run"), "--quiet"])
+    assert code == 0
+    return folder / "run"
+
+
+def test_pretrain_writes_a_model_folder(tiny_lm):
+    assert {"config.json", "model.safetensors", "checkpoint.pt", "metrics.jsonl"} <= {p.name for p in tiny_lm.iterdir()}
+    config = json.loads((tiny_lm / "config.json").read_text())
+    assert config["hidden_size"] == 16 and config["provenance"]["steps"] == 5
+
+
+def test_featurize_rows_in_input_order(tiny_lm, sst, tmp_path):
+    path = write_csv(tmp_path / "texts.csv", sst, 0, 30)
+    out = tmp_path / "X.npy"
+    assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--text-key", "sentence",
+                 "--state", "cell", "--pooling", "last", "--out", str(out), "--quiet"]) == 0
+    X = np.load(out)
+    assert X.shape == (30, 16) and X.dtype == np.float32
+    expected = featurize(load_model(tiny_lm), sst.texts[:30], "cell", "last", quiet=True)
+    np.testing.assert_allclose(X, expected, rtol=1e-6)
+
+
+def test_transfer_from_files_writes_reports(tiny_lm, sst, tmp_path, capsys):
+    files = [write_csv(tmp_path / f"{n}.csv", sst, a, b) for n, a, b in
+             [("train", 0, 400), ("validation", 400, 500), ("test", 500, 600)]]
+    out = tmp_path / "transfer"
+    assert main(["transfer", "--model", str(tiny_lm), "--train", str(files[0]), "--validation", str(files[1]),
+                 "--test", str(files[2]), "--compare", "hidden-last", "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["n"] == {"train": 400, "validation": 100, "test": 100}
+    assert set(report["feature_comparison"]) == {"hidden-mean", "hidden-last"}
+    assert 0.0 <= report["test_accuracy"] <= 1.0 and 0 <= report["sentiment_unit"]["unit"] < 16
+    assert (out / "sentiment_unit_hist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "sentiment unit" in (out / "report.md").read_text()
+    probe = np.load(out / "probe.npz", allow_pickle=False)
+    assert probe["coef"].shape == (1, 16)
+    assert "sentiment unit" in capsys.readouterr().out
+
+
+def test_malformed_csv_is_a_clear_error(tiny_lm, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,sentence\n1,fine\n0,too,many,fields\n")
+    assert main(["featurize", "--model", str(tiny_lm), "--input", str(bad), "--out", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "line 3" in err
+
+
+def test_missing_text_column_is_a_clear_error(tiny_lm, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text("label,sentence\n1,fine\n")
+    assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--text-key", "review",
+                 "--out", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "t.csv" in err and "review" in err
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "pretrain", "featurize", "transfer"):
+        assert command in out

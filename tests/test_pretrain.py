@@ -1,0 +1,91 @@
+"""Pretraining on a slice of real text: BPC falls, budgets hold, resume is exact."""
+import json
+
+import pytest
+import torch
+
+from sentiment_neuron import pretrain as pretrain_module
+from sentiment_neuron.corpus import TBPTTBatches, build_corpus
+from sentiment_neuron.datasets import load_dataset
+from sentiment_neuron.models import ByteLM, ModelConfig
+from sentiment_neuron.pretrain import CHECKPOINT_FILE, TrainConfig, evaluate_bpc, pretrain
+
+TINY = ModelConfig(hidden_size=32, embed_size=8)
+
+
+@pytest.fixture(scope="module")
+def corpus(data_dir):
+    return build_corpus(load_dataset("sst2", "train", data_dir).texts[:400], validation_fraction=0.1)
+
+
+def small_config(**budget):
+    return TrainConfig(batch_size=8, seq_len=32, lr=5e-3, precision="fp32", eval_every=10,
+                       eval_bytes=4096, **budget)
+
+
+def test_tbptt_batches_are_contiguous_streams(corpus):
+    batches = TBPTTBatches(corpus.train, batch_size=4, seq_len=10)
+    x0, y0 = batches[0]
+    x1, _ = batches[1]
+    assert x0.shape == (10, 4) and x0.dtype == torch.long
+    assert torch.equal(x0[1:], y0[:-1])  # targets are the next bytes
+    assert torch.equal(y0[-1], x1[0])  # batch 1 continues each row of batch 0
+    assert batches.starts_epoch(0) and batches.starts_epoch(len(batches)) and not batches.starts_epoch(1)
+
+
+def test_pretraining_lowers_validation_bpc(corpus, tmp_path):
+    torch.manual_seed(0)
+    untrained = evaluate_bpc(ByteLM(TINY), corpus.validation, small_config(max_steps=1), torch.device("cpu"))
+    _, state = pretrain(corpus, tmp_path, TINY, small_config(max_steps=80), quiet=True)
+    assert untrained > 7.5  # about log2(256) = 8 bits before training
+    assert state.validation_bpc < 4.5
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [10, 20, 30, 40, 50, 60, 70, 80, 80]
+    assert lines[-1]["validation_bpc"] == pytest.approx(state.validation_bpc)
+
+
+def test_byte_budget_stops_on_time(corpus, tmp_path):
+    _, state = pretrain(corpus, tmp_path, TINY, small_config(max_bytes=3000), quiet=True)
+    assert 3000 <= state.bytes_seen < 3000 + 8 * 32
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["provenance"]["bytes_seen"] == state.bytes_seen
+
+
+def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
+    """Ctrl-C at step 12 writes a checkpoint; resuming reproduces the uninterrupted weights bitwise."""
+    whole, _ = pretrain(corpus, tmp_path / "whole", TINY, small_config(max_steps=25), quiet=True)
+
+    calls, real_step = {"n": 0}, pretrain_module.train_step
+
+    def interrupt_at_13(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 13:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "train_step", interrupt_at_13)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(corpus, tmp_path / "split", TINY, small_config(max_steps=25), quiet=True)
+    saved = torch.load(tmp_path / "split" / CHECKPOINT_FILE, weights_only=True)
+    assert saved["train_state"]["step"] == 12
+    monkeypatch.setattr(pretrain_module, "train_step", real_step)
+
+    resumed, state = pretrain(corpus, tmp_path / "split", resume=True, quiet=True)
+    assert state.step == 25
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert not list((tmp_path / "split").glob(".*tmp"))  # atomic writes leave no temp files
+
+
+def test_resume_refuses_other_data(corpus, data_dir, tmp_path):
+    pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True)
+    other = build_corpus(load_dataset("sst2", "test", data_dir).texts[:100])
+    with pytest.raises(ValueError, match="different corpus"):
+        pretrain(other, tmp_path, resume=True, quiet=True)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        pretrain(corpus, tmp_path / "empty", resume=True, quiet=True)
+
+
+def test_a_budget_is_required():
+    with pytest.raises(ValueError, match="budget"):
+        TrainConfig()
