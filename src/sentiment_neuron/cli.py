@@ -56,7 +56,7 @@ def _add_demo(sub) -> None:
                        description="Pretrain an mLSTM on IMDB's 50,000 unlabeled reviews within a time budget, "
                        "then transfer to binary SST and an IMDB subset; prints a table, writes OUT/summary.json.")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--minutes", type=float, default=15.0, help="pretraining budget in minutes (default: 15)")
+    p.add_argument("--minutes", type=float, default=17.0, help="pretraining budget in minutes (default: 17)")
     p.add_argument("--hidden-size", type=int, default=512, help="mLSTM units (default: 512)")
     p.add_argument("--imdb-train", type=int, default=2000, help="IMDB training reviews for the probe (default: 2000)")
     p.add_argument("--imdb-test", type=int, default=2000, help="IMDB test reviews (default: 2000)")

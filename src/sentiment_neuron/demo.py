@@ -16,7 +16,7 @@ from .transfer import load_task, run_transfer
 
 def run_demo(
     out: str | Path = "runs/demo",
-    minutes: float = 15.0,
+    minutes: float = 17.0,
     hidden_size: int = 512,
     imdb_train: int = 2000,
     imdb_test: int = 2000,

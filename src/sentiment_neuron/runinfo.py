@@ -16,8 +16,8 @@ def library_versions() -> dict:
     return {
         "sentiment_neuron": __version__,
         "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "sklearn": sklearn.__version__,
+        "torch": str(torch.__version__),  # TorchVersion would not load with weights_only
+        "numpy": str(numpy.__version__),
+        "sklearn": str(sklearn.__version__),
         "platform": platform.platform(),
     }
