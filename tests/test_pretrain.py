@@ -1,5 +1,7 @@
 """Pretraining on a slice of real text: BPC falls, budgets hold, resume is exact."""
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -52,26 +54,29 @@ def test_byte_budget_stops_on_time(corpus, tmp_path):
 
 
 def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
-    """Ctrl-C at step 12 writes a checkpoint; resuming reproduces the uninterrupted weights bitwise."""
+    """Ctrl-C during step 13 checkpoints after it; resuming reproduces the uninterrupted weights bitwise."""
     whole, _ = pretrain(corpus, tmp_path / "whole", TINY, small_config(max_steps=25), quiet=True)
 
     calls, real_step = {"n": 0}, pretrain_module.train_step
 
-    def interrupt_at_13(*args, **kwargs):
+    def ctrl_c_during_step_13(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 13:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, mid-step
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(pretrain_module, "train_step", interrupt_at_13)
+    monkeypatch.setattr(pretrain_module, "train_step", ctrl_c_during_step_13)
     with pytest.raises(KeyboardInterrupt):
         pretrain(corpus, tmp_path / "split", TINY, small_config(max_steps=25), quiet=True)
     saved = torch.load(tmp_path / "split" / CHECKPOINT_FILE, weights_only=True)
-    assert saved["train_state"]["step"] == 12
+    assert saved["train_state"]["step"] == 13
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     monkeypatch.setattr(pretrain_module, "train_step", real_step)
 
     resumed, state = pretrain(corpus, tmp_path / "split", resume=True, quiet=True)
     assert state.step == 25
+    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 25]  # logged once each, across the interruption
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     assert not list((tmp_path / "split").glob(".*tmp"))  # atomic writes leave no temp files

@@ -25,6 +25,14 @@ def test_l1_probe_recovers_planted_unit_with_few_weights():
     assert tried.index(probe.C_) == len(tried) - 1 - probe.patience
 
 
+def test_sweep_does_not_stop_on_the_all_zero_start_of_the_path():
+    X, y = planted()
+    tiny_cs = tuple(float(c) for c in np.logspace(-6, 0, 13))  # the first several keep no unit at all
+    probe = L1Probe(Cs=tiny_cs).fit(X[:1000], y[:1000], X[1000:1250], y[1000:1250])
+    assert probe.sweep_[0]["nonzero_units"] == probe.sweep_[2]["nonzero_units"] == 0
+    assert probe.top_units(1)[0]["unit"] == 41 and probe.score(X[1250:], y[1250:]) > 0.85
+
+
 def test_sentiment_unit_is_the_planted_one():
     X, y = planted(sign=-1)
     unit = find_sentiment_unit(X[:1000], y[:1000], X[1000:1250], y[1000:1250], X[1250:], y[1250:])

@@ -129,6 +129,8 @@ def _add_transfer(sub) -> None:
                    help="other features to probe for comparison, comma-separated ('' for none)")
     p.add_argument("--max-train", type=int, help="random subset of the training texts")
     p.add_argument("--max-test", type=int, help="random subset of the test texts")
+    p.add_argument("--validation-size", type=int, default=1000,
+                   help="imdb only (no validation split): training reviews held out (default: 1000)")
     _common(p)
     p.set_defaults(func=_run_transfer)
 
@@ -194,7 +196,7 @@ def _run_transfer(args) -> None:
     from .transfer import Task, load_task, run_transfer
 
     if args.dataset:
-        task = load_task(args.dataset, args.data_dir, args.max_train, args.max_test, seed=args.seed)
+        task = load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
     elif args.train and args.validation and args.test:
         read = lambda p: read_records(p, text_key=args.text_key, label_key=args.label_key)  # noqa: E731
         task = Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))

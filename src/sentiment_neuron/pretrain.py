@@ -6,12 +6,15 @@ steps, bytes or minutes, whichever ends first; the learning rate follows the
 fraction of the budget used. Validation bits per character (BPC = mean
 cross-entropy in nats / ln 2) on held-out documents. A checkpoint (model,
 optimizer, RNG, carried state, step) is written atomically every few minutes,
-on Ctrl-C and at the end; `resume=True` continues from it exactly.
+at the end, and on Ctrl-C after the step in progress; `resume=True` continues
+from it exactly.
 """
 from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -165,11 +168,12 @@ def pretrain(
         ts = TrainState(**ckpt["train_state"])
         torch.set_rng_state(ckpt["rng"])
         carried = tuple(s.to(dev) for s in ckpt["carried_state"]) if ckpt["carried_state"] else None
+        _drop_metrics_after(out / METRICS_FILE, ts.step)
     model.train()
     run = _Run(out, model, optimizer, corpus, cfg, ts, data_description, dev)
     bar = tqdm(total=100, unit="%", disable=quiet, desc="pretrain", bar_format=_BAR, mininterval=1.0)
     start, last_ckpt = time.time() - ts.seconds, time.time()
-    try:
+    with _StopRequest() as stop:
         while (progress := cfg.progress(ts.step, ts.bytes_seen, ts.seconds)) < 1.0:
             if batches.starts_epoch(ts.step):
                 carried = None
@@ -186,15 +190,45 @@ def pretrain(
             if time.time() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 run.checkpoint(carried)
                 last_ckpt = time.time()
-    except KeyboardInterrupt:
-        bar.close()
-        run.checkpoint(carried)
-        print(f"interrupted at step {ts.step}; checkpoint written to {out / CHECKPOINT_FILE} (resume with --resume)")
-        raise
+            if stop.requested:
+                bar.close()
+                run.checkpoint(carried)
+                print(f"interrupted after step {ts.step}; checkpoint written to {out / CHECKPOINT_FILE} "
+                      "(continue with --resume)")
+                raise KeyboardInterrupt
     bar.close()
     run.evaluate(None)
     run.checkpoint(carried)
     return model.eval(), ts
+
+
+class _StopRequest:
+    """Turns the first Ctrl-C (SIGINT) into a flag the loop reads between steps, so the
+    checkpoint it writes is never taken mid-update; a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """On resume, forget metrics logged after the checkpoint's step (they will be logged again)."""
+    if path.is_file():
+        lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in lines)))
 
 
 _BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"

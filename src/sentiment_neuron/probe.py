@@ -31,7 +31,8 @@ class L1Probe(ClassifierMixin, BaseEstimator):
 
     Args:
         Cs: inverse regularization strengths to try, smallest first (smaller = fewer units).
-        patience: stop the sweep after this many larger Cs without a better validation accuracy.
+        patience: stop the sweep after this many larger Cs without a better validation
+            accuracy (counted once some unit has a non-zero weight).
         seed: liblinear's random state.
 
     Fitted attributes:
@@ -61,12 +62,15 @@ class L1Probe(ClassifierMixin, BaseEstimator):
             acc = float(pipe.score(X_val, y_val))
             nonzero = int(np.any(pipe[-1].coef_ != 0, axis=0).sum())
             self.sweep_.append({"C": float(C), "validation_accuracy": acc, "nonzero_units": nonzero})
-            best, since_best = ((acc, C, pipe), 0) if best is None or acc > best[0] else (best, since_best + 1)
+            if best is None or acc > best[0]:
+                best, since_best = (acc, C, pipe, nonzero), 0
+            elif best[3] > 0:  # the flat all-zero start of the path does not count
+                since_best += 1
             # Fits slow down sharply as C grows (near-separable features); once
             # validation accuracy has not improved for `patience` larger Cs, stop.
             if since_best >= self.patience:
                 break
-        _, self.C_, self.pipeline_ = best
+        _, self.C_, self.pipeline_, _ = best
         self.coef_ = self.pipeline_[-1].coef_
         self.nonzero_units_ = int(np.any(self.coef_ != 0, axis=0).sum())
         self.classes_ = self.pipeline_.classes_

@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .datasets import Records, load_dataset
 from .features import featurize_many, parse_spec, spec_name
 from .models import ByteLM
 from .probe import L1Probe, find_sentiment_unit
 from .report import transfer_markdown, write_json
+from .runinfo import library_versions
 from .viz import plot_unit_histogram
 
 COMPARED_FEATURES = ("hidden-last", "cell-last", "hidden-mean", "hidden-max")
+PARTS = ("train", "validation", "test")
 
 
 @dataclass
@@ -85,21 +88,13 @@ def run_transfer(
             raise ValueError(f"{split.source}: transfer needs one label per text (binary or multiclass)")
     main = spec_name(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
     specs = list(dict.fromkeys([main, *(spec_name(parse_spec(s)) for s in compare)]))
-    X = {
-        part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, desc=f"{task.name} {part}")
-        for part in ("train", "validation", "test")
-    }
-    y = {part: getattr(task, part).labels for part in ("train", "validation", "test")}
-    comparison = {}
-    for spec in specs:
-        probe = L1Probe(seed=seed).fit(X["train"][spec], y["train"], X["validation"][spec], y["validation"])
-        comparison[spec] = {
-            "C": probe.C_, "nonzero_units": probe.nonzero_units_,
-            "validation_accuracy": float(probe.score(X["validation"][spec], y["validation"])),
-            "test_accuracy": float(probe.score(X["test"][spec], y["test"])),
-        }
-        if spec == main:
-            main_probe = probe
+    X = {part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, desc=f"{task.name} {part}")
+         for part in PARTS}
+    y = {part: getattr(task, part).labels for part in PARTS}
+    probes = {spec: L1Probe(seed=seed).fit(X["train"][spec], y["train"], X["validation"][spec], y["validation"])
+              for spec in tqdm(specs, desc=f"{task.name} L1 probes", disable=quiet)}
+    comparison = {spec: _scores(probe, {part: X[part][spec] for part in PARTS}, y) for spec, probe in probes.items()}
+    main_probe = probes[main]
     unit = find_sentiment_unit(X["train"][main], y["train"], X["validation"][main], y["validation"],
                                X["test"][main], y["test"], seed=seed)
     histogram = plot_unit_histogram(
@@ -109,7 +104,7 @@ def run_transfer(
     _save_probe(main_probe, main, out / "probe.npz")
     report = {
         "task": task.name, "model": model_name, "features": main, "hidden_size": model.hidden_size,
-        "n": {part: len(getattr(task, part)) for part in ("train", "validation", "test")},
+        "n": {part: len(getattr(task, part)) for part in PARTS},
         "label_names": task.test.label_names,
         **{k: comparison[main][k] for k in ("C", "validation_accuracy", "test_accuracy", "nonzero_units")},
         "top_units": main_probe.top_units(10),
@@ -118,10 +113,19 @@ def run_transfer(
         "feature_comparison": comparison,
         "histogram": histogram.name,
         "seconds": round(time.time() - start, 1),
+        "seed": seed,
+        "versions": library_versions(),
     }
     write_json(report, out / "report.json")
     (out / "report.md").write_text(transfer_markdown(report))
     return report
+
+
+def _scores(probe: L1Probe, X: dict, y: dict) -> dict:
+    """C, non-zero units, validation and test accuracy of a fitted probe."""
+    return {"C": probe.C_, "nonzero_units": probe.nonzero_units_,
+            "validation_accuracy": float(probe.score(X["validation"], y["validation"])),
+            "test_accuracy": float(probe.score(X["test"], y["test"]))}
 
 
 def _save_probe(probe: L1Probe, features: str, path: Path) -> None:
