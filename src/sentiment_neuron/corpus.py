@@ -66,21 +66,27 @@ def build_corpus(
 
 
 class TBPTTBatches:
-    """Stateful TBPTT batches over a byte stream.
+    """Stateful TBPTT batches over a byte stream, sharded by rank.
 
-    The stream is trimmed to a multiple of `batch_size` and viewed as
-    (batch_size, columns); batch k holds columns [k*seq_len, (k+1)*seq_len).
+    The stream is trimmed to a multiple of `batch_size` and viewed, without a
+    copy (a memmap stays on disk), as (batch_size, columns); batch k holds
+    columns [k*seq_len, (k+1)*seq_len]. Rank r of `world_size` reads rows
+    [r*B/W, (r+1)*B/W): its own contiguous part of the corpus, so W ranks
+    together see exactly the global batch one process would.
 
     Args:
-        stream: uint8 array of bytes.
-        batch_size: parallel streams B.
+        stream: uint8 array (or np.memmap) of bytes.
+        batch_size: parallel streams B of the global batch.
         seq_len: TBPTT length T (bytes per step and stream).
+        rank, world_size: this process's share of the B streams.
 
     Raises:
-        ValueError: the stream is too short for one batch.
+        ValueError: the stream is too short for one batch, or B is not a multiple of W.
     """
 
-    def __init__(self, stream: np.ndarray, batch_size: int, seq_len: int) -> None:
+    def __init__(self, stream: np.ndarray, batch_size: int, seq_len: int, rank: int = 0, world_size: int = 1) -> None:
+        if batch_size % world_size:
+            raise ValueError(f"batch size {batch_size} is not a multiple of the {world_size} ranks")
         columns = len(stream) // batch_size
         self.batches_per_epoch = (columns - 1) // seq_len
         if self.batches_per_epoch < 1:
@@ -88,16 +94,19 @@ class TBPTTBatches:
                 f"corpus of {len(stream):,} bytes is too short for one batch of "
                 f"{batch_size} x {seq_len + 1} bytes; lower --batch-size or --seq-len"
             )
-        self.data = torch.from_numpy(np.array(stream[: columns * batch_size])).view(batch_size, columns)
+        rows = batch_size // world_size
+        grid = stream[: columns * batch_size].reshape(batch_size, columns)  # a view, no copy
+        self.rows = grid[rank * rows : (rank + 1) * rows]
         self.batch_size, self.seq_len = batch_size, seq_len
 
     def __len__(self) -> int:
         return self.batches_per_epoch
 
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and next-byte targets of global step `step`, each (T, B) int64."""
+        """Inputs and next-byte targets of global step `step`, each (T, B / world_size) int64."""
         k = step % self.batches_per_epoch
-        window = self.data[:, k * self.seq_len : (k + 1) * self.seq_len + 1].long().t()
+        window = np.ascontiguousarray(self.rows[:, k * self.seq_len : (k + 1) * self.seq_len + 1])
+        window = torch.from_numpy(window).long().t()
         return window[:-1], window[1:]
 
     def starts_epoch(self, step: int) -> bool:
