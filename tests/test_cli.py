@@ -38,7 +38,7 @@ def tiny_lm(tmp_path_factory, sst):
 
 
 def test_pretrain_writes_a_model_folder(tiny_lm):
-    assert {"config.json", "model.safetensors", "checkpoint.pt", "metrics.jsonl"} <= {p.name for p in tiny_lm.iterdir()}
+    assert {"config.json", "model.safetensors", "checkpoints", "metrics.jsonl"} <= {p.name for p in tiny_lm.iterdir()}
     config = json.loads((tiny_lm / "config.json").read_text())
     assert config["hidden_size"] == 16 and config["provenance"]["steps"] == 5
 
@@ -95,3 +95,17 @@ def test_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for command in ("demo", "pretrain", "featurize", "transfer"):
         assert command in out
+
+
+def test_prepare_corpus_then_pretrain_on_it(sst, tmp_path):
+    texts = tmp_path / "reviews.jsonl"
+    texts.write_text("".join(json.dumps({"reviewText": t}) + "\n" for t in sst.texts[:400]))
+    corpus = tmp_path / "corpus"
+    assert main(["prepare-corpus", "--input", str(texts), "--text-key", "reviewText", "--out", str(corpus),
+                 "--validation-fraction", "0.05", "--quiet"]) == 0
+    meta = json.loads((corpus / "corpus.json").read_text())
+    assert meta["splits"]["train"]["documents"] + meta["splits"]["validation"]["documents"] == 400
+    assert main(["pretrain", "--corpus", str(corpus), "--hidden-size", "8", "--embed-size", "4",
+                 "--batch-size", "4", "--seq-len", "16", "--max-steps", "3", "--out", str(tmp_path / "lm"),
+                 "--quiet"]) == 0
+    assert load_model(tmp_path / "lm").config.provenance["steps"] == 3

@@ -10,7 +10,8 @@ from sentiment_neuron import pretrain as pretrain_module
 from sentiment_neuron.corpus import TBPTTBatches, build_corpus
 from sentiment_neuron.datasets import load_dataset
 from sentiment_neuron.models import ByteLM, ModelConfig
-from sentiment_neuron.pretrain import CHECKPOINT_FILE, TrainConfig, evaluate_bpc, pretrain
+from sentiment_neuron.checkpoints import checkpoint_files, load_latest_checkpoint
+from sentiment_neuron.pretrain import TrainConfig, evaluate_bpc, pretrain
 
 TINY = ModelConfig(hidden_size=32, embed_size=8)
 
@@ -68,7 +69,7 @@ def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(pretrain_module, "train_step", ctrl_c_during_step_13)
     with pytest.raises(KeyboardInterrupt):
         pretrain(corpus, tmp_path / "split", TINY, small_config(max_steps=25), quiet=True)
-    saved = torch.load(tmp_path / "split" / CHECKPOINT_FILE, weights_only=True)
+    saved = load_latest_checkpoint(tmp_path / "split")
     assert saved["train_state"]["step"] == 13
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     monkeypatch.setattr(pretrain_module, "train_step", real_step)
@@ -79,7 +80,7 @@ def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
     assert steps == [10, 20, 25]  # logged once each, across the interruption
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
-    assert not list((tmp_path / "split").glob(".*tmp"))  # atomic writes leave no temp files
+    assert not list((tmp_path / "split").rglob(".*tmp"))  # atomic writes leave no temp files
 
 
 def test_resume_refuses_other_data(corpus, data_dir, tmp_path):

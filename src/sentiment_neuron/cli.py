@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from .models import FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES
+from .pretrain import OPTIMIZERS, PRECISIONS, SCHEDULES
 
 EPILOG = """examples:
   sentiment-neuron demo
   sentiment-neuron pretrain --dataset imdb --split unsup --hidden-size 512 --max-minutes 20 --out runs/lm
   sentiment-neuron pretrain --input corpus.txt --hidden-size 64 --max-steps 100 --out runs/tiny
+  sentiment-neuron prepare-corpus --input reviews.json.gz --text-key reviewText --out corpora/amazon
+  sentiment-neuron pretrain --corpus corpora/amazon --hidden-size 4096 --precision bf16 --out runs/amazon
   sentiment-neuron featurize --model runs/lm --input texts.csv --text-key sentence --out features.npy
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
+  torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
 
 Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
 
@@ -25,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"sentiment-neuron {args.command}: error: {err}", file=sys.stderr)
         return 2
 
@@ -39,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(sub)
+    _add_prepare_corpus(sub)
     _add_pretrain(sub)
     _add_featurize(sub)
     _add_transfer(sub)
@@ -72,7 +78,8 @@ def _add_pretrain(sub) -> None:
                        "Ctrl-C writes a checkpoint; --resume continues exactly.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="named dataset, e.g. imdb")
-    src.add_argument("--input", help="a csv/tsv/json/jsonl/txt file of texts")
+    src.add_argument("--input", help="a csv/tsv/json/jsonl/txt file of texts (read into memory)")
+    src.add_argument("--corpus", help="a corpus folder from prepare-corpus (memmapped; any size)")
     p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
     p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
     p.add_argument("--out", required=True, help="run folder (the model is written here)")
@@ -80,20 +87,52 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--hidden-size", type=int, default=512, help="units H (default: 512; the paper: 4096)")
     p.add_argument("--embed-size", type=int, default=64, help="byte embedding size (default: 64)")
     p.add_argument("--num-layers", type=int, default=1, help="stacked layers, lstm only (default: 1)")
-    p.add_argument("--batch-size", type=int, default=64, help="parallel streams per step (default: 64)")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="global parallel streams per step, split across ranks (default: 64)")
     p.add_argument("--seq-len", type=int, default=128, help="TBPTT length in bytes (default: 128)")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, decayed linearly to 0 (default: 2e-3)")
+    p.add_argument("--grad-accum", type=int, default=1,
+                   help="micro-batches per rank and step (gradient accumulation; default: 1)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="(default: 0; use with adamw)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="linear",
+                   help="decay to 0 over the budget: linear (the paper's) or cosine (default: linear)")
+    p.add_argument("--warmup-steps", type=int, default=0, help="linear warmup steps (default: 0)")
     p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (default: 1.0)")
     p.add_argument("--max-steps", type=int, help="budget in optimizer steps")
-    p.add_argument("--max-bytes", type=int, help="budget in training bytes")
+    p.add_argument("--max-bytes", type=int, help="budget in training bytes (all ranks)")
     p.add_argument("--max-minutes", type=float, help="budget in minutes of training")
-    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="matrix-product precision (default: bf16)")
+    p.add_argument("--precision", choices=PRECISIONS, default="bf16",
+                   help="fp32, bf16 autocast, or fp16 autocast with loss scaling (GPU) (default: bf16)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--eval-every", type=int, default=500, help="validation BPC every N steps (default: 500)")
-    p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval (default: 5)")
+    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default: by time only)")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval in minutes (default: 5)")
+    p.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (default: 3)")
+    p.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (needs tensorboard)")
     p.add_argument("--validation-fraction", type=float, default=0.01, help="held-out documents (default: 0.01)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
     _common(p)
     p.set_defaults(func=_run_pretrain)
+
+
+def _add_prepare_corpus(sub) -> None:
+    p = sub.add_parser("prepare-corpus", help="stream texts into a preprocessed byte corpus on disk",
+                       description="Stream texts (never all in memory) through the paper's preprocessing into "
+                       "uint8 shards plus document offsets, split into train/validation by documents. "
+                       "Train on it with `pretrain --corpus OUT` (memmapped; each rank reads its own part).")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", nargs="+", help="csv/tsv/json (loose: one object per line)/jsonl/txt files, "
+                     "optionally .gz/.xz/.bz2")
+    src.add_argument("--dataset", help="named dataset, e.g. imdb")
+    p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    p.add_argument("--out", required=True, help="corpus folder")
+    p.add_argument("--validation-fraction", type=float, default=0.01, help="held-out documents (default: 0.01)")
+    p.add_argument("--shard-mb", type=int, default=1024, help="shard size in MiB (default: 1024)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing corpus in OUT")
+    _common(p)
+    p.set_defaults(func=_run_prepare_corpus)
 
 
 def _add_featurize(sub) -> None:
@@ -143,13 +182,17 @@ def _run_demo(args) -> None:
 
 
 def _run_pretrain(args) -> None:
-    from .corpus import build_corpus
+    from .corpus import build_corpus, load_prepared_corpus, read_corpus_metadata
     from .models import ModelConfig
     from .pretrain import TrainConfig, pretrain
 
-    records, description = _read_texts(args)
-    corpus = build_corpus(records.texts, args.validation_fraction, args.seed)
-    if not args.quiet:
+    if args.corpus:
+        corpus = load_prepared_corpus(args.corpus)
+        description = f"{args.corpus} ({read_corpus_metadata(args.corpus)['source']})"
+    else:
+        records, description = _read_texts(args)
+        corpus = build_corpus(records.texts, args.validation_fraction, args.seed)
+    if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
         print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} bytes for training, "
               f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} bytes held out")
     model_config = ModelConfig(rnn=args.rnn, hidden_size=args.hidden_size, embed_size=args.embed_size,
@@ -158,13 +201,36 @@ def _run_pretrain(args) -> None:
     if args.resume and not any(v is not None for v in budgets.values()):
         train_config = None  # keep the saved budget
     else:
-        train_config = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, clip=args.clip,
-                                   precision=args.precision, eval_every=args.eval_every,
-                                   checkpoint_minutes=args.checkpoint_minutes, seed=args.seed, **budgets)
+        train_config = TrainConfig(
+            batch_size=args.batch_size, seq_len=args.seq_len, grad_accum=args.grad_accum, optimizer=args.optimizer,
+            lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, warmup_steps=args.warmup_steps,
+            clip=args.clip, precision=args.precision, eval_every=args.eval_every,
+            checkpoint_every=args.checkpoint_every, checkpoint_minutes=args.checkpoint_minutes,
+            keep_checkpoints=args.keep_checkpoints, seed=args.seed, **budgets)
     _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
-                        data_description=description, quiet=args.quiet)
-    print(f"{args.out}: {state.step} steps, {state.bytes_seen:,} bytes in {state.seconds / 60:.1f} min, "
-          f"validation BPC {state.validation_bpc:.3f}")
+                        data_description=description, quiet=args.quiet, device=args.device,
+                        tensorboard=args.tensorboard)
+    if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
+        print(f"{args.out}: {state.step} steps, {state.bytes_seen:,} bytes in {state.seconds / 60:.1f} min, "
+              f"validation BPC {state.validation_bpc:.3f}")
+
+
+def _run_prepare_corpus(args) -> None:
+    import itertools
+
+    from .corpus import prepare_corpus
+    from .datasets import iter_texts, load_dataset
+
+    if args.dataset:
+        texts, source = load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
+    else:
+        readers = [iter_texts(p, text_key=args.text_key) for p in args.input]  # checks every file up front
+        texts, source = itertools.chain.from_iterable(readers), " ".join(map(str, args.input))
+    meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
+                          quiet=args.quiet, source=source, overwrite=args.overwrite)
+    for split, info in meta["splits"].items():
+        print(f"{args.out}: {split}: {info['documents']:,} documents, {info['bytes']:,} bytes "
+              f"in {len(info['shards'])} shard(s)")
 
 
 def _read_texts(args):

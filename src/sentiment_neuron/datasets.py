@@ -10,6 +10,8 @@ Two entry points:
   its SHA-256.
 * :func:`read_records` -- the user's own ``.csv``/``.tsv``/``.json``/
   ``.jsonl``/``.txt`` files (optionally ``.gz``/``.xz``/``.bz2``-compressed).
+  :func:`iter_texts` streams the texts of such a file, one line at a time,
+  for corpora larger than memory.
 
 Both return :class:`Records` (texts, labels, label names, source). Every
 problem with a file raises :class:`DataError`, whose message names the file,
@@ -36,7 +38,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ __all__ = [
     "cache_dir",
     "data_root",
     "dataset_file",
+    "iter_texts",
     "load_dataset",
     "read_records",
 ]
@@ -558,6 +561,156 @@ def read_records(path: str | os.PathLike, text_key: str | None = None,
     else:
         columns, rows = _json_lines_rows(path, content, loose=fmt == ".json")
     return _build_records(path, columns, rows, text_key, label_key, multilabel_keys)
+
+
+MAX_JSON_ARRAY_BYTES = 256 << 20  # a .json array is parsed whole; larger ones are refused
+
+
+def iter_texts(path: str | os.PathLike, text_key: str | None = None) -> Iterator[str]:
+    """Stream the texts of a file, one record at a time, in file order.
+
+    The streaming counterpart of :func:`read_records` (same formats, same
+    text-column guessing, same :class:`DataError` messages naming the file and
+    1-based line), reading the file line by line so that memory does not grow
+    with its size: a corpus far larger than memory can be read. Labels are
+    not read.
+
+    * ``.csv``/``.tsv``: header row, then records (``csv`` module, strict);
+      blank lines skipped; fields may hold quoted newlines.
+    * ``.json``: "loose JSON", one object per line (McAuley's Amazon dumps;
+      Python dict literals accepted too). A JSON *array* cannot be streamed:
+      one of at most ``MAX_JSON_ARRAY_BYTES`` (256 MiB) on disk is parsed
+      whole with :func:`read_records`; a larger one raises :class:`DataError`
+      (convert it to JSON lines, e.g. ``jq -c '.[]' in.json > out.jsonl``).
+    * ``.jsonl``: one JSON object per line; blank lines skipped.
+    * ``.txt``: one text per line; blank lines skipped; ``text_key`` must be None.
+
+    Each may end in ``.gz``, ``.xz`` or ``.bz2`` (decompressed on the fly).
+    The text column is chosen from the csv header or the first object's keys,
+    as :func:`read_records` does.
+
+    Args:
+        path: the file.
+        text_key: the text field; None guesses (``text``, ``sentence``, ``review``,
+            ``reviewText``, ``Tweet``, ``content``).
+
+    Returns:
+        An iterator of raw texts (``str``, not preprocessed). The file's
+        existence, type and ``text_key`` use are checked at the call; row
+        problems are raised while iterating, when the row is reached.
+
+    Raises:
+        DataError: file missing, unknown extension, ``text_key`` with a
+            ``.txt`` file, a too large JSON array, not UTF-8, malformed row,
+            text column absent, empty or non-string text, no records (except
+            ``.txt``, which may be empty, as in :func:`read_records`).
+
+    Example:
+        >>> sum(len(t) for t in iter_texts("reviews.jsonl.xz"))  # doctest: +SKIP
+    """
+    path = Path(path)
+    fmt, opener = _format_of(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if fmt == ".txt" and text_key:
+        raise DataError(f"{path}: .txt files have one text per line and no fields; "
+                        f"leave text_key/label_key/multilabel_keys unset")
+    if fmt == ".json" and _starts_with_array(path, opener):
+        if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
+            raise DataError(f"{path}: a JSON array of {path.stat().st_size:,} bytes cannot be "
+                            f"streamed (limit {MAX_JSON_ARRAY_BYTES:,}); write one object per "
+                            f"line instead (.jsonl, e.g. jq -c '.[]' in.json > out.jsonl)")
+        return iter(read_records(path, text_key=text_key).texts)
+    if fmt == ".txt":
+        return _iter_txt(path, opener)
+    if fmt in (".csv", ".tsv"):
+        return _iter_csv(path, opener, "," if fmt == ".csv" else "\t", text_key)
+    return _iter_json_lines(path, opener, fmt == ".json", text_key)
+
+
+def _starts_with_array(path: Path, opener: Callable[..., Any]) -> bool:
+    """True when the first non-blank character of the file is ``[``."""
+    try:
+        with opener(path, "rb") as f:
+            while chunk := f.read(4096):
+                chunk = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")
+                if chunk:
+                    return chunk.startswith(b"[")
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    return False
+
+
+def _iter_lines(path: Path, opener: Callable[..., Any]) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its ``\\n``) of a UTF-8 file, split on ``\\n`` only."""
+    try:
+        with opener(path, "rb") as f:
+            for i, raw in enumerate(f, 1):
+                if i == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"{path}: line {i}: not valid UTF-8 ({exc.reason} "
+                                    f"at byte {exc.start} of the line)") from None
+                yield i, line[:-1] if line.endswith("\n") else line
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+
+
+def _iter_txt(path: Path, opener: Callable[..., Any]) -> Iterator[str]:
+    for _, line in _iter_lines(path, opener):
+        line = line.rstrip("\r")
+        if line.strip():
+            yield line
+
+
+def _iter_csv(path: Path, opener: Callable[..., Any], delimiter: str,
+              text_key: str | None) -> Iterator[str]:
+    lines = (line + "\n" for _, line in _iter_lines(path, opener))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    key = column = None
+    start, n = 1, 0
+    try:
+        for row in reader:
+            where, start = f"line {start}", reader.line_num + 1
+            if not row:
+                continue
+            if header is None:
+                header = row
+                key = _pick_text_key(path, header, text_key)
+                column = header.index(key)
+            elif len(row) != len(header):
+                raise DataError(f"{path}: {where}: expected {len(header)} fields as in the "
+                                f"header, found {len(row)}")
+            else:
+                n += 1
+                yield _text_of(path, where, {key: row[column]}, key)
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
+    if header is None:
+        raise DataError(f"{path}: empty file (no header row)")
+    if not n:
+        raise DataError(f"{path}: no records")
+
+
+def _iter_json_lines(path: Path, opener: Callable[..., Any], loose: bool,
+                     text_key: str | None) -> Iterator[str]:
+    key = None
+    for i, line in _iter_lines(path, opener):
+        if not line.strip():
+            continue
+        obj = _parse_json_line(line, loose)
+        if not isinstance(obj, dict):
+            what = "invalid JSON" if obj is None else f"expected a JSON object, found " \
+                                                     f"{type(obj).__name__}"
+            raise DataError(f"{path}: line {i}: {what}")
+        if key is None:
+            key = _pick_text_key(path, list(obj), text_key)
+        yield _text_of(path, f"line {i}", obj, key)
+    if key is None:
+        raise DataError(f"{path}: no records")
 
 
 def _format_of(path: Path) -> tuple[str, Callable[..., Any]]:

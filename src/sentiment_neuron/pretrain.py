@@ -1,13 +1,22 @@
-"""Pretrain a byte-level language model with truncated BPTT.
+"""Pretrain a byte-level language model with truncated BPTT, on one CPU or many GPUs.
 
-Adam, a linear learning-rate decay to zero over the budget (Radford et al.
-2017), gradient-norm clipping, bf16 autocast on CPU. The budget is any of
-steps, bytes or minutes, whichever ends first; the learning rate follows the
-fraction of the budget used. Validation bits per character (BPC = mean
-cross-entropy in nats / ln 2) on held-out documents. A checkpoint (model,
-optimizer, RNG, carried state, step) is written atomically every few minutes,
-at the end, and on Ctrl-C after the step in progress; `resume=True` continues
-from it exactly.
+The recipe of Radford et al. (2017): Adam, a learning rate decayed linearly to
+zero over the budget, gradient-norm clipping; warmup + cosine decay and AdamW
+are options. The budget is any of steps, bytes or minutes, whichever ends
+first; the schedule follows the fraction of the budget used. Validation bits
+per character (BPC = mean cross-entropy in nats / ln 2) on held-out documents.
+
+Precision: fp32, bf16 autocast (CPU and GPU), or fp16 autocast with dynamic
+loss scaling (GPU); master weights stay fp32. Data parallel under torchrun
+(DistributedDataParallel; gloo on CPU, NCCL on GPU): the global batch of B
+streams is split across ranks, and optionally into `grad_accum` micro-batches
+per rank; the gradient is that of the whole global batch. Only rank 0 writes
+logs, checkpoints and the progress bar.
+
+Checkpoints (model, optimizer, loss scaler, RNG, carried TBPTT state, step)
+are written atomically every N steps or minutes, at the end, and on Ctrl-C
+after the step in progress; `resume=True` continues from the newest one
+exactly (bitwise on CPU in fp32 with the same thread count).
 """
 from __future__ import annotations
 
@@ -16,30 +25,47 @@ import math
 import signal
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from . import distributed
+from .checkpoints import load_latest_checkpoint, save_checkpoint
 from .corpus import Corpus, TBPTTBatches
 from .models import ByteLM, ModelConfig, atomic_write, detach_state, save_model
 from .runinfo import library_versions
 
-CHECKPOINT_FILE = "checkpoint.pt"
 METRICS_FILE = "metrics.jsonl"
 LN2 = math.log(2.0)
+PRECISIONS = ("fp32", "bf16", "fp16")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("linear", "cosine")
 
 
 @dataclass
 class TrainConfig:
-    """Training settings; all of them are stored in the checkpoint and config.json."""
+    """Training settings; all are stored in every checkpoint and in config.json.
+
+    batch_size is the global number of TBPTT streams (split across ranks and
+    micro-batches); seq_len the TBPTT length in bytes; warmup_steps a linear
+    warmup before the schedule; checkpoint_every (steps) and checkpoint_minutes
+    whichever comes first.
+    """
 
     batch_size: int = 64
     seq_len: int = 128
+    grad_accum: int = 1
+    optimizer: str = "adam"
     lr: float = 2e-3
+    weight_decay: float = 0.0
+    schedule: str = "linear"
+    warmup_steps: int = 0
     clip: float = 1.0
     max_steps: int | None = None
     max_bytes: int | None = None
@@ -47,14 +73,21 @@ class TrainConfig:
     precision: str = "bf16"
     eval_every: int = 500
     eval_bytes: int = 262_144
+    checkpoint_every: int | None = None
     checkpoint_minutes: float = 5.0
+    keep_checkpoints: int = 3
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.max_steps is None and self.max_bytes is None and self.max_minutes is None:
             raise ValueError("give a budget: max_steps, max_bytes or max_minutes")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        for name, value, allowed in (("precision", self.precision, PRECISIONS),
+                                     ("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("schedule", self.schedule, SCHEDULES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.grad_accum < 1 or self.batch_size < 1 or self.seq_len < 1:
+            raise ValueError("batch_size, seq_len and grad_accum must be positive")
 
     def progress(self, step: int, bytes_seen: int, seconds: float) -> float:
         """Fraction of the budget used, in [0, 1]: the largest over the budgets set."""
@@ -66,6 +99,15 @@ class TrainConfig:
         if self.max_minutes is not None:
             used.append(seconds / 60 / max(self.max_minutes, 1e-9))
         return min(1.0, max(used))
+
+    def learning_rate(self, step: int, progress: float) -> float:
+        """Linear warmup over `warmup_steps`, then linear (the paper's) or cosine decay to 0
+        over the rest of the budget."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.schedule == "linear":
+            return self.lr * (1.0 - progress)
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @dataclass
@@ -80,7 +122,8 @@ class TrainState:
 
 def autocast(precision: str, device: torch.device):
     """The autocast context for `precision` ("fp32": disabled)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=precision != "fp32")
 
 
 def bits_per_char(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -90,7 +133,7 @@ def bits_per_char(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: torch.device) -> float:
-    """BPC on the first `cfg.eval_bytes` of `stream`, read as TBPTT batches of 16 streams."""
+    """BPC on the first `cfg.eval_bytes` of `stream`, read as TBPTT batches of up to 16 streams."""
     stream = stream[: cfg.eval_bytes]
     seq_len = max(1, min(cfg.seq_len, len(stream) - 2))  # a tiny held-out set still gets a batch
     batches = TBPTTBatches(stream, max(1, min(16, (len(stream) - 1) // (seq_len + 1))), seq_len)
@@ -106,18 +149,34 @@ def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: to
     return total / len(batches)
 
 
-def train_step(model, optimizer, x, y, state, cfg: TrainConfig, lr: float):
-    """One TBPTT step: forward, backward, clip, Adam update. Returns (bpc, new state)."""
+def train_step(net, optimizer, scaler, x, y, state, cfg: TrainConfig, lr: float, batch_dim: int):
+    """One optimizer step on this rank's share of the global batch.
+
+    x, y: (T, B_rank) int64; state: the carried state of these B_rank streams.
+    The streams are split into `cfg.grad_accum` micro-batches; gradients are
+    summed (and averaged across ranks by DDP on the last one). Returns the
+    mean BPC and the new (detached) state.
+    """
     for group in optimizer.param_groups:
         group["lr"] = lr
-    with autocast(cfg.precision, x.device):
-        logits, state = model(x, state)
-    loss = bits_per_char(logits, y)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-    optimizer.step()
-    return loss.item(), detach_state(state)
+    n = cfg.grad_accum
+    states = [None] * n if state is None else list(zip(*(s.chunk(n, batch_dim) for s in state)))
+    bpc, new_states = 0.0, []
+    for i, (xm, ym, sm) in enumerate(zip(x.chunk(n, 1), y.chunk(n, 1), states)):
+        sync = i == n - 1 or not isinstance(net, DistributedDataParallel)
+        with nullcontext() if sync else net.no_sync():
+            with autocast(cfg.precision, x.device):
+                logits, s = net(xm, sm)
+            loss = bits_per_char(logits, ym) / n
+            scaler.scale(loss).backward()
+        bpc += loss.item()
+        new_states.append(detach_state(s))
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return bpc, tuple(torch.cat(parts, batch_dim) for parts in zip(*new_states))
 
 
 def pretrain(
@@ -128,78 +187,206 @@ def pretrain(
     resume: bool = False,
     data_description: str = "",
     quiet: bool = False,
-    device: str = "cpu",
+    device: str = "auto",
+    tensorboard: bool = False,
 ) -> tuple[ByteLM, TrainState]:
     """Train a ByteLM on `corpus` and write it to the folder `out`.
 
-    Writes out/config.json + out/model.safetensors (the model), out/checkpoint.pt
-    (to resume), out/metrics.jsonl (one JSON line per evaluation).
+    Writes out/config.json + out/model.safetensors (the model),
+    out/checkpoints/step-*.pt (to resume), out/metrics.jsonl (one JSON line
+    per evaluation) and, with `tensorboard`, out/tensorboard/. Under torchrun
+    every rank calls this with the same arguments.
 
     Args:
-        corpus: train and validation byte streams (`corpus.build_corpus`).
+        corpus: train and validation byte streams (`corpus.build_corpus`, or a prepared corpus).
         out: the run folder.
         model_config, train_config: ignored on resume (taken from the checkpoint),
             except the budgets of `train_config`, which may extend the run.
-        resume: continue from out/checkpoint.pt.
+        resume: continue from the newest checkpoint in out/checkpoints.
+        device: "auto", "cpu" or "cuda".
 
     Raises:
         FileNotFoundError: resume without a checkpoint.
-        ValueError: the checkpoint was made on different data.
+        ValueError: the checkpoint was made on different data; fp16 without a GPU;
+            a batch that does not split evenly across ranks and micro-batches.
 
     Returns:
         The trained model (eval mode) and the final TrainState.
     """
-    out, dev = Path(out), torch.device(device)
+    d = distributed.setup(device)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    ckpt = None
     if resume:
-        ckpt = load_checkpoint(out, corpus)
+        ckpt = load_latest_checkpoint(out)
+        _check_corpus(ckpt, corpus, out)
         model_config = ModelConfig(**ckpt["model_config"])
         train_config = _with_budgets(TrainConfig(**ckpt["train_config"]), train_config)
     model_config = model_config or ModelConfig()
     cfg = train_config or TrainConfig(max_minutes=10)
+    if cfg.precision == "fp16" and d.device.type != "cuda":
+        raise ValueError("fp16 with loss scaling needs a CUDA device; use --precision bf16 on CPU")
+    if cfg.batch_size % (d.world_size * cfg.grad_accum):
+        raise ValueError(f"batch size {cfg.batch_size} must split evenly into {d.world_size} ranks "
+                         f"x {cfg.grad_accum} micro-batches")
     torch.manual_seed(cfg.seed)
-    model = ByteLM(model_config).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    batches = TBPTTBatches(corpus.train, cfg.batch_size, cfg.seq_len)
+    model = ByteLM(model_config).to(d.device)
+    batch_dim = model.rnn.state_batch_dim
+    optimizer = _optimizer(model, cfg)
+    scaler = torch.amp.GradScaler(d.device.type, enabled=cfg.precision == "fp16")
+    batches = TBPTTBatches(corpus.train, cfg.batch_size, cfg.seq_len, d.rank, d.world_size)
     ts, carried = TrainState(), None
-    if resume:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt is not None:
+        carried = _restore(ckpt, model, optimizer, scaler, d, batch_dim)
         ts = TrainState(**ckpt["train_state"])
-        torch.set_rng_state(ckpt["rng"])
-        carried = tuple(s.to(dev) for s in ckpt["carried_state"]) if ckpt["carried_state"] else None
-        _drop_metrics_after(out / METRICS_FILE, ts.step)
+        if d.is_main:
+            _drop_metrics_after(out / METRICS_FILE, ts.step)
+    net = DistributedDataParallel(model) if d.enabled else model
     model.train()
-    run = _Run(out, model, optimizer, corpus, cfg, ts, data_description, dev)
-    bar = tqdm(total=100, unit="%", disable=quiet, desc="pretrain", bar_format=_BAR, mininterval=1.0)
+    run = _Run(out, model, optimizer, scaler, corpus, cfg, ts, data_description, d, tensorboard)
+    bar = tqdm(total=100, unit="%", disable=quiet or not d.is_main, desc="pretrain", bar_format=_BAR, mininterval=1.0)
     start, last_ckpt = time.time() - ts.seconds, time.time()
+    progress = distributed.agree(d, [cfg.progress(ts.step, ts.bytes_seen, ts.seconds)])[0]
+    lr = cfg.learning_rate(ts.step, progress)
     with _StopRequest() as stop:
-        while (progress := cfg.progress(ts.step, ts.bytes_seen, ts.seconds)) < 1.0:
+        while progress < 1.0:
             if batches.starts_epoch(ts.step):
                 carried = None
-            x, y = (t.to(dev) for t in batches[ts.step])
-            bpc, carried = train_step(model, optimizer, x, y, carried, cfg, cfg.lr * (1.0 - progress))
+            x, y = (t.to(d.device, non_blocking=True) for t in batches[ts.step])
+            lr = cfg.learning_rate(ts.step, progress)
+            bpc, carried = train_step(net, optimizer, scaler, x, y, carried, cfg, lr, batch_dim)
             ts.step += 1
-            ts.bytes_seen += x.numel()
+            ts.bytes_seen += x.numel() * d.world_size
             ts.seconds = time.time() - start
-            bar.n = int(100 * cfg.progress(ts.step, ts.bytes_seen, ts.seconds))
-            bar.set_postfix_str(f"step {ts.step} bpc {bpc:.3f} {ts.bytes_seen / ts.seconds:,.0f} chars/s", refresh=False)
-            bar.update(0)
+            progress, stopping, time_due = distributed.agree(d, [
+                cfg.progress(ts.step, ts.bytes_seen, ts.seconds), float(stop.requested),
+                float(time.time() - last_ckpt > 60 * cfg.checkpoint_minutes)])
+            run.log_step(bar, progress, bpc, lr)
             if ts.step % cfg.eval_every == 0:
-                run.evaluate(bpc)
-            if time.time() - last_ckpt > 60 * cfg.checkpoint_minutes:
+                run.evaluate(bpc, lr)
+            if stopping or time_due or (cfg.checkpoint_every and ts.step % cfg.checkpoint_every == 0):
                 run.checkpoint(carried)
                 last_ckpt = time.time()
-            if stop.requested:
+            if stopping:
                 bar.close()
-                run.checkpoint(carried)
-                print(f"interrupted after step {ts.step}; checkpoint written to {out / CHECKPOINT_FILE} "
-                      "(continue with --resume)")
+                if d.is_main:
+                    print(f"interrupted after step {ts.step}; checkpoint written to {out} (continue with --resume)")
                 raise KeyboardInterrupt
     bar.close()
-    run.evaluate(None)
+    run.evaluate(None, lr)
     run.checkpoint(carried)
+    run.close()
     return model.eval(), ts
+
+
+_BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
+
+
+def _optimizer(model: ByteLM, cfg: TrainConfig) -> torch.optim.Optimizer:
+    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _restore(ckpt: dict, model, optimizer, scaler, d: distributed.Dist, batch_dim: int):
+    """Load a checkpoint's state into place; return this rank's rows of the carried state."""
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    torch.set_rng_state(ckpt["rng"])
+    if ckpt.get("cuda_rng") is not None and d.device.type == "cuda":
+        torch.cuda.set_rng_state(ckpt["cuda_rng"], d.device)
+    if not ckpt["carried_state"]:
+        return None
+    rows = ckpt["carried_state"][0].shape[batch_dim] // d.world_size
+    return tuple(s.narrow(batch_dim, d.rank * rows, rows).contiguous().to(d.device) for s in ckpt["carried_state"])
+
+
+class _Run:
+    """What rank 0 writes: progress, metrics lines, TensorBoard, the model folder, checkpoints."""
+
+    def __init__(self, out, model, optimizer, scaler, corpus, cfg, ts, data_description, d, tensorboard):
+        self.out, self.model, self.optimizer, self.scaler, self.corpus = out, model, optimizer, scaler, corpus
+        self.cfg, self.ts, self.data_description, self.d = cfg, ts, data_description, d
+        self.writer = _tensorboard_writer(out) if tensorboard and d.is_main else None
+
+    def log_step(self, bar, progress: float, bpc: float, lr: float) -> None:
+        if not self.d.is_main:
+            return
+        bar.n = int(100 * progress)
+        rate = self.ts.bytes_seen / max(self.ts.seconds, 1e-9)
+        bar.set_postfix_str(f"step {self.ts.step} bpc {bpc:.3f} {rate:,.0f} chars/s", refresh=False)
+        bar.update(0)
+        if self.writer is not None:
+            self.writer.add_scalar("train/bpc", bpc, self.ts.step)
+            self.writer.add_scalar("train/lr", lr, self.ts.step)
+            self.writer.add_scalar("train/chars_per_s", rate, self.ts.step)
+
+    def evaluate(self, train_bpc: float | None, lr: float) -> None:
+        if not self.d.is_main:
+            return
+        self.ts.validation_bpc = evaluate_bpc(self.model, self.corpus.validation, self.cfg, self.d.device)
+        line = {
+            "step": self.ts.step,
+            "bytes_seen": self.ts.bytes_seen,
+            "seconds": round(self.ts.seconds, 2),
+            "chars_per_s": round(self.ts.bytes_seen / max(self.ts.seconds, 1e-9), 1),
+            "lr": lr,
+            "loss_scale": self.scaler.get_scale() if self.scaler.is_enabled() else None,
+            "train_bpc": train_bpc,
+            "validation_bpc": self.ts.validation_bpc,
+            "world_size": self.d.world_size,
+        }
+        with open(self.out / METRICS_FILE, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        if self.writer is not None:
+            self.writer.add_scalar("validation/bpc", self.ts.validation_bpc, self.ts.step)
+
+    def checkpoint(self, carried) -> None:
+        """Collective (every rank gathers its carried state); rank 0 writes."""
+        full_state = None
+        if carried is not None:
+            full_state = [distributed.gather_rows(self.d, s, self.model.rnn.state_batch_dim).cpu() for s in carried]
+        if not self.d.is_main:
+            return
+        self.model.config.provenance = {
+            "data": self.data_description,
+            "corpus_bytes": {"train": len(self.corpus.train), "validation": len(self.corpus.validation)},
+            "bytes_seen": self.ts.bytes_seen,
+            "steps": self.ts.step,
+            "minutes": round(self.ts.seconds / 60, 2),
+            "validation_bpc": self.ts.validation_bpc,
+            "world_size": self.d.world_size,
+            "device": str(self.d.device),
+            "train_config": asdict(self.cfg),
+            "versions": library_versions(),
+        }
+        save_model(self.model, self.out)
+        payload = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "train_state": asdict(self.ts),
+            "train_config": asdict(self.cfg),
+            "model_config": self.model.config.to_dict(),
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.d.device) if self.d.device.type == "cuda" else None,
+            "carried_state": full_state,
+            "corpus_fingerprint": self.corpus.fingerprint(),
+        }
+        save_checkpoint(self.out, payload, self.ts.step, self.cfg.keep_checkpoints)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _tensorboard_writer(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as err:
+        raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard") from err
+    return SummaryWriter(str(out / "tensorboard"))
 
 
 class _StopRequest:
@@ -224,74 +411,19 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
+def _check_corpus(ckpt: dict, corpus: Corpus, out: Path) -> None:
+    if ckpt["corpus_fingerprint"] != corpus.fingerprint():
+        raise ValueError(
+            f"{out}: the checkpoint was made on a different corpus ({ckpt['corpus_fingerprint']} vs "
+            f"{corpus.fingerprint()}); resume with the same data, split and seed"
+        )
+
+
 def _drop_metrics_after(path: Path, step: int) -> None:
     """On resume, forget metrics logged after the checkpoint's step (they will be logged again)."""
     if path.is_file():
         lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
         atomic_write(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in lines)))
-
-
-_BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
-
-
-class _Run:
-    """Writes what a run produces: metrics lines, the model folder, the checkpoint."""
-
-    def __init__(self, out, model, optimizer, corpus, cfg, ts, data_description, device):
-        self.out, self.model, self.optimizer, self.corpus = out, model, optimizer, corpus
-        self.cfg, self.ts, self.data_description, self.device = cfg, ts, data_description, device
-
-    def evaluate(self, train_bpc: float | None) -> None:
-        self.ts.validation_bpc = evaluate_bpc(self.model, self.corpus.validation, self.cfg, self.device)
-        line = {
-            "step": self.ts.step,
-            "bytes_seen": self.ts.bytes_seen,
-            "seconds": round(self.ts.seconds, 2),
-            "chars_per_s": round(self.ts.bytes_seen / max(self.ts.seconds, 1e-9), 1),
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "train_bpc": train_bpc,
-            "validation_bpc": self.ts.validation_bpc,
-        }
-        with open(self.out / METRICS_FILE, "a") as f:
-            f.write(json.dumps(line) + "\n")
-
-    def checkpoint(self, carried) -> None:
-        self.model.config.provenance = {
-            "data": self.data_description,
-            "corpus_bytes": {"train": len(self.corpus.train), "validation": len(self.corpus.validation)},
-            "bytes_seen": self.ts.bytes_seen,
-            "steps": self.ts.step,
-            "minutes": round(self.ts.seconds / 60, 2),
-            "validation_bpc": self.ts.validation_bpc,
-            "train_config": asdict(self.cfg),
-            "versions": library_versions(),
-        }
-        save_model(self.model, self.out)
-        payload = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "train_state": asdict(self.ts),
-            "train_config": asdict(self.cfg),
-            "model_config": self.model.config.to_dict(),
-            "rng": torch.get_rng_state(),
-            "carried_state": [s.cpu() for s in carried] if carried is not None else None,
-            "corpus_fingerprint": self.corpus.fingerprint(),
-        }
-        atomic_write(self.out / CHECKPOINT_FILE, lambda tmp: torch.save(payload, tmp))
-
-
-def load_checkpoint(out: Path, corpus: Corpus) -> dict:
-    """Read out/checkpoint.pt without executing code (weights_only=True) and check its data."""
-    path = Path(out) / CHECKPOINT_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint to resume from")
-    ckpt = torch.load(path, weights_only=True, map_location="cpu")
-    if ckpt["corpus_fingerprint"] != corpus.fingerprint():
-        raise ValueError(
-            f"{path}: made on a different corpus ({ckpt['corpus_fingerprint']} vs {corpus.fingerprint()}); "
-            "resume with the same data, split and seed"
-        )
-    return ckpt
 
 
 def _with_budgets(saved: TrainConfig, given: TrainConfig | None) -> TrainConfig:

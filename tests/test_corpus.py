@@ -1,0 +1,312 @@
+"""Prepared corpora: streaming readers, the on-disk format, memmapped TBPTT batches, O(1) memory."""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentiment_neuron import datasets
+from sentiment_neuron.corpus import (CORPUS_FILE, Corpus, ShardedStream, TBPTTBatches, document_offsets,
+                                     load_prepared_corpus, prepare_corpus)
+from sentiment_neuron.datasets import DataError, iter_texts, load_dataset, read_records
+from sentiment_neuron.text import preprocess
+
+LOOSE_JSON = (
+    '{"reviewerID": "A1", "reviewText": "Great &amp; cheap.\\nWould buy again", "overall": 5.0}\n'
+    "{'reviewerID': 'A2', 'reviewText': 'Python dict literal, as in old dumps', 'overall': 1.0}\n"
+    "\n"
+    '{"reviewerID": "A3", "reviewText": "  caf\\u00e9 \\u2603  ", "overall": 3.0}\n'
+)
+
+
+def write(path: Path, content: str) -> Path:
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+            f.write(content)
+    else:
+        path.write_text(content, encoding="utf-8", newline="")
+    return path
+
+
+# --------------------------------------------------------------------------- iter_texts
+
+
+@pytest.mark.parametrize("name, content", [
+    ("loose.json", LOOSE_JSON),
+    ("loose.json.gz", LOOSE_JSON),
+    ("array.json", '[{"text": "one"}, {"text": "two"}]'),
+    ("data.jsonl", '{"text": "a", "label": 1}\n\n{"text": "b\\u00e9", "label": 0}\n'),
+    ("data.csv", '\ufeffsentence,label\n"multi\nline, quoted",1\r\n\r\nplain,0\r\n'),
+    ("data.tsv", "text\tlabel\nfirst\t1\nsecond\t0\n"),
+    ("lines.txt", "first line\r\n\n   \nsecond \u2028 line\nlast"),
+])
+def test_iter_texts_streams_what_read_records_reads(tmp_path, name, content):
+    path = write(tmp_path / name, content)
+    assert list(iter_texts(path)) == read_records(path).texts
+
+
+@pytest.mark.parametrize("name, content", [
+    ("bad.jsonl", '{"text": "a"}\n{"text": oops}\n'),
+    ("bad.json", '{"text": "a"}\n["not", "an", "object"]\n'),
+    ("missing.jsonl", '{"text": "a"}\n{"text": ""}\n'),
+    ("nokey.jsonl", '{"body": "a"}\n'),
+    ("fields.csv", "text,label\na,1\nb,1,extra\n"),
+    ("quote.csv", 'text,label\n"a"b,1\n'),
+    ("empty.csv", ""),
+    ("norecords.jsonl", "\n\n"),
+])
+def test_iter_texts_raises_read_records_errors(tmp_path, name, content):
+    path = write(tmp_path / name, content)
+    with pytest.raises(DataError) as expected:
+        read_records(path)
+    with pytest.raises(DataError) as streamed:
+        list(iter_texts(path))
+    assert str(streamed.value) == str(expected.value)
+
+
+def test_iter_texts_checks_at_call_and_names_lines(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        iter_texts(tmp_path / "absent.jsonl")
+    with pytest.raises(DataError, match="unknown file type"):
+        iter_texts(write(tmp_path / "data.xml", "<a/>"))
+    with pytest.raises(DataError, match="no fields"):
+        iter_texts(write(tmp_path / "a.txt", "x\n"), text_key="text")
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
+    texts = iter_texts(bad)
+    assert next(texts) == "ok"
+    with pytest.raises(DataError, match=r"latin1.jsonl: line 2: not valid UTF-8"):
+        next(texts)
+
+
+def test_large_json_array_is_refused(tmp_path, monkeypatch):
+    path = write(tmp_path / "array.json", '  [{"text": "one"}, {"text": "two"}]')
+    monkeypatch.setattr(datasets, "MAX_JSON_ARRAY_BYTES", 10)
+    with pytest.raises(DataError, match="cannot be streamed.*jsonl"):
+        iter_texts(path)
+
+
+# --------------------------------------------------------------------------- prepare_corpus
+
+
+def expected_split(texts, fraction, seed):
+    """The documented rule: document i is held out when the i-th uniform draw is < fraction."""
+    held_out = np.random.default_rng(seed).random(len(texts)) < fraction
+    return ([t for t, v in zip(texts, held_out) if not v], [t for t, v in zip(texts, held_out) if v])
+
+
+@pytest.fixture(scope="module")
+def sst_texts(data_dir):
+    return load_dataset("sst2", "train", data_dir).texts
+
+
+@pytest.fixture(scope="module")
+def sharded(sst_texts, tmp_path_factory):
+    """sst2 train (6,920 sentences, ~0.8 MB) in shards of >= 100 kB."""
+    out = tmp_path_factory.mktemp("sharded")
+    return out, prepare_corpus(sst_texts, out, validation_fraction=0.1, seed=3, shard_bytes=100_000,
+                               quiet=True, source="sst2:train")
+
+
+def test_prepared_bytes_offsets_and_split(sst_texts, sharded):
+    out, meta = sharded
+    train_texts, val_texts = expected_split(sst_texts, 0.1, 3)
+    assert 0.08 < len(val_texts) / len(sst_texts) < 0.12
+    corpus = load_prepared_corpus(out, verify=True)
+    for split, texts, stream in (("train", train_texts, corpus.train), ("validation", val_texts, corpus.validation)):
+        docs = [preprocess(t) for t in texts]
+        info = meta["splits"][split]
+        assert info["documents"] == len(docs) and info["bytes"] == sum(map(len, docs))
+        assert np.asarray(stream).tobytes() == b"".join(docs)
+        starts = np.concatenate([[0], np.cumsum([len(d) for d in docs])[:-1]])
+        np.testing.assert_array_equal(document_offsets(out, split), starts)
+        assert sum(s["documents"] for s in info["shards"]) == len(docs)
+        for shard in info["shards"]:
+            assert (out / shard["file"]).stat().st_size == shard["bytes"]
+            assert len(np.load(out / shard["index"])) == shard["documents"]
+            assert shard["bytes"] < 100_000 + max(map(len, docs))  # documents are not split
+    assert len(meta["splits"]["train"]["shards"]) >= 7 and len(meta["splits"]["validation"]["shards"]) == 1
+    assert corpus.train_documents == len(train_texts) and corpus.validation_documents == len(val_texts)
+    assert isinstance(corpus.train, ShardedStream) and isinstance(corpus.validation, np.memmap)
+    assert not corpus.validation.flags.writeable
+    assert meta["source"] == "sst2:train" and meta["preprocessing"] == {"front_pad": "\n ", "end_pad": " "}
+    assert json.loads((out / CORPUS_FILE).read_text()) == meta
+    assert sorted(p.name for p in out.iterdir() if p.suffix not in (".bin", ".npy")) == [CORPUS_FILE]
+
+
+def test_fingerprint_is_stored_and_matches_in_memory(sharded):
+    out, meta = sharded
+    corpus = load_prepared_corpus(out)
+    in_memory = Corpus(np.asarray(corpus.train).copy(), np.asarray(corpus.validation).copy(), 0, 0)
+    assert corpus.fingerprint() == meta["fingerprint"] == in_memory.fingerprint()
+
+
+def test_same_seed_same_corpus(sst_texts, tmp_path):
+    texts = sst_texts[:500]
+    a = prepare_corpus(texts, tmp_path / "a", seed=7, validation_fraction=0.05, quiet=True)
+    b = prepare_corpus(iter(texts), tmp_path / "b", seed=7, validation_fraction=0.05, quiet=True)
+    c = prepare_corpus(texts, tmp_path / "c", seed=8, validation_fraction=0.05, quiet=True)
+    assert a["fingerprint"] == b["fingerprint"] != c["fingerprint"]
+    assert (tmp_path / "a" / "train-00000.bin").read_bytes() == (tmp_path / "b" / "train-00000.bin").read_bytes()
+
+
+def test_prepare_from_files_and_preprocessing(tmp_path):
+    path = write(tmp_path / "reviews.json.gz", LOOSE_JSON * 40)
+    meta = prepare_corpus(iter_texts(path), tmp_path / "c", validation_fraction=0.2, quiet=True,
+                          preprocessing={"front_pad": ""}, source=str(path))
+    texts = read_records(path).texts
+    train, val = expected_split(texts, 0.2, 0)
+    corpus = load_prepared_corpus(tmp_path / "c")
+    assert bytes(corpus.train) == b"".join(preprocess(t, front_pad="") for t in train)
+    assert bytes(corpus.validation) == b"".join(preprocess(t, front_pad="") for t in val)
+    assert meta["preprocessing"]["front_pad"] == ""
+
+
+def test_memmaps_feed_tbptt_batches_by_rank(sst_texts, sharded, tmp_path):
+    out, _ = sharded
+    one = tmp_path / "one"
+    prepare_corpus(sst_texts[:2000], one, validation_fraction=0.1, quiet=True)
+    for folder in (one, out):
+        corpus = load_prepared_corpus(folder)
+        dense = np.asarray(corpus.train).copy()
+        whole = TBPTTBatches(dense, batch_size=8, seq_len=50)
+        ranks = [TBPTTBatches(corpus.train, 8, 50, rank=r, world_size=2) for r in range(2)]
+        assert len(ranks[0]) == len(whole)
+        for step in (0, 1, len(whole) // 2, len(whole) - 1, len(whole) + 3):
+            x, y = whole[step]
+            parts = [b[step] for b in ranks]
+            assert all(p[0].shape == (50, 4) for p in parts)
+            assert (x == np.concatenate([p[0] for p in parts], axis=1)).all()
+            assert (y == np.concatenate([p[1] for p in parts], axis=1)).all()
+
+
+def test_sharded_stream_slices_like_an_array():
+    rng = np.random.default_rng(0)
+    shards = [rng.integers(0, 256, n, dtype=np.uint8) for n in (5, 1, 17, 9)]
+    dense = np.concatenate(shards)
+    s = ShardedStream(shards)
+    assert len(s) == len(dense) and s[7] == dense[7] and s[-1] == dense[-1]
+    for a, b in ((0, 32), (3, 4), (4, 25), (6, 6), (10, 40)):
+        np.testing.assert_array_equal(np.asarray(s[a:b]), dense[a:b])
+    np.testing.assert_array_equal(np.asarray(s[2:30][3:20]), dense[2:30][3:20])
+    grid = s[:30].reshape(5, 6)
+    np.testing.assert_array_equal(np.ascontiguousarray(grid[1:4][:, 2:5]), dense[:30].reshape(5, 6)[1:4][:, 2:5])
+    with pytest.raises(ValueError):
+        s.reshape(5, 5)
+
+
+def test_failed_preparation_leaves_no_corpus(tmp_path):
+    def texts():
+        yield from ["first text", "second text"] * 50
+        raise DataError("reviews.json: line 101: invalid JSON")
+
+    with pytest.raises(DataError, match="line 101"):
+        prepare_corpus(texts(), tmp_path, validation_fraction=0.1, quiet=True)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError, match="did not finish"):
+        load_prepared_corpus(tmp_path)
+    with pytest.raises(ValueError, match="validation split is empty"):
+        prepare_corpus(["only", "two"], tmp_path, validation_fraction=0.01, quiet=True)
+    assert not (tmp_path / CORPUS_FILE).exists()
+
+
+def test_existing_corpus_is_kept_unless_overwrite_and_damage_is_caught(tmp_path):
+    texts = [f"text number {i}" for i in range(200)]
+    prepare_corpus(texts, tmp_path, validation_fraction=0.1, quiet=True)
+    with pytest.raises(FileExistsError):
+        prepare_corpus(texts, tmp_path, quiet=True)
+    meta = prepare_corpus(texts[:100], tmp_path, validation_fraction=0.1, quiet=True, overwrite=True)
+    assert load_prepared_corpus(tmp_path).train_documents == meta["splits"]["train"]["documents"]
+    shard = tmp_path / "train-00000.bin"
+    data = bytearray(shard.read_bytes())
+    data[5] ^= 1
+    shard.write_bytes(bytes(data))
+    load_prepared_corpus(tmp_path)  # sizes only
+    with pytest.raises(ValueError, match="CRC-32"):
+        load_prepared_corpus(tmp_path, verify=True)
+    shard.write_bytes(bytes(data[:-1]))
+    with pytest.raises(ValueError, match="bytes, but"):
+        load_prepared_corpus(tmp_path)
+
+
+def test_pretrain_reads_a_prepared_corpus(sst_texts, tmp_path):
+    from sentiment_neuron.models import ModelConfig
+    from sentiment_neuron.pretrain import TrainConfig, pretrain
+
+    prepare_corpus(sst_texts[:300], tmp_path / "corpus", validation_fraction=0.1, shard_bytes=10_000, quiet=True)
+    corpus = load_prepared_corpus(tmp_path / "corpus")
+    config = TrainConfig(batch_size=4, seq_len=16, precision="fp32", eval_every=2, eval_bytes=2048, max_steps=3)
+    _, state = pretrain(corpus, tmp_path / "run", ModelConfig(hidden_size=8, embed_size=4), config, quiet=True)
+    assert state.step == 3 and np.isfinite(state.validation_bpc)
+
+
+# --------------------------------------------------------------------------- memory
+
+MEMORY_SCRIPT = textwrap.dedent("""
+    import json, resource, sys
+    from tqdm.auto import tqdm  # noqa: F401  (imported by prepare_corpus; load it before the limit)
+    from sentiment_neuron.corpus import prepare_corpus
+    from sentiment_neuron.datasets import iter_texts, read_records
+
+    def vm_size():
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+
+    path, out, margin = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    limit = vm_size() + margin
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        read_records(path)  # reads the whole file: must not fit
+        sys.exit("the memory limit did not stop read_records")
+    except MemoryError:
+        pass
+    meta = prepare_corpus(iter_texts(path), out, validation_fraction=0.01, shard_bytes=16 << 20, quiet=True)
+    print(json.dumps({"meta": meta, "vm_peak_over_limit": vm_size() - limit}))
+""")
+
+
+def stream_under_memory_limit(tmp_path: Path, file_mb: int, margin_mb: int) -> None:
+    """Write a loose-json file of `file_mb` MB, prepare it in a process allowed `margin_mb` MB more."""
+    lines = []
+    for i in range(500):
+        review = (f"Review {i}: works as described &amp; arrived on time. " * (1 + i % 30)).strip()
+        if i % 50 == 0:  # a Python dict literal line, as in McAuley's older dumps
+            lines.append(repr({"reviewerID": f"R{i}", "reviewText": review, "overall": float(i % 5 + 1)}))
+        else:
+            lines.append(json.dumps({"reviewerID": f"R{i}", "reviewText": review, "overall": i % 5 + 1}))
+    block = "\n".join(lines) + "\n"
+    repeats = -(-file_mb * 1_000_000 // len(block.encode()))
+    path = tmp_path / "reviews.json"
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(repeats):
+            f.write(block)
+    assert path.stat().st_size > 2 * margin_mb * 1_000_000
+    texts = [json.loads(line)["reviewText"] if line.startswith("{\"") else eval(line)["reviewText"]
+             for line in lines]
+    doc_bytes = sum(len(preprocess(t)) for t in texts) * repeats
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(path), str(tmp_path / "corpus"),
+                          str(margin_mb << 20)], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    meta = json.loads(run.stdout.splitlines()[-1])["meta"]
+    splits = meta["splits"]
+    assert splits["train"]["documents"] + splits["validation"]["documents"] == len(lines) * repeats
+    assert splits["train"]["bytes"] + splits["validation"]["bytes"] == doc_bytes
+    assert len(splits["train"]["shards"]) > 1
+    corpus = load_prepared_corpus(tmp_path / "corpus")
+    assert len(corpus.train) + len(corpus.validation) == doc_bytes
+
+
+def test_streams_a_file_larger_than_its_memory_limit(tmp_path):
+    stream_under_memory_limit(tmp_path, file_mb=80, margin_mb=32)
+
+
+@pytest.mark.slow
+def test_streams_a_large_file_under_a_memory_limit(tmp_path):
+    stream_under_memory_limit(tmp_path, file_mb=400, margin_mb=128)
