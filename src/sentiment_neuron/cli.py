@@ -182,6 +182,7 @@ def _run_demo(args) -> None:
 
 
 def _run_pretrain(args) -> None:
+    from . import distributed
     from .corpus import build_corpus, load_prepared_corpus, read_corpus_metadata
     from .models import ModelConfig
     from .pretrain import TrainConfig, pretrain
@@ -207,9 +208,12 @@ def _run_pretrain(args) -> None:
             clip=args.clip, precision=args.precision, eval_every=args.eval_every,
             checkpoint_every=args.checkpoint_every, checkpoint_minutes=args.checkpoint_minutes,
             keep_checkpoints=args.keep_checkpoints, seed=args.seed, **budgets)
-    _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
-                        data_description=description, quiet=args.quiet, device=args.device,
-                        tensorboard=args.tensorboard)
+    try:
+        _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
+                            data_description=description, quiet=args.quiet, device=args.device,
+                            tensorboard=args.tensorboard)
+    finally:
+        distributed.teardown()
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
         print(f"{args.out}: {state.step} steps, {state.bytes_seen:,} bytes in {state.seconds / 60:.1f} min, "
               f"validation BPC {state.validation_bpc:.3f}")

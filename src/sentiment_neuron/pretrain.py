@@ -273,7 +273,8 @@ def pretrain(
                     print(f"interrupted after step {ts.step}; checkpoint written to {out} (continue with --resume)")
                 raise KeyboardInterrupt
     bar.close()
-    run.evaluate(None, lr)
+    if ts.step % cfg.eval_every or ts.validation_bpc is None:  # not just evaluated
+        run.evaluate(None, lr)
     run.checkpoint(carried)
     run.close()
     return model.eval(), ts
