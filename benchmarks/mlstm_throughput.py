@@ -1,0 +1,346 @@
+"""mLSTM throughput: featurization and training, in characters (bytes) per second.
+
+Compares, at equal hidden size H:
+
+- ``mlstm``: our `sentiment_neuron.models.mlstm.MLSTM` inside `ByteLM`
+  (input-side products for the whole sequence in one matrix product before
+  the time loop; only the two recurrent products run step by step).
+- ``naive_mlstm``: `NaiveMLSTM` below, the straightforward per-step PyTorch
+  mLSTM: all four products (W_x x_t + b, W_mx x_t, W_mh h, W_h m) inside the
+  loop, weight-normalized weights computed once per forward, plain torch ops,
+  ``xs[t]`` indexing.
+- ``torch_lstm``: `torch.nn.LSTM` (its fused kernels) via the project's `LSTM`.
+
+Modes:
+
+- ``featurize``: ``ByteLM.encode`` (embedding -> RNN) under ``torch.no_grad``
+  (bf16 autocast when ``--precision bf16``) over a (T, B) byte batch.
+- ``train``: embedding -> RNN -> 256-way decoder -> cross-entropy, backward,
+  and one Adam step.
+
+FLOPs accounting (a multiply-add counts 2; E = 64 embedding size, 256 = bytes):
+
+- mLSTM per byte per step: recurrent 2*(H*H + H*4H) (W_mh h, W_h m)
+  + input side 2*(E*H + E*4H) (W_mx x, W_x x); the naive version is charged
+  the same (it does the same arithmetic).
+- LSTM per byte per step: recurrent 2*H*4H + input side 2*E*4H.
+- train mode adds the decoder 2*H*256 and counts 3x the forward (backward
+  ~ 2x forward). Elementwise gate math, weight norm and Adam are not counted:
+  they are overhead, so they lower the fraction.
+
+``fraction_of_matmul`` = achieved FLOP/s / the machine's matrix-multiply rate,
+measured in the same run (best of a few large square products in the
+precision tested). Times are the best of several repeats after one warm-up
+call (best, not mean: other jobs on a shared machine only ever slow a run).
+
+Usage:
+    python benchmarks/mlstm_throughput.py --quick            # < 3 min on 2 CPU cores
+    python benchmarks/mlstm_throughput.py --hidden-sizes 1024 --batch-sizes 256 1024
+Writes JSON (``--out``, default runs/bench/mlstm_throughput.json): run info and
+one record per measurement (impl, mode, precision, hidden_size, batch_size,
+steps, seconds, chars_per_s, gflops, fraction_of_matmul), plus the skipped
+configurations and why.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sentiment_neuron.models import ByteLM, ModelConfig
+from sentiment_neuron.models.mlstm import MLSTM
+
+EMBED = 64
+VOCAB = 256
+IMPLS = ("mlstm", "naive_mlstm", "torch_lstm")
+MODES = ("featurize", "train")
+
+
+class NaiveMLSTM(nn.Module):
+    """The straightforward per-step mLSTM (the baseline, same parameters as `MLSTM`).
+
+    Every product runs inside the time loop, ``xs[t]`` indexing, gates in
+    whatever dtype autocast gives. Same equations as DESIGN.md, "The model,
+    exactly"; same parameter names as `MLSTM`, so ``load_state_dict`` works.
+    """
+
+    state_batch_dim = 0
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        ref = MLSTM(input_size, hidden_size)
+        self.hidden_size = hidden_size
+        self.w_x, self.w_h, self.w_mx, self.w_mh, self.bias = ref.w_x, ref.w_h, ref.w_mx, ref.w_mh, ref.bias
+
+    def forward(self, xs, state=None, return_cells=False):
+        time_steps, batch, _ = xs.shape
+        if state is None:
+            h = torch.zeros(batch, self.hidden_size, device=xs.device)
+            c = torch.zeros(batch, self.hidden_size, device=xs.device)
+        else:
+            h, c = state
+        w_x, w_h, w_mx, w_mh = (m.weight() for m in (self.w_x, self.w_h, self.w_mx, self.w_mh))
+        hs = []
+        for t in range(time_steps):
+            x = xs[t]
+            m = F.linear(x, w_mx) * F.linear(h, w_mh)
+            z = F.linear(x, w_x, self.bias) + F.linear(m, w_h)
+            i, f, o, u = z.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(u)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            hs.append(h)
+        return torch.stack(hs), (h, c), None
+
+
+def flops_per_char(impl: str, hidden: int, mode: str) -> float:
+    """Matrix-multiply FLOPs per byte (see the module docstring)."""
+    if impl == "torch_lstm":
+        fwd = 2 * hidden * 4 * hidden + 2 * EMBED * 4 * hidden
+    else:
+        fwd = 2 * (hidden * hidden + hidden * 4 * hidden) + 2 * (EMBED * hidden + EMBED * 4 * hidden)
+    if mode == "train":
+        fwd = 3 * (fwd + 2 * hidden * VOCAB)
+    return float(fwd)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _autocast(device: torch.device, precision: str):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def measure_matmul(device: torch.device, precision: str, size: int = 4096, repeats: int = 3) -> float:
+    """Best-of-`repeats` FLOP/s of a (size x size) @ (size x size) product in `precision`."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(size, size, generator=gen).to(device, dtype)
+    b = torch.randn(size, size, generator=gen).to(device, dtype)
+    a @ b
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best
+
+
+def build_model(impl: str, hidden: int, device: torch.device, seed: int = 0) -> ByteLM:
+    """A ByteLM with the RNN `impl` (E = 64)."""
+    torch.manual_seed(seed)
+    rnn = "lstm" if impl == "torch_lstm" else "mlstm"
+    model = ByteLM(ModelConfig(rnn=rnn, hidden_size=hidden, embed_size=EMBED))
+    if impl == "naive_mlstm":
+        naive = NaiveMLSTM(EMBED, hidden)
+        naive.load_state_dict(model.rnn.state_dict())
+        model.rnn = naive
+    return model.to(device)
+
+
+def measure(
+    impl: str,
+    mode: str,
+    hidden: int,
+    batch: int,
+    steps: int,
+    precision: str = "bf16",
+    device: str | torch.device = "cpu",
+    min_time: float = 1.0,
+    min_repeats: int = 2,
+    matmul_flops: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """Time one configuration: a warm-up call, then repeats (>= min_repeats, until
+    >= min_time seconds in all); returns the record with the best time."""
+    device = torch.device(device)
+    model = build_model(impl, hidden, device, seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    tokens = torch.randint(0, VOCAB, (steps + 1, batch), generator=gen).to(device)
+    inputs, targets = tokens[:-1], tokens[1:]
+    if mode == "featurize":
+        model.eval()
+
+        def call():
+            with torch.no_grad(), _autocast(device, precision):
+                hs, _, _ = model.encode(inputs)
+            return hs
+
+    elif mode == "train":
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+        def call():
+            with _autocast(device, precision):
+                logits, _ = model(inputs)
+            loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), targets.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return loss
+
+    else:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    call()  # warm-up (allocations, oneDNN kernel selection, compilation)
+    _sync(device)
+    times: list[float] = []
+    while len(times) < min_repeats or sum(times) < min_time:
+        t0 = time.perf_counter()
+        call()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    best = min(times)
+    chars = steps * batch
+    flops = flops_per_char(impl, hidden, mode) * chars / best
+    return {
+        "impl": impl,
+        "mode": mode,
+        "precision": precision,
+        "hidden_size": hidden,
+        "batch_size": batch,
+        "steps": steps,
+        "repeats": len(times),
+        "seconds": best,
+        "chars_per_s": chars / best,
+        "gflops": flops / 1e9,
+        "fraction_of_matmul": flops / matmul_flops if matmul_flops else None,
+    }
+
+
+def plan(args) -> tuple[list[tuple], list[dict]]:
+    """(impl, mode, H, B, T) configurations to run, and the skipped ones with reasons."""
+    runs, skipped = [], []
+    smallest = min(args.batch_sizes)
+    for hidden in args.hidden_sizes:
+        for mode in args.modes:
+            for batch in args.batch_sizes:
+                for impl in args.impls:
+                    reason = _skip_reason(impl, mode, hidden, batch, smallest, args.quick)
+                    if reason:
+                        skipped.append({"impl": impl, "mode": mode, "hidden_size": hidden,
+                                        "batch_size": batch, "reason": reason})
+                        continue
+                    steps = args.steps or default_steps(impl, hidden, batch, mode, args.quick)
+                    runs.append((impl, mode, hidden, batch, steps))
+    return runs, skipped
+
+
+def _skip_reason(impl: str, mode: str, hidden: int, batch: int, smallest: int, quick: bool) -> str | None:
+    """Why a configuration is left out (None: run it). Quick mode stays under 3 minutes on 2 CPU cores."""
+    train, naive = mode == "train", impl == "naive_mlstm"
+    if naive and train and hidden >= 2048:
+        return "naive train at H>=2048 (minutes per step)"
+    if not quick:
+        return None
+    if hidden >= 2048 and train:
+        return "quick: no train at H>=2048"
+    if hidden >= 2048 and naive and batch != smallest:
+        return "quick: naive at H>=2048 at the smallest batch only"
+    if train and naive and (hidden > 512 or batch != smallest):
+        return "quick: naive train at H=512, smallest batch only"
+    return None
+
+
+def default_steps(impl: str, hidden: int, batch: int, mode: str, quick: bool) -> int:
+    """Sequence length T: 64 (quick train: 32), halved (down to 16) while one call
+    would exceed ~0.6 TFLOP (quick) or ~3 TFLOP."""
+    steps = 32 if quick and mode == "train" else 64
+    cap = 6e11 if quick else 3e12
+    while steps > 16 and flops_per_char(impl, hidden, mode) * batch * steps > cap:
+        steps //= 2
+    return steps
+
+
+def format_table(records: list[dict], skipped: list[dict]) -> str:
+    head = f"{'impl':<12} {'mode':<9} {'prec':<4} {'H':>5} {'B':>5} {'T':>4} {'chars/s':>10} {'GFLOP/s':>8} {'fraction':>8}"
+    lines = [head, "-" * len(head)]
+    for r in records:
+        frac = f"{r['fraction_of_matmul']:.2f}" if r["fraction_of_matmul"] is not None else "-"
+        lines.append(
+            f"{r['impl']:<12} {r['mode']:<9} {r['precision']:<4} {r['hidden_size']:>5} {r['batch_size']:>5} "
+            f"{r['steps']:>4} {r['chars_per_s']:>10.0f} {r['gflops']:>8.1f} {frac:>8}"
+        )
+    if skipped:
+        lines.append("skipped:")
+        reasons: dict[str, list[str]] = {}
+        for s in skipped:
+            reasons.setdefault(s["reason"], []).append(f"{s['impl']}/{s['mode']}/H{s['hidden_size']}/B{s['batch_size']}")
+        for reason, items in reasons.items():
+            lines.append(f"  {reason}: {', '.join(items)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and steps (< 3 min on 2 CPU cores)")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/mlstm_throughput.json"), help="JSON output path")
+    parser.add_argument("--hidden-sizes", type=int, nargs="+", default=None,
+                        help="H values (default 512 1024 2048 4096; quick: 512 1024 4096)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
+                        help="B values (default 32 128 512 1024; quick: 64 256)")
+    parser.add_argument("--steps", type=int, default=None, help="T, bytes per sequence (default: by size)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--min-time", type=float, default=None, help="seconds of repeats per measurement")
+    parser.add_argument("--matmul-size", type=int, default=4096, help="square matmul size for the reference rate")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.hidden_sizes is None:
+        args.hidden_sizes = [512, 1024, 4096] if args.quick else [512, 1024, 2048, 4096]
+    if args.batch_sizes is None:
+        args.batch_sizes = [64, 256] if args.quick else [32, 128, 512, 1024]
+    if args.min_time is None:
+        args.min_time = 0.3 if args.quick else 1.5
+    device = torch.device(args.device)
+
+    started = time.perf_counter()
+    matmul = measure_matmul(device, args.precision, args.matmul_size)
+    print(f"matmul {args.matmul_size}x{args.matmul_size} {args.precision} on {device}: "
+          f"{matmul / 1e9:.1f} GFLOP/s (best of 3)  threads={torch.get_num_threads()}", flush=True)
+    runs, skipped = plan(args)
+    records = []
+    for impl, mode, hidden, batch, steps in runs:
+        rec = measure(impl, mode, hidden, batch, steps, args.precision, device,
+                      min_time=args.min_time, matmul_flops=matmul, seed=args.seed)
+        records.append(rec)
+        print(f"  {impl:<12} {mode:<9} H={hidden:<5} B={batch:<5} T={steps:<4} "
+              f"{rec['chars_per_s']:>10.0f} chars/s  {rec['fraction_of_matmul']:.2f} of matmul", flush=True)
+    # the matmul rate again at the end: a large drift means the machine was busy
+    matmul_end = measure_matmul(device, args.precision, args.matmul_size)
+    elapsed = time.perf_counter() - started
+    print()
+    print(format_table(records, skipped))
+    print(f"\nmatmul rate {matmul / 1e9:.1f} GFLOP/s at start, {matmul_end / 1e9:.1f} at end; {elapsed:.0f} s in all")
+    result = {
+        "matmul_flops_per_s": matmul,
+        "matmul_flops_per_s_end": matmul_end,
+        "matmul_size": args.matmul_size,
+        "device": str(device),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "quick": args.quick,
+        "elapsed_s": elapsed,
+        "records": records,
+        "skipped": skipped,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

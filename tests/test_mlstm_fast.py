@@ -1,0 +1,110 @@
+"""The mLSTM's no-grad fast path (featurization) against its autograd path, and
+the throughput benchmark's code path on a tiny size (so it cannot rot)."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from sentiment_neuron.models.mlstm import MLSTM, _right_multiplier
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "mlstm_throughput.py"
+
+
+def _random_cell(hidden: int = 24, embed: int = 6) -> MLSTM:
+    torch.manual_seed(0)
+    cell = MLSTM(embed, hidden)
+    with torch.no_grad():  # non-trivial weights everywhere (g and bias too)
+        for p in cell.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    return cell
+
+
+@pytest.mark.parametrize("return_cells", [False, True])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_no_grad_path_equals_autograd_path_fp32(return_cells, with_state):
+    cell = _random_cell()
+    x = torch.randn(9, 3, 6)
+    state = (torch.randn(3, 24), torch.randn(3, 24)) if with_state else None
+    ref_hs, (ref_h, ref_c), ref_cs = cell(x, state, return_cells)  # parameters need grad: autograd loop
+    assert ref_hs.requires_grad
+    with torch.no_grad():
+        hs, (h, c), cs = cell(x, state, return_cells)
+    tol = dict(rtol=1e-5, atol=1e-6)  # tanh as 2 sigmoid(2x) - 1: float32 rounding only
+    torch.testing.assert_close(hs, ref_hs.detach(), **tol)
+    torch.testing.assert_close(h, ref_h.detach(), **tol)
+    torch.testing.assert_close(c, ref_c.detach(), **tol)
+    if return_cells:
+        torch.testing.assert_close(cs, ref_cs.detach(), **tol)
+        torch.testing.assert_close(cs[-1], c)
+    else:
+        assert cs is None
+    if with_state:  # the caller's state is not modified in place
+        assert not torch.equal(state[1], c)
+
+
+def test_no_grad_path_bf16_close_to_autograd_path_and_returns_fresh_state():
+    cell = _random_cell(hidden=32, embed=8)
+    x = torch.randn(20, 4, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ref_hs, (ref_h, ref_c), _ = cell(x)
+        with torch.no_grad():
+            hs, (h, c), _ = cell(x)
+    assert hs.dtype == h.dtype == c.dtype == torch.float32
+    assert (hs - ref_hs.detach()).abs().max() < 0.02
+    assert (c - ref_c.detach()).abs().max() < 0.05
+    assert h.data_ptr() != hs[-1].data_ptr()  # the final state is not a view of the outputs
+
+
+def test_inference_mode_and_chunked_calls_match_one_call():
+    cell = _random_cell()
+    x = torch.randn(12, 2, 6)
+    with torch.inference_mode():
+        whole, _, _ = cell(x)
+        first, state, _ = cell(x[:5])
+        second, _, _ = cell(x[5:], state)
+    torch.testing.assert_close(torch.cat([first, second]), whole)
+
+
+def test_right_multiplier_equals_matmul():
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.bfloat16):
+        w = torch.randn(40, 16).to(dtype)
+        x = torch.randn(5, 16).to(dtype)
+        out = _right_multiplier(w, batch=8)(x)  # packed for batch 8, used with 5
+        assert out.dtype == dtype
+        torch.testing.assert_close(out.float(), (x @ w.t()).float(), rtol=1e-2, atol=1e-2)
+
+
+def _load_bench():
+    spec = importlib.util.spec_from_file_location("mlstm_throughput", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_measures_tiny_sizes(tmp_path):
+    bench = _load_bench()
+    for impl in bench.IMPLS:
+        for mode in bench.MODES:
+            rec = bench.measure(impl, mode, hidden=32, batch=4, steps=5, min_time=0.0, min_repeats=1,
+                                matmul_flops=1e9)
+            assert rec["chars_per_s"] > 0 and rec["fraction_of_matmul"] > 0
+            assert {"impl", "mode", "precision", "hidden_size", "batch_size"} <= rec.keys()
+    out = tmp_path / "bench.json"
+    result = bench.main(["--quick", "--hidden-sizes", "16", "--batch-sizes", "2", "--steps", "3",
+                         "--min-time", "0", "--matmul-size", "64", "--out", str(out)])
+    records = json.loads(out.read_text())["records"]
+    assert len(records) == len(result["records"]) == 6  # 3 impls x 2 modes
+
+
+def test_naive_baseline_matches_our_mlstm():
+    bench = _load_bench()
+    torch.manual_seed(0)
+    ours = MLSTM(6, 16)
+    naive = bench.NaiveMLSTM(6, 16)
+    naive.load_state_dict(ours.state_dict())
+    x = torch.randn(7, 3, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(naive(x)[0], ours(x)[0], rtol=1e-5, atol=1e-6)
