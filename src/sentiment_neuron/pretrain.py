@@ -322,6 +322,9 @@ class _Run:
             self.writer.add_scalar("train/bpc", bpc, self.ts.step)
             self.writer.add_scalar("train/lr", lr, self.ts.step)
             self.writer.add_scalar("train/chars_per_s", rate, self.ts.step)
+            self.writer.add_scalar("train/bytes_seen", self.ts.bytes_seen, self.ts.step)
+            if self.scaler.is_enabled():
+                self.writer.add_scalar("train/loss_scale", self.scaler.get_scale(), self.ts.step)
 
     def evaluate(self, train_bpc: float | None, lr: float) -> None:
         if not self.d.is_main:
