@@ -667,30 +667,13 @@ def _iter_txt(path: Path, opener: Callable[..., Any]) -> Iterator[str]:
 
 def _iter_csv(path: Path, opener: Callable[..., Any], delimiter: str,
               text_key: str | None) -> Iterator[str]:
-    lines = (line + "\n" for _, line in _iter_lines(path, opener))
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
-    header: list[str] | None = None
-    key = column = None
-    start, n = 1, 0
-    try:
-        for row in reader:
-            where, start = f"line {start}", reader.line_num + 1
-            if not row:
-                continue
-            if header is None:
-                header = row
-                key = _pick_text_key(path, header, text_key)
-                column = header.index(key)
-            elif len(row) != len(header):
-                raise DataError(f"{path}: {where}: expected {len(header)} fields as in the "
-                                f"header, found {len(row)}")
-            else:
-                n += 1
-                yield _text_of(path, where, {key: row[column]}, key)
-    except csv.Error as exc:
-        raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
-    if header is None:
-        raise DataError(f"{path}: empty file (no header row)")
+    records = _csv_records(path, (line + "\n" for _, line in _iter_lines(path, opener)), delimiter)
+    header = _csv_header(path, records)
+    key = _pick_text_key(path, header, text_key)
+    column, n = header.index(key), 0
+    for where, row in records:
+        n += 1
+        yield _text_of(path, where, {key: row[column]}, key)
     if not n:
         raise DataError(f"{path}: no records")
 
@@ -748,27 +731,34 @@ def _read_csv_header(path: Path) -> list[str]:
 
 
 def _csv_rows(path: Path, content: str, delimiter: str) -> tuple[list[str], list[Row]]:
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
-    rows: list[Row] = []
-    header: list[str] | None = None
-    start = 1
+    records = _csv_records(path, io.StringIO(content, newline=""), delimiter)
+    header = _csv_header(path, records)
+    return header, [(where, dict(zip(header, row))) for where, row in records]
+
+
+def _csv_records(path: Path, lines: Iterable[str], delimiter: str) -> Iterator[tuple[str, list[str]]]:
+    """("line N", fields) for every non-blank csv/tsv record, the header first; every
+    record must have the header's number of fields. Raises DataError naming the line."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    width, start = None, 1
     try:
         for row in reader:
             where, start = f"line {start}", reader.line_num + 1
             if not row:
                 continue
-            if header is None:
-                header = row
-            elif len(row) != len(header):
-                raise DataError(f"{path}: {where}: expected {len(header)} fields as in the "
-                                f"header, found {len(row)}")
-            else:
-                rows.append((where, dict(zip(header, row))))
+            if width is not None and len(row) != width:
+                raise DataError(f"{path}: {where}: expected {width} fields as in the header, found {len(row)}")
+            width = len(row) if width is None else width
+            yield where, row
     except csv.Error as exc:
         raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
-    if header is None:
+
+
+def _csv_header(path: Path, records: Iterator[tuple[str, list[str]]]) -> list[str]:
+    first = next(records, None)
+    if first is None:
         raise DataError(f"{path}: empty file (no header row)")
-    return header, rows
+    return first[1]
 
 
 def _json_array_rows(path: Path, content: str) -> tuple[list[str], list[Row]]:
