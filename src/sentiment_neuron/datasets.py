@@ -681,14 +681,7 @@ def _iter_csv(path: Path, opener: Callable[..., Any], delimiter: str,
 def _iter_json_lines(path: Path, opener: Callable[..., Any], loose: bool,
                      text_key: str | None) -> Iterator[str]:
     key = None
-    for i, line in _iter_lines(path, opener):
-        if not line.strip():
-            continue
-        obj = _parse_json_line(line, loose)
-        if not isinstance(obj, dict):
-            what = "invalid JSON" if obj is None else f"expected a JSON object, found " \
-                                                     f"{type(obj).__name__}"
-            raise DataError(f"{path}: line {i}: {what}")
+    for i, obj in _json_objects(path, _iter_lines(path, opener), loose):
         if key is None:
             key = _pick_text_key(path, list(obj), text_key)
         yield _text_of(path, f"line {i}", obj, key)
@@ -776,17 +769,20 @@ def _json_array_rows(path: Path, content: str) -> tuple[list[str], list[Row]]:
 
 
 def _json_lines_rows(path: Path, content: str, loose: bool) -> tuple[list[str], list[Row]]:
-    rows = []
-    for i, line in enumerate(content.split("\n"), 1):
+    rows = [(f"line {i}", obj) for i, obj in _json_objects(path, enumerate(content.split("\n"), 1), loose)]
+    return (list(rows[0][1]) if rows else []), rows
+
+
+def _json_objects(path: Path, numbered_lines: Iterable[tuple[int, str]], loose: bool) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for every non-blank line; DataError on a line that is not an object."""
+    for i, line in numbered_lines:
         if not line.strip():
             continue
         obj = _parse_json_line(line, loose)
         if not isinstance(obj, dict):
-            what = "invalid JSON" if obj is None else f"expected a JSON object, found " \
-                                                     f"{type(obj).__name__}"
+            what = "invalid JSON" if obj is None else f"expected a JSON object, found {type(obj).__name__}"
             raise DataError(f"{path}: line {i}: {what}")
-        rows.append((f"line {i}", obj))
-    return (list(rows[0][1]) if rows else []), rows
+        yield i, obj
 
 
 def _parse_json_line(line: str, loose: bool) -> Any:
