@@ -109,3 +109,28 @@ def test_prepare_corpus_then_pretrain_on_it(sst, tmp_path):
                  "--batch-size", "4", "--seq-len", "16", "--max-steps", "3", "--out", str(tmp_path / "lm"),
                  "--quiet"]) == 0
     assert load_model(tmp_path / "lm").config.provenance["steps"] == 3
+
+
+def test_classify_and_heatmap_from_a_transfer_result(tiny_lm, sst, tmp_path):
+    files = [write_csv(tmp_path / f"{n}.csv", sst, a, b) for n, a, b in
+             [("train", 0, 300), ("validation", 300, 400), ("test", 400, 500)]]
+    transfer = tmp_path / "transfer"
+    assert main(["transfer", "--model", str(tiny_lm), "--train", str(files[0]), "--validation", str(files[1]),
+                 "--test", str(files[2]), "--compare", "", "--out", str(transfer), "--quiet"]) == 0
+    out = tmp_path / "pred.csv"
+    assert main(["classify", "--model", str(tiny_lm), "--transfer", str(transfer), "--input", str(files[2]),
+                 "--out", str(out), "--quiet"]) == 0
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 100 and {"row", "label", "label_name", "p_0", "p_1"} <= set(rows[0])  # labels 0/1 in the csv
+    assert all(abs(float(r["p_0"]) + float(r["p_1"]) - 1) < 1e-6 for r in rows)
+    report = json.loads((transfer / "report.json").read_text())
+    assert main(["classify", "--model", str(tiny_lm), "--transfer", str(transfer), "--input", str(files[2]),
+                 "--unit", "--out", str(tmp_path / "unit.jsonl"), "--quiet"]) == 0
+    assert len((tmp_path / "unit.jsonl").read_text().splitlines()) == 100
+    assert main(["heatmap", "--model", str(tiny_lm), "--transfer", str(transfer), "--text", "A fine film.",
+                 "Dull <b>and</b> long.", "--out", str(tmp_path / "heat"), "--quiet"]) == 0
+    page = (tmp_path / "heat.html").read_text()
+    assert page.count("title=") >= len("A fine film.") and ">&lt;</span>" in page  # "<" escaped
+    assert (tmp_path / "heat.png").read_bytes()[:4] == b"\x89PNG"
+    assert report["sentiment_unit"]["unit"] < 16

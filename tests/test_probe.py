@@ -46,3 +46,12 @@ def test_probe_rejects_bad_shapes_and_single_class():
         L1Probe().fit(X, y[:50])
     with pytest.raises(ValueError, match="single class"):
         L1Probe().fit(X, np.zeros(100, dtype=np.int64))
+
+
+def test_l1_probe_fits_three_classes():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(900, 20))
+    y = np.digitize(X[:, 7] + 0.2 * rng.normal(size=900), [-0.5, 0.5])  # classes 0, 1, 2 from unit 7
+    probe = L1Probe(Cs=(0.01, 0.1, 1.0)).fit(X[:600], y[:600], X[600:750], y[600:750])
+    assert list(probe.classes_) == [0, 1, 2] and probe.coef_.shape == (3, 20)
+    assert probe.top_units(1)[0]["unit"] == 7 and probe.score(X[750:], y[750:]) > 0.8

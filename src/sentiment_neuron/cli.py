@@ -19,6 +19,8 @@ EPILOG = """examples:
   sentiment-neuron pretrain --corpus corpora/amazon --hidden-size 4096 --precision bf16 --out runs/amazon
   sentiment-neuron featurize --model runs/lm --input texts.csv --text-key sentence --out features.npy
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
+  sentiment-neuron classify --model runs/lm --transfer runs/sst2 --input reviews.txt --out predictions.csv
+  sentiment-neuron heatmap --model runs/lm --transfer runs/sst2 --text "A wonderful, moving film." --out runs/heat
   torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
 
 Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pretrain(sub)
     _add_featurize(sub)
     _add_transfer(sub)
+    _add_classify(sub)
+    _add_heatmap(sub)
     return parser
 
 
@@ -135,6 +139,46 @@ def _add_prepare_corpus(sub) -> None:
     p.set_defaults(func=_run_prepare_corpus)
 
 
+def _add_classify(sub) -> None:
+    p = sub.add_parser("classify", help="apply a transfer result to texts: probabilities and labels",
+                       description="Featurize texts with the model and apply a saved transfer result "
+                       "(its L1 probe, or with --unit its sentiment unit alone). Writes csv or jsonl: "
+                       "row, label, label_name, p_<class>...")
+    p.add_argument("--model", required=True, help="model folder the transfer result was made with")
+    p.add_argument("--transfer", required=True, help="transfer result folder (report.json + probe.npz)")
+    p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file, or - for stdin (a text per line)")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    p.add_argument("--out", default="-", help="output .csv or .jsonl, or - for stdout (default: -)")
+    p.add_argument("--format", choices=("csv", "jsonl"), help="(default: from --out's extension; jsonl on stdout)")
+    p.add_argument("--unit", action="store_true", help="classify by the sentiment unit alone")
+    p.add_argument("--batch-size", type=int, default=128, help="texts per batch (default: 128)")
+    _common(p)
+    p.set_defaults(func=_run_classify)
+
+
+def _add_heatmap(sub) -> None:
+    p = sub.add_parser("heatmap", help="a unit's value after every character: HTML page + PNG",
+                       description="Color every character of some texts by a unit's value after it "
+                       "(red-white-green; value on hover) as a self-contained HTML page and a PNG. "
+                       "Default unit: the sentiment unit of --transfer, negated when its sign is -1.")
+    p.add_argument("--model", required=True, help="model folder")
+    unit = p.add_mutually_exclusive_group(required=True)
+    unit.add_argument("--transfer", help="transfer result folder: use its sentiment unit")
+    unit.add_argument("--unit", type=int, help="unit index")
+    texts = p.add_mutually_exclusive_group(required=True)
+    texts.add_argument("--text", nargs="+", help="one or more texts")
+    texts.add_argument("--input", help="csv/tsv/json/jsonl/txt file of texts")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    p.add_argument("--max-texts", type=int, default=10, help="texts from --input (default: 10)")
+    p.add_argument("--state", choices=FEATURE_STATES, help="hidden or cell (default: the transfer's, else hidden)")
+    p.add_argument("--negate", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip the unit's sign (default: when the transfer's sign is -1)")
+    p.add_argument("--title", default="", help="page title")
+    p.add_argument("--out", required=True, help="output prefix: writes PREFIX.html and PREFIX.png")
+    _common(p)
+    p.set_defaults(func=_run_heatmap)
+
+
 def _add_featurize(sub) -> None:
     p = sub.add_parser("featurize", help="texts -> features (.npy, float32, (N, H))",
                        description="Read texts from a file and write the model's features as a float32 .npy "
@@ -172,6 +216,39 @@ def _add_transfer(sub) -> None:
                    help="imdb only (no validation split): training reviews held out (default: 1000)")
     _common(p)
     p.set_defaults(func=_run_transfer)
+
+
+def _run_classify(args) -> None:
+    from .classify import classify_texts, load_transfer, read_texts, write_predictions
+    from .models import load_model
+
+    result = load_transfer(args.transfer)
+    texts = read_texts(args.input, args.text_key)
+    proba, labels = classify_texts(load_model(args.model), result, texts, unit=args.unit,
+                                   quiet=args.quiet, batch_size=args.batch_size)
+    write_predictions(args.out, len(texts), proba, labels, result.label_names, args.format)
+    if args.out != "-" and not args.quiet:
+        counts = ", ".join(f"{name} {int((labels == k).sum()):,}" for k, name in enumerate(result.label_names))
+        how = f"sentiment unit {result.unit}" if args.unit else f"L1 probe on {result.features}"
+        print(f"{args.out}: {len(texts):,} texts classified by the {how}: {counts}", file=sys.stderr)
+
+
+def _run_heatmap(args) -> None:
+    import itertools
+
+    from .datasets import iter_texts
+    from .heatmap import transfer_unit, write_heatmaps
+    from .models import load_model
+
+    unit, sign, state = args.unit, 1, "hidden"
+    if args.transfer:
+        chosen = transfer_unit(args.transfer)
+        unit, sign, state = chosen["unit"], chosen["sign"], chosen["state"]
+    negate = sign == -1 if args.negate is None else args.negate
+    texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key), args.max_texts))
+    html_path, png_path = write_heatmaps(load_model(args.model), texts, unit, args.out,
+                                         state=args.state or state, negate=negate, title=args.title)
+    print(f"unit {unit}{' (negated)' if negate else ''}: {html_path}, {png_path}")
 
 
 def _run_demo(args) -> None:

@@ -19,10 +19,12 @@ from sklearn.preprocessing import StandardScaler
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-3, 1, 9))
 
 
-def _l1_pipeline(C: float, seed: int):
+def _l1_pipeline(C: float, seed: int, n_classes: int = 2):
+    # liblinear is fastest for two classes but (scikit-learn >= 1.8) refuses more; saga takes those.
+    solver = "liblinear" if n_classes == 2 else "saga"
     return make_pipeline(
         StandardScaler(),
-        LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=1000, random_state=seed),
+        LogisticRegression(l1_ratio=1.0, C=C, solver=solver, max_iter=1000, random_state=seed),
     )
 
 
@@ -58,7 +60,7 @@ class L1Probe(ClassifierMixin, BaseEstimator):
         X_val, y_val = _check_xy(X_val, y_val)
         self.sweep_, best, since_best = [], None, 0
         for C in sorted(self.Cs):
-            pipe = _l1_pipeline(C, self.seed).fit(X, y)
+            pipe = _l1_pipeline(C, self.seed, len(np.unique(y))).fit(X, y)
             acc = float(pipe.score(X_val, y_val))
             nonzero = int(np.any(pipe[-1].coef_ != 0, axis=0).sum())
             self.sweep_.append({"C": float(C), "validation_accuracy": acc, "nonzero_units": nonzero})
@@ -94,6 +96,11 @@ class SentimentUnit:
     """The unit whose one-feature logistic regression is most accurate on validation.
 
     sign: +1 when larger values of the unit mean a higher class (positive), else -1.
+    mean, scale: the standardization of the unit (StandardScaler's mean_ and scale_).
+    coef, intercept: the one-feature logistic regression on the standardized unit,
+        one value per row of its coef_ (1 when binary, else one per class).
+        Together they classify by the unit alone:
+        logit = coef * (x[unit] - mean) / scale + intercept (sigmoid if binary, else softmax).
     """
 
     unit: int
@@ -101,6 +108,10 @@ class SentimentUnit:
     train_accuracy: float
     validation_accuracy: float
     test_accuracy: float | None = None
+    mean: float | None = None
+    scale: float | None = None
+    coef: list[float] | None = None
+    intercept: list[float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,8 +138,12 @@ def find_sentiment_unit(
     and return the best, with its test accuracy when test data are given."""
     models, train_acc, val_acc = unit_accuracies(X, y, X_val, y_val, seed)
     best = int(np.lexsort((-train_acc, -val_acc))[0])
-    coef = float(models[best][-1].coef_.ravel()[0])
-    unit = SentimentUnit(best, 1 if coef >= 0 else -1, float(train_acc[best]), float(val_acc[best]))
+    scaler, clf = models[best][0], models[best][-1]
+    coef = float(clf.coef_.ravel()[0])
+    unit = SentimentUnit(best, 1 if coef >= 0 else -1, float(train_acc[best]), float(val_acc[best]),
+                         mean=float(scaler.mean_[0]), scale=float(scaler.scale_[0]),
+                         coef=[float(c) for c in clf.coef_[:, 0]],
+                         intercept=[float(b) for b in clf.intercept_])
     if X_test is not None:
         X_test, y_test = _check_xy(X_test, y_test)
         unit.test_accuracy = float(models[best].score(X_test[:, best : best + 1], y_test))

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .datasets import Records, load_dataset
 from .features import featurize_many, parse_spec, spec_name
 from .models import ByteLM
-from .probe import L1Probe, find_sentiment_unit
+from .probe import L1Probe, SentimentUnit, find_sentiment_unit
 from .report import transfer_markdown, write_json
 from .runinfo import library_versions
 from .viz import plot_unit_histogram
@@ -101,7 +101,7 @@ def run_transfer(
         X["test"][main][:, unit.unit], y["test"], task.test.label_names, unit.unit,
         out / "sentiment_unit_hist.png", title=f"{task.name} test: unit {unit.unit} ({main})",
     )
-    _save_probe(main_probe, main, out / "probe.npz")
+    _save_probe(main_probe, main, out / "probe.npz", unit)
     report = {
         "task": task.name, "model": model_name, "features": main, "hidden_size": model.hidden_size,
         "n": {part: len(getattr(task, part)) for part in PARTS},
@@ -128,8 +128,19 @@ def _scores(probe: L1Probe, X: dict, y: dict) -> dict:
             "test_accuracy": float(probe.score(X["test"], y["test"]))}
 
 
-def _save_probe(probe: L1Probe, features: str, path: Path) -> None:
-    """Coefficients as plain arrays (np.load(..., allow_pickle=False) reads them back)."""
+def _save_probe(probe: L1Probe, features: str, path: Path, unit: SentimentUnit | None = None) -> None:
+    """Coefficients as plain arrays (np.load(..., allow_pickle=False) reads them back).
+
+    With `unit`, its one-feature model is saved too: unit (int), unit_mean (1,),
+    unit_scale (1,), unit_coef (1 or classes, 1), unit_intercept (1 or classes,).
+    `classify.load_transfer` reads the file back.
+    """
     scaler, clf = probe.pipeline_[0], probe.pipeline_[-1]
-    np.savez(path, coef=clf.coef_, intercept=clf.intercept_, classes=probe.classes_,
-             mean=scaler.mean_, scale=scaler.scale_, C=np.float64(probe.C_), features=np.str_(features))
+    arrays = dict(coef=clf.coef_, intercept=clf.intercept_, classes=probe.classes_,
+                  mean=scaler.mean_, scale=scaler.scale_, C=np.float64(probe.C_), features=np.str_(features))
+    if unit is not None and unit.coef is not None:
+        arrays.update(unit=np.int64(unit.unit), unit_sign=np.int64(unit.sign),
+                      unit_mean=np.array([unit.mean], np.float64), unit_scale=np.array([unit.scale], np.float64),
+                      unit_coef=np.array(unit.coef, np.float64).reshape(-1, 1),
+                      unit_intercept=np.array(unit.intercept, np.float64))
+    np.savez(path, **arrays)

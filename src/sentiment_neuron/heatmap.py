@@ -1,0 +1,271 @@
+"""Per-byte heatmaps of one unit (Radford et al. 2017, figure 2).
+
+The value of a chosen unit (by default the sentiment unit of a transfer result)
+after every byte of a text, drawn as colored characters: red for negative,
+white for zero, green for positive. Output is a self-contained HTML page
+(value on hover) and a PNG.
+
+The model reads the *preprocessed* text (``text.preprocess``: unescaped, newlines
+to spaces, stripped, padded with ``"\\n "`` in front and ``" "`` behind). Values
+come from that padded run; the pads are not drawn. A character made of several
+UTF-8 bytes is drawn once, with the value after its last byte.
+"""
+from __future__ import annotations
+
+import codecs
+import html
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap, Normalize  # noqa: E402
+
+from .models import FEATURE_STATES  # noqa: E402
+from .text import preprocess  # noqa: E402
+
+__all__ = [
+    "unit_trajectory", "char_values", "value_color", "heatmap_html", "heatmap_png",
+    "write_heatmaps", "transfer_unit", "CMAP",
+]
+
+# Red - white - green, centered at 0 (the paper's figure 2 colors).
+_ANCHORS = ((0.0, (0xD7, 0x30, 0x27)), (0.5, (0xFF, 0xFF, 0xFF)), (1.0, (0x1A, 0x98, 0x50)))
+CMAP = LinearSegmentedColormap.from_list(
+    "red_white_green", [(p, tuple(c / 255 for c in rgb)) for p, rgb in _ANCHORS]
+)
+
+CharValues = tuple[str, np.ndarray]  # (displayed text, one value per character of it)
+
+
+def unit_trajectory(model, text: str, unit: int, state: str = "hidden") -> tuple[bytes, np.ndarray]:
+    """The value of ``unit`` after every byte of the preprocessed ``text``.
+
+    Args:
+        model: a ByteLM.
+        text: raw text; preprocessed with the model's ``config.preprocessing``.
+        unit: index in 0..H-1.
+        state: "hidden" or "cell".
+
+    Returns:
+        ``(data, values)``: the preprocessed bytes (length T) and float32 (T,)
+        values, ``values[t]`` being the unit after reading ``data[t]``.
+
+    Raises:
+        ValueError: unit out of range or unknown state.
+    """
+    if state not in FEATURE_STATES:
+        raise ValueError(f"state must be one of {FEATURE_STATES}, got {state!r}")
+    hidden = int(model.config.hidden_size)
+    if not 0 <= int(unit) < hidden:
+        raise ValueError(f"unit {unit} out of range: the model has {hidden} units (0..{hidden - 1})")
+    data = preprocess(text, **model.config.preprocessing)
+    device = next(model.parameters()).device
+    tokens = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device=device, dtype=torch.long)[:, None]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            hs, _, cs = model.encode(tokens, return_cells=(state == "cell"))
+    finally:
+        model.train(was_training)
+    seq = cs if state == "cell" else hs
+    values = seq[:, 0, int(unit)].float().cpu().numpy().astype(np.float32)
+    return data, values
+
+
+def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad: str = " ") -> CharValues:
+    """Group per-byte values into characters, dropping the pads.
+
+    Bytes are decoded incrementally (invalid UTF-8 becomes U+FFFD); each
+    character gets the value after its last byte.
+
+    Returns:
+        ``(text, char_vals)`` with ``len(char_vals) == len(text)``.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if len(values) != len(data):
+        raise ValueError(f"{len(data)} bytes but {len(values)} values")
+    start = len(front_pad.encode("utf-8")) if data.startswith(front_pad.encode("utf-8")) else 0
+    stop = len(data)
+    end = end_pad.encode("utf-8")
+    if end and data.endswith(end) and stop - len(end) >= start:
+        stop -= len(end)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    chars: list[str] = []
+    vals: list[float] = []
+    for i in range(start, stop):
+        out = decoder.decode(data[i:i + 1])
+        chars.extend(out)
+        vals.extend([float(values[i])] * len(out))
+    tail = decoder.decode(b"", final=True)  # a character cut at the end
+    if tail:
+        chars.extend(tail)
+        vals.extend([float(values[stop - 1])] * len(tail))
+    return "".join(chars), np.asarray(vals, dtype=np.float32)
+
+
+def text_char_values(model, text: str, unit: int, state: str = "hidden") -> CharValues:
+    """``unit_trajectory`` then ``char_values``: the text as the model read it, one value per character."""
+    data, values = unit_trajectory(model, text, unit, state)
+    return char_values(data, values, **model.config.preprocessing)
+
+
+def _scale(items: Sequence[CharValues], scale: float | None) -> float:
+    if scale is not None:
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        return float(scale)
+    peak = max((float(np.max(np.abs(v))) for _, v in items if len(v)), default=0.0)
+    return peak if peak > 0 and np.isfinite(peak) else 1.0
+
+
+def value_color(value: float, scale: float) -> str:
+    """The red-white-green color of ``value`` (clipped to +-scale) as ``#rrggbb``."""
+    p = 0.5 + 0.5 * float(np.clip(value / scale, -1.0, 1.0)) if np.isfinite(value) else 0.5
+    (p0, c0), (p1, c1) = (_ANCHORS[0], _ANCHORS[1]) if p <= 0.5 else (_ANCHORS[1], _ANCHORS[2])
+    w = (p - p0) / (p1 - p0)
+    rgb = (round(a + (b - a) * w) for a, b in zip(c0, c1))
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+_CSS = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+.text { font-family: monospace; font-size: 15px; line-height: 1.7; white-space: pre-wrap;
+        word-wrap: break-word; border: 1px solid #ddd; padding: 0.6em; margin: 0.4em 0 1.4em 0; }
+.text span { padding: 1px 0; }
+.legend { display: flex; align-items: center; gap: 0.5em; font-size: 13px; margin: 0.5em 0 1em 0; }
+.bar { width: 240px; height: 14px; border: 1px solid #aaa;
+       background: linear-gradient(to right, #d73027, #ffffff, #1a9850); }
+.note { font-size: 13px; color: #555; }
+"""
+
+
+def heatmap_html(
+    items: Sequence[CharValues], unit: int, title: str = "", negate: bool = False, scale: float | None = None
+) -> str:
+    """One self-contained HTML page: each character a span colored by its value.
+
+    Args:
+        items: ``(text, values)`` pairs, one value per character of text.
+        unit: the unit shown (for the heading).
+        title: page title; default "Unit N".
+        negate: multiply values by -1 (for a unit whose sign is -1); said on the page.
+        scale: value mapped to full color; default the largest |value| over all texts.
+    """
+    sign = -1.0 if negate else 1.0
+    items = [(t, sign * np.asarray(v, dtype=np.float32)) for t, v in items]
+    for t, v in items:
+        if len(t) != len(v):
+            raise ValueError(f"text of {len(t)} characters but {len(v)} values")
+    s = _scale(items, scale)
+    title = title or f"Unit {unit}"
+    what = f"value of unit {unit}" + (" &times; &minus;1 (negated: the unit's sign is flipped)" if negate else "")
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="note">Color: {what} after each character (the model\'s state after its last byte); '
+        "hover a character for the value.</p>",
+        f'<div class="legend"><span>{-s:+.3g}</span><span class="bar"></span><span>{s:+.3g}</span></div>',
+    ]
+    for k, (text, vals) in enumerate(items):
+        spans = "".join(
+            f'<span style="background-color:{value_color(v, s)}" title="{v:+.4f}">{html.escape(c)}</span>'
+            for c, v in zip(text, vals.tolist())
+        )
+        parts.append(f'<div class="note">text {k + 1} ({len(text)} characters)</div>')
+        parts.append(f'<div class="text">{spans}</div>')
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def heatmap_png(
+    items: Sequence[CharValues], path: str | Path, unit: int, negate: bool = False,
+    scale: float | None = None, width: int = 80, max_chars: int = 4000, title: str = "",
+) -> Path:
+    """Characters in a fixed-width grid, each cell colored by its value; texts stacked; a colorbar.
+
+    Texts longer than ``max_chars`` characters are cut (marked with "...").
+    """
+    sign = -1.0 if negate else 1.0
+    items = [(t[:max_chars], sign * np.asarray(v, dtype=np.float32)[:max_chars]) for t, v in items]
+    s = _scale(items, scale)
+    rows: list[tuple[str, np.ndarray] | str] = []  # a grid row, or a label row
+    for k, (text, vals) in enumerate(items):
+        rows.append(f"text {k + 1}")
+        for i in range(0, max(len(text), 1), width):
+            rows.append((text[i:i + width], vals[i:i + width]))
+    grid = np.full((len(rows), width), np.nan, dtype=np.float32)
+    for r, row in enumerate(rows):
+        if not isinstance(row, str):
+            grid[r, : len(row[1])] = row[1]
+    fig_w = 0.12 * width + 1.6
+    fig_h = 0.22 * len(rows) + 1.0
+    fig, ax = plt.subplots(figsize=(fig_w, fig_h), dpi=110)
+    cmap = CMAP.with_extremes(bad="white")
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=Normalize(-s, s), aspect="auto",
+                   interpolation="nearest", extent=(-0.5, width - 0.5, len(rows) - 0.5, -0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing glyphs (emoji) are drawn as boxes
+        for r, row in enumerate(rows):
+            if isinstance(row, str):
+                ax.text(-0.5, r, row, ha="left", va="center", fontsize=8, color="#555", style="italic")
+                continue
+            for c, ch in enumerate(row[0]):
+                if not ch.isspace():
+                    ax.text(c, r, ch, ha="center", va="center", fontsize=8, family="monospace")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    label = f"unit {unit}" + (" (negated)" if negate else "")
+    ax.set_title(title or f"Unit {unit} after every character" + (" (negated)" if negate else ""), fontsize=10)
+    cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
+    cbar.set_label(label, fontsize=8)
+    cbar.ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_heatmaps(
+    model, texts: Sequence[str], unit: int, out_prefix: str | Path, state: str = "hidden",
+    negate: bool = False, title: str = "",
+) -> tuple[Path, Path]:
+    """Write ``out_prefix.html`` and ``out_prefix.png`` for ``texts``; returns both paths."""
+    if not texts:
+        raise ValueError("write_heatmaps: no texts")
+    items = [text_char_values(model, t, unit, state) for t in texts]
+    title = title or f"Unit {unit} ({state} state)"
+    prefix = Path(out_prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    html_path = prefix.with_name(prefix.name + ".html")
+    png_path = prefix.with_name(prefix.name + ".png")
+    html_path.write_text(heatmap_html(items, unit, title, negate=negate), encoding="utf-8")
+    heatmap_png(items, png_path, unit, negate=negate, title=title + (" (negated)" if negate else ""))
+    return html_path, png_path
+
+
+def transfer_unit(transfer_dir: str | Path) -> dict:
+    """The sentiment unit of a transfer result folder (its report.json).
+
+    Returns ``{"unit": int, "sign": +1/-1, "state": "hidden"/"cell"}``; state
+    comes from the report's ``features`` (e.g. "hidden-mean").
+    """
+    path = Path(transfer_dir)
+    path = path / "report.json" if path.is_dir() else path
+    report = json.loads(path.read_text())
+    su = report["sentiment_unit"]
+    state = str(report.get("features", "hidden")).partition("-")[0]
+    return {"unit": int(su["unit"]), "sign": int(su.get("sign", 1)),
+            "state": state if state in FEATURE_STATES else "hidden"}
