@@ -17,4 +17,5 @@ def test_demo_writes_summary_reports_and_histograms(data_dir, tmp_path, capsys):
         assert 0.0 <= result["test_accuracy"] <= 1.0 and 0.0 <= result["unit_test_accuracy"] <= 1.0
         assert (tmp_path / task / "sentiment_unit_hist.png").stat().st_size > 1000
         assert (tmp_path / task / "report.md").is_file()
+        assert (tmp_path / task / "heatmap.png").is_file() and result["heatmap"].endswith("heatmap.html")
     assert saved["tasks"]["sst2"]["n"]["test"] == 1821 and saved["tasks"]["imdb"]["n"]["test"] == 60

@@ -1,6 +1,7 @@
 """The end-to-end demo: pretrain on IMDB's unlabeled reviews within a time
-budget, transfer to binary SST and to an IMDB subset, print one table and
-write summary.json."""
+budget, transfer to binary SST and to an IMDB subset, print one table, write
+summary.json, and draw the sentiment unit's histogram and a heatmap of it over
+one test text of each class."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from .corpus import build_corpus
 from .datasets import load_dataset
+from .heatmap import write_heatmaps
 from .models import ModelConfig
 from .pretrain import TrainConfig, pretrain
 from .report import format_table, pct, write_json
@@ -46,22 +48,38 @@ def run_demo(
     tasks = [("sst2", {}), ("imdb", {"max_train": imdb_train, "max_test": imdb_test, "validation_size": 500})]
     for k, (name, limits) in enumerate(tasks, start=2):
         say(f"[{k}/3] transfer to {name}")
-        report = run_transfer(model, load_task(name, data_dir, seed=seed, **limits), out / name,
-                              model_name=str(out / "lm"), seed=seed, quiet=quiet)
+        task = load_task(name, data_dir, seed=seed, **limits)
+        report = run_transfer(model, task, out / name, model_name=str(out / "lm"), seed=seed, quiet=quiet)
+        unit = report["sentiment_unit"]
+        html_path, _ = write_heatmaps(model, _examples(task.test), unit["unit"], out / name / "heatmap",
+                                      negate=unit["sign"] == -1, title=f"{name}: sentiment unit {unit['unit']}")
         summary["tasks"][name] = {
             "features": report["features"], "n": report["n"],
             "test_accuracy": report["test_accuracy"], "nonzero_units": report["nonzero_units"],
             "sentiment_unit": report["sentiment_unit"]["unit"],
             "unit_test_accuracy": report["sentiment_unit"]["test_accuracy"],
             "report": str(out / name / "report.md"), "histogram": str(out / name / report["histogram"]),
+            "heatmap": str(html_path),
         }
     summary["minutes_total"] = round((time.time() - start) / 60, 2)
     write_json(summary, out / "summary.json")
     say("\n" + demo_table(summary))
     say(f"\nreports: {', '.join(t['report'] for t in summary['tasks'].values())}")
     say(f"histograms: {', '.join(t['histogram'] for t in summary['tasks'].values())}")
+    say(f"heatmaps: {', '.join(t['heatmap'] for t in summary['tasks'].values())} (and .png)")
     say(f"summary: {out / 'summary.json'} (whole demo {summary['minutes_total']:.1f} min)")
     return summary
+
+
+def _examples(records, min_chars: int = 80, max_chars: int = 400) -> list[str]:
+    """One short test text of each class (the first of a readable length), for the heatmap."""
+    picked = []
+    for k in range(len(records.label_names)):
+        texts = [t for t, y in zip(records.texts, records.labels) if y == k]
+        fitting = [t for t in texts if min_chars <= len(t) <= max_chars]
+        if fitting or texts:
+            picked.append((fitting or texts)[0][:max_chars])
+    return picked
 
 
 def demo_table(summary: dict) -> str:
