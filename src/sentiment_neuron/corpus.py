@@ -61,7 +61,8 @@ class Corpus:
 
     The streams are np.ndarray (`build_corpus`), read-only np.memmap or
     `ShardedStream` (`load_prepared_corpus`). `checksum`, when set (prepared
-    corpora), is returned by `fingerprint()` instead of reading the streams.
+    corpora, or after a first `fingerprint()`), is returned by `fingerprint()`
+    instead of reading the streams.
     """
 
     train: np.ndarray
@@ -76,14 +77,15 @@ class Corpus:
         Format "<train bytes>-<validation bytes>-<crc32 of train then validation, hex>";
         a prepared corpus returns the one computed while it was written.
         """
-        if self.checksum is not None:
-            return self.checksum
-        crc = zlib.crc32(_tobytes(self.validation), zlib.crc32(_tobytes(self.train)))
-        return f"{len(self.train)}-{len(self.validation)}-{crc:08x}"
+        if self.checksum is None:  # computed once: checkpoints ask for it every time
+            crc = zlib.crc32(_buffer(self.validation), zlib.crc32(_buffer(self.train)))
+            self.checksum = f"{len(self.train)}-{len(self.validation)}-{crc:08x}"
+        return self.checksum
 
 
-def _tobytes(stream) -> bytes:
-    return stream.tobytes() if hasattr(stream, "tobytes") else bytes(np.asarray(stream))
+def _buffer(stream):
+    """The bytes of a stream for zlib, without a copy when it is a contiguous array."""
+    return np.ascontiguousarray(stream) if isinstance(stream, np.ndarray) else np.asarray(stream)
 
 
 def build_corpus(

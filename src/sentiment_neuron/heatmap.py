@@ -19,16 +19,13 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.colors import LinearSegmentedColormap, Normalize
 
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap, Normalize  # noqa: E402
-
-from .models import FEATURE_STATES  # noqa: E402
-from .text import preprocess  # noqa: E402
+from .models import FEATURE_STATES
+from .text import preprocess
+from .viz import plt, save_figure  # viz selects the file-only Agg backend
 
 __all__ = [
     "unit_trajectory", "char_values", "value_color", "heatmap_html", "heatmap_png",
@@ -230,12 +227,7 @@ def heatmap_png(
     cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
     cbar.set_label(label, fontsize=8)
     cbar.ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_heatmaps(

@@ -29,6 +29,11 @@ def plot_unit_histogram(
     ax.set_ylabel("texts")
     ax.set_title(title or f"Unit {unit} by class")
     ax.legend()
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out `fig`, write it to `path` (folders created), and free it."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
