@@ -60,4 +60,22 @@ Top units by |weight| (standardized features): {top}
 ```
 {comparison}
 ```
-"""
+{extremes_markdown(report)}"""
+
+
+def extremes_markdown(report: dict) -> str:
+    """The texts at both tails of the sentiment unit's distribution, as Markdown (empty if none)."""
+    extremes = report.get("extremes")
+    if not extremes:
+        return ""
+    unit = report["sentiment_unit"]["unit"]
+    lines = [f"\n## The sentiment unit's extremes (unit {unit}, test texts)\n",
+             f"Heatmap of these texts: [{report.get('extremes_heatmap', 'extremes.html')}]"
+             f"({report.get('extremes_heatmap', 'extremes.html')})\n"]
+    for side in ("positive", "negative"):
+        lines += [f"**Most {side}**\n", "| value | label | text |", "| ---: | --- | --- |"]
+        for item in extremes[side]:
+            text = item["text"].replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {item['value']:+.3f} | {item['label'] or '-'} | {text} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,5 +1,6 @@
 """The transfer recipe: featurize a labeled task, fit the L1 probe, find the
-sentiment unit, and write report.json, report.md, probe.npz and the histogram."""
+sentiment unit, and write report.json, report.md, probe.npz, the unit's
+histogram by class and a heatmap of the texts at both tails of its distribution."""
 from __future__ import annotations
 
 import time
@@ -11,6 +12,7 @@ from tqdm.auto import tqdm
 
 from .datasets import Records, load_dataset
 from .features import featurize_many, parse_spec, spec_name
+from .heatmap import write_heatmaps
 from .models import ByteLM
 from .probe import L1Probe, SentimentUnit, find_sentiment_unit
 from .report import transfer_markdown, write_json
@@ -71,13 +73,16 @@ def run_transfer(
     model_name: str = "",
     seed: int = 0,
     quiet: bool = False,
+    extremes_k: int = 5,
 ) -> dict:
     """Fit the L1 probe on `features` (default: the model's) and find the sentiment unit.
 
     Every spec in `compare` gets an L1 probe too (same pass over the texts), so
     the report shows which features transfer best at this model's scale.
 
-    Writes out/report.json, out/report.md, out/probe.npz, out/sentiment_unit_hist.png.
+    Writes out/report.json, out/report.md, out/probe.npz, out/sentiment_unit_hist.png,
+    and out/extremes.{html,png}: the unit over the `extremes_k` test texts at each
+    tail of its distribution (report["extremes"] lists them).
 
     Raises:
         ValueError: a split has no labels or multilabel labels.
@@ -102,6 +107,8 @@ def run_transfer(
         out / "sentiment_unit_hist.png", title=f"{task.name} test: unit {unit.unit} ({main})",
     )
     _save_probe(main_probe, main, out / "probe.npz", unit)
+    extremes = unit_extremes(X["test"][main][:, unit.unit], task.test, unit.sign, k=extremes_k)
+    _extremes_heatmap(model, extremes, unit, parse_spec(main)[0], out / "extremes", f"{task.name} test")
     report = {
         "task": task.name, "model": model_name, "features": main, "hidden_size": model.hidden_size,
         "n": {part: len(getattr(task, part)) for part in PARTS},
@@ -112,6 +119,8 @@ def run_transfer(
         "c_sweep": main_probe.sweep_,
         "feature_comparison": comparison,
         "histogram": histogram.name,
+        "extremes": extremes,
+        "extremes_heatmap": "extremes.html",
         "seconds": round(time.time() - start, 1),
         "seed": seed,
         "versions": library_versions(),
@@ -119,6 +128,45 @@ def run_transfer(
     write_json(report, out / "report.json")
     (out / "report.md").write_text(transfer_markdown(report))
     return report
+
+
+def unit_extremes(values: np.ndarray, records: Records, sign: int = 1, k: int = 5,
+                  max_chars: int = 500) -> dict:
+    """The texts at both tails of a unit's distribution (Radford et al. 2017, section 4).
+
+    Args:
+        values: (N,) the unit's feature for each text of `records`.
+        records: the N texts, with labels (N,) or none.
+        sign: the unit's sign; +1 puts its largest values under "positive".
+        k: texts per tail.
+        max_chars: texts are cut to this many characters (marked with "...").
+
+    Returns:
+        {"positive": [...], "negative": [...]}, most extreme first; each item
+        {"row", "value", "label" (name or None), "text"}.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(records),):
+        raise ValueError(f"{len(records)} texts but values of shape {values.shape}")
+    order = np.argsort(values * (1 if sign >= 0 else -1), kind="stable")  # most negative first
+    k = min(k, len(values))
+
+    def item(row: int) -> dict:
+        text = records.texts[row]
+        label = None if records.labels is None else records.label_names[int(records.labels[row])]
+        cut = text if len(text) <= max_chars else text[:max_chars].rstrip() + "..."
+        return {"row": int(row), "value": float(values[row]), "label": label, "text": cut}
+
+    return {"positive": [item(r) for r in order[::-1][:k]], "negative": [item(r) for r in order[:k]]}
+
+
+def _extremes_heatmap(model: ByteLM, extremes: dict, unit: SentimentUnit, state: str, prefix: Path, what: str):
+    """Heatmaps of the unit over the most positive and the most negative texts, one page."""
+    items = extremes["positive"] + extremes["negative"]
+    texts = [item["text"].removesuffix("...") for item in items]
+    return write_heatmaps(model, texts, unit.unit, prefix, state, negate=unit.sign == -1,
+                          title=f"{what}: unit {unit.unit} at its {len(extremes['positive'])} most positive, "
+                          f"then {len(extremes['negative'])} most negative texts")
 
 
 def _scores(probe: L1Probe, X: dict, y: dict) -> dict:
