@@ -134,3 +134,19 @@ def test_classify_and_heatmap_from_a_transfer_result(tiny_lm, sst, tmp_path):
     assert page.count("title=") >= len("A fine film.") and ">&lt;</span>" in page  # "<" escaped
     assert (tmp_path / "heat.png").read_bytes()[:4] == b"\x89PNG"
     assert report["sentiment_unit"]["unit"] < 16
+
+
+def test_cross_domain_between_file_tasks(tiny_lm, sst, tmp_path, capsys):
+    files = {name: [write_csv(tmp_path / f"{name}-{split}.csv", sst, a + offset, a + offset + 60)
+                    for split, a in (("train", 0), ("validation", 60), ("test", 120))]
+             for name, offset in (("first", 0), ("second", 200))}
+    tasks = [f"{name}={','.join(map(str, paths))}" for name, paths in files.items()]
+    assert main(["cross-domain", "--model", str(tiny_lm), "--datasets", "", "--task", tasks[0], "--task", tasks[1],
+                 "--out", str(tmp_path / "cross"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "first (in-domain)" in printed and "second (in-domain)" in printed and "TF-IDF" in printed
+    report = json.loads((tmp_path / "cross" / "cross_domain.json").read_text())
+    assert set(report["accuracy"]["l1_probe"]["first"]) == {"first", "second"}
+    assert main(["cross-domain", "--model", str(tiny_lm), "--datasets", "", "--task", "bad=only.csv",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "NAME=TRAIN,VALIDATION,TEST" in capsys.readouterr().err

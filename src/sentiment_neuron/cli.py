@@ -21,6 +21,7 @@ EPILOG = """examples:
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
   sentiment-neuron classify --model runs/lm --transfer runs/sst2 --input reviews.txt --out predictions.csv
   sentiment-neuron heatmap --model runs/lm --transfer runs/sst2 --text "A wonderful, moving film." --out runs/heat
+  sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
 
 Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transfer(sub)
     _add_classify(sub)
     _add_heatmap(sub)
+    _add_cross_domain(sub)
     return parser
 
 
@@ -177,6 +179,29 @@ def _add_heatmap(sub) -> None:
     p.add_argument("--out", required=True, help="output prefix: writes PREFIX.html and PREFIX.png")
     _common(p)
     p.set_defaults(func=_run_heatmap)
+
+
+def _add_cross_domain(sub) -> None:
+    p = sub.add_parser("cross-domain", help="fit on one task, test on the others (probe, unit, TF-IDF)",
+                       description="For each task: fit the L1 probe, find the sentiment unit and fit a TF-IDF + "
+                       "logistic regression baseline on its training split (C on its validation split), then test "
+                       "all three on every task's test split. Writes OUT/cross_domain.json and .md, and a transfer "
+                       "result per task in OUT/<task>/.")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--datasets", default="sst2,imdb", help="named tasks, comma-separated (default: sst2,imdb; "
+                   "'' for files only)")
+    p.add_argument("--task", action="append", default=[], metavar="NAME=TRAIN,VALIDATION,TEST",
+                   help="a task from labeled files (repeatable), e.g. hotels=tr.csv,va.csv,te.csv")
+    p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
+    p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
+    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
+    p.add_argument("--max-train", type=int, help="random subset of each named task's training texts")
+    p.add_argument("--max-test", type=int, help="random subset of each named task's test texts")
+    p.add_argument("--validation-size", type=int, default=1000,
+                   help="imdb only (no validation split): training reviews held out (default: 1000)")
+    p.add_argument("--out", required=True, help="output folder")
+    _common(p)
+    p.set_defaults(func=_run_cross_domain)
 
 
 def _add_featurize(sub) -> None:
@@ -357,6 +382,34 @@ def _run_transfer(args) -> None:
     print(f"\nsentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
           f"test accuracy alone {100 * unit['test_accuracy']:.1f}%")
     print(f"report: {Path(args.out) / 'report.md'}")
+
+
+def _file_task(spec: str, text_key: str | None, label_key: str | None):
+    """NAME=TRAIN,VALIDATION,TEST -> a Task read from the three labeled files."""
+    from .datasets import read_records
+    from .transfer import Task
+
+    name, _, files = spec.partition("=")
+    paths = files.split(",")
+    if not name or len(paths) != 3 or not all(paths):
+        raise ValueError(f"--task {spec!r}: expected NAME=TRAIN,VALIDATION,TEST (three labeled files)")
+    splits = [read_records(path, text_key=text_key, label_key=label_key) for path in paths]
+    return Task(name, *splits)
+
+
+def _run_cross_domain(args) -> None:
+    from .crossdomain import cross_domain_table, run_cross_domain
+    from .models import load_model
+    from .transfer import load_task
+
+    named = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    tasks = [load_task(n, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
+             for n in named]
+    tasks += [_file_task(spec, args.text_key, args.label_key) for spec in args.task]
+    report = run_cross_domain(load_model(args.model), tasks, args.out, args.features,
+                              model_name=str(args.model), seed=args.seed, quiet=args.quiet)
+    print(cross_domain_table(report))
+    print(f"\nreport: {Path(args.out) / 'cross_domain.md'}")
 
 
 if __name__ == "__main__":
