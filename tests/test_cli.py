@@ -150,3 +150,16 @@ def test_cross_domain_between_file_tasks(tiny_lm, sst, tmp_path, capsys):
     assert main(["cross-domain", "--model", str(tiny_lm), "--datasets", "", "--task", "bad=only.csv",
                  "--out", str(tmp_path / "x")]) == 2
     assert "NAME=TRAIN,VALIDATION,TEST" in capsys.readouterr().err
+
+
+def test_generate_prints_samples_and_steers(tiny_lm, tmp_path, capsys):
+    assert main(["generate", "--model", str(tiny_lm), "--prime", "The film", "--n", "2", "--length", "30",
+                 "--quiet"]) == 0
+    first = capsys.readouterr().out
+    assert first.count("The film") == 2
+    assert main(["generate", "--model", str(tiny_lm), "--unit", "3", "--steer", "negative", "--n", "2",
+                 "--length", "30", "--heatmap", str(tmp_path / "steered"), "--quiet"]) == 0
+    assert "unit 3 clamped to -" in capsys.readouterr().err
+    assert (tmp_path / "steered.html").read_text().startswith("<!DOCTYPE html>")
+    assert main(["generate", "--model", str(tiny_lm), "--steer", "positive"]) == 2
+    assert "need a unit" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-DEFAULT_CS = tuple(float(c) for c in np.logspace(-1, 3, 5))  # 0.1 ... 1000
+DEFAULT_CS = (0.1, 1.0, 10.0, 100.0)  # larger C fits slowly and never won on SST or IMDB
 
 
 def tfidf_pipeline(C: float = 10.0, seed: int = 0) -> Pipeline:

@@ -21,6 +21,8 @@ EPILOG = """examples:
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
   sentiment-neuron classify --model runs/lm --transfer runs/sst2 --input reviews.txt --out predictions.csv
   sentiment-neuron heatmap --model runs/lm --transfer runs/sst2 --text "A wonderful, moving film." --out runs/heat
+  sentiment-neuron generate --model runs/lm --transfer runs/sst2 --prime "This movie" --steer positive --n 3
+  sentiment-neuron generate --model runs/lm --transfer runs/sst2 --experiment --n 50 --out runs/steer
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
 
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transfer(sub)
     _add_classify(sub)
     _add_heatmap(sub)
+    _add_generate(sub)
     _add_cross_domain(sub)
     return parser
 
@@ -202,6 +205,84 @@ def _add_cross_domain(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     _common(p)
     p.set_defaults(func=_run_cross_domain)
+
+
+def _add_generate(sub) -> None:
+    from .generate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+
+    p = sub.add_parser(
+        "generate", help="sample text, optionally steered by clamping a unit; measure steering",
+        description="Sample bytes from a model (temperature, top-k, top-p), optionally clamping a hidden unit "
+                    "after every byte (Radford et al. 2017, section 4). With --experiment: N control, N "
+                    "positively and N negatively clamped samples, judged by TF-IDF + logistic regression "
+                    "trained on SST-2; writes OUT/steering.{json,md}, samples.jsonl and heatmaps.")
+    p.add_argument("--model", required=True, help="model folder")
+    unit = p.add_mutually_exclusive_group()
+    unit.add_argument("--transfer", help="transfer result folder: steer its sentiment unit, with its sign")
+    unit.add_argument("--unit", type=int, help="unit index (sign +1)")
+    p.add_argument("--prime", default="", help="priming text (default: none, the model's front pad alone)")
+    p.add_argument("--n", type=int, help="samples (default: 1; with --experiment 50 per condition)")
+    p.add_argument("--length", type=int, default=200, help="bytes per sample (default: 200)")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                   help=f"softmax temperature, > 0 (default: {DEFAULT_TEMPERATURE})")
+    p.add_argument("--top-k", type=int, help="sample from the k most likely bytes only (default: all)")
+    p.add_argument("--top-p", type=float, default=DEFAULT_TOP_P,
+                   help=f"nucleus sampling: the smallest set of bytes with probability >= p; 1 disables "
+                        f"(default: {DEFAULT_TOP_P})")
+    steer = p.add_mutually_exclusive_group()
+    steer.add_argument("--steer", choices=("none", "positive", "negative"), default="none",
+                       help="clamp the unit to +-strength x its scale, in its positive or negative "
+                            "direction (default: none)")
+    steer.add_argument("--value", type=float, help="clamp the unit to this value (a hidden value, in (-1, 1))")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="clamp in units of the unit's scale, the 99th percentile of |h| in unclamped "
+                        "samples (default: 1)")
+    p.add_argument("--heatmap", help="one-off: also write PREFIX.html and PREFIX.png of the samples, re-read unclamped")
+    p.add_argument("--experiment", action="store_true", help="run the steering experiment into --out")
+    p.add_argument("--out", help="output folder for --experiment")
+    _common(p)
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args) -> None:
+    from .generate import Steering, format_steering_table, generate, run_steering, unit_scale
+    from .heatmap import transfer_unit, write_heatmaps
+    from .models import load_model
+
+    unit, sign = args.unit, 1
+    if args.transfer:
+        chosen = transfer_unit(args.transfer)
+        unit, sign = chosen["unit"], chosen["sign"]
+    if unit is None and (args.experiment or args.steer != "none" or args.value is not None or args.heatmap):
+        raise ValueError("--experiment, --steer, --value and --heatmap need a unit: give --transfer or --unit")
+    model = load_model(args.model)
+    sampling = dict(length=args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
+                    top_p=args.top_p, seed=args.seed)
+    if args.experiment:
+        if not args.out:
+            raise ValueError("--experiment needs --out")
+        report = run_steering(model, unit, sign, args.out, n=args.n or 50, strength=args.strength,
+                              data_dir=args.data_dir, model_name=str(args.model), quiet=args.quiet, **sampling)
+        print(format_steering_table(report))
+        print(f"unit {unit} (sign {sign:+d}), scale {report['scale']:.4f}; judge: SST-2 test accuracy "
+              f"{100 * report['judge']['sst2_test_accuracy']:.1f}%; {args.out}/steering.md")
+        return
+    n = args.n or 1
+    value = args.value
+    if value is None and args.steer != "none":  # the scale from unclamped samples of this run
+        control = generate(model, n=max(n, 16), return_trajectory_of=unit, quiet=args.quiet, **sampling)
+        scale = unit_scale(model, unit, control)
+        value = (1 if args.steer == "positive" else -1) * sign * args.strength * scale
+        print(f"unit {unit} clamped to {value:+.4f} ({args.steer}: {args.strength} x scale {scale:.4f})",
+              file=sys.stderr)
+    steer = Steering(unit, value) if value is not None else None
+    gen = generate(model, n=n, steer=steer, quiet=args.quiet, **sampling)
+    for k, text in enumerate(gen.texts):
+        print(("\n" if k else "") + args.prime + text)
+    if args.heatmap:
+        html_path, png_path = write_heatmaps(model, [args.prime + t for t in gen.texts], unit, args.heatmap,
+                                             negate=sign == -1, title=f"Unit {unit}, samples re-read unclamped")
+        print(f"heatmap: {html_path}, {png_path}", file=sys.stderr)
 
 
 def _add_featurize(sub) -> None:

@@ -209,15 +209,13 @@ def heatmap_png(
     cmap = CMAP.with_extremes(bad="white")
     im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=Normalize(-s, s), aspect="auto",
                    interpolation="nearest", extent=(-0.5, width - 0.5, len(rows) - 0.5, -0.5))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # missing glyphs (emoji) are drawn as boxes
-        for r, row in enumerate(rows):
-            if isinstance(row, str):
-                ax.text(-0.5, r, row, ha="left", va="center", fontsize=8, color="#555", style="italic")
-                continue
-            for c, ch in enumerate(row[0]):
-                if not ch.isspace():
-                    ax.text(c, r, ch, ha="center", va="center", fontsize=8, family="monospace")
+    for r, row in enumerate(rows):
+        if isinstance(row, str):
+            ax.text(-0.5, r, row, ha="left", va="center", fontsize=8, color="#555", style="italic")
+            continue
+        for c, ch in enumerate(row[0]):
+            if ch.isprintable() and not ch.isspace():  # control bytes (in generated text) stay blank
+                ax.text(c, r, ch, ha="center", va="center", fontsize=8, family="monospace")
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -227,7 +225,9 @@ def heatmap_png(
     cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
     cbar.set_label(label, fontsize=8)
     cbar.ax.tick_params(labelsize=7)
-    return save_figure(fig, path)
+    with warnings.catch_warnings():  # glyphs the font lacks (emoji, rare scripts) are drawn as boxes
+        warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
+        return save_figure(fig, path)
 
 
 def write_heatmaps(
