@@ -163,3 +163,17 @@ def test_generate_prints_samples_and_steers(tiny_lm, tmp_path, capsys):
     assert (tmp_path / "steered.html").read_text().startswith("<!DOCTYPE html>")
     assert main(["generate", "--model", str(tiny_lm), "--steer", "positive"]) == 2
     assert "need a unit" in capsys.readouterr().err
+
+
+def test_word_vectors_command(tiny_lm, sst, tmp_path, capsys):
+    texts = write_csv(tmp_path / "texts.csv", sst, 0, 150)
+    out = tmp_path / "words"
+    assert main(["word-vectors", "--model", str(tiny_lm), "--input", str(texts), "--text-key", "sentence",
+                 "--words", "good,bad,film", "--unit", "2", "--query", "good", "--context", "not good at all",
+                 "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "mean unit 2" in printed and "film" in printed
+    assert json.loads((out / "neighbours.json").read_text())
+    assert (out / "tsne.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["word-vectors", "--model", str(tiny_lm), "--input", str(texts), "--context", "x",
+                 "--out", str(out)]) == 2

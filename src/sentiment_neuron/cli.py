@@ -24,6 +24,7 @@ EPILOG = """examples:
   sentiment-neuron generate --model runs/lm --transfer runs/sst2 --prime "This movie" --steer positive --n 3
   sentiment-neuron generate --model runs/lm --transfer runs/sst2 --experiment --n 50 --out runs/steer
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
+  sentiment-neuron word-vectors --model runs/lm --transfer runs/sst2 --dataset sst2 --query good --context "not good at all" --out runs/words
   torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
 
 Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_heatmap(sub)
     _add_generate(sub)
     _add_cross_domain(sub)
+    _add_word_vectors(sub)
     return parser
 
 
@@ -283,6 +285,72 @@ def _run_generate(args) -> None:
         html_path, png_path = write_heatmaps(model, [args.prime + t for t in gen.texts], unit, args.heatmap,
                                              negate=sign == -1, title=f"Unit {unit}, samples re-read unclamped")
         print(f"heatmap: {html_path}, {png_path}", file=sys.stderr)
+
+
+def _add_word_vectors(sub) -> None:
+    p = sub.add_parser("word-vectors", help="contextual word vectors at word boundaries: neighbours, t-SNE",
+                       description="Read the model's hidden state at word boundaries (contextual word vectors, "
+                       "as in ELMo) for chosen words of a text collection: per-word sentiment unit values, "
+                       "nearest neighbours of a word in context, a t-SNE map coloured by the sentiment unit. "
+                       "Writes OUT/word_vectors.npz, occurrences.csv, neighbours.json, tsne.png, tsne.json, "
+                       "word_vectors.md and summary.json.")
+    p.add_argument("--model", required=True, help="model folder")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="named dataset, e.g. sst2")
+    src.add_argument("--input", help="csv/tsv/json/jsonl/txt file of texts")
+    p.add_argument("--split", default="train", help="split of --dataset (default: train)")
+    p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
+    p.add_argument("--max-texts", type=int, default=2000, help="read the first N texts (default: 2000; 0: all)")
+    p.add_argument("--words", default="good,great,best,love,funny,bad,awful,worst,boring,dull",
+                   help="comma-separated words to collect, plot and summarize (default: 10 sentiment words)")
+    unit = p.add_mutually_exclusive_group()
+    unit.add_argument("--transfer", help="transfer result folder: colour by its sentiment unit (negated if sign -1)")
+    unit.add_argument("--unit", type=int, help="unit index to colour by")
+    p.add_argument("--query", metavar="WORD", help="find the nearest neighbours of WORD as read in --context")
+    p.add_argument("--context", metavar="TEXT", help="the text --query is read in (default: the word alone)")
+    p.add_argument("--mode", choices=("boundary", "difference"), default="boundary",
+                   help="boundary: h after the word; difference: h after minus h before it (default: boundary)")
+    p.add_argument("-k", type=int, default=10, help="nearest neighbours to list (default: 10)")
+    p.add_argument("--per-word", type=int, default=40, help="t-SNE points per word at most (default: 40)")
+    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="(default: bf16)")
+    p.add_argument("--out", required=True, help="output folder")
+    _common(p)
+    p.set_defaults(func=_run_word_vectors)
+
+
+def _run_word_vectors(args) -> None:
+    import itertools
+
+    from .classify import load_transfer
+    from .datasets import iter_texts, load_dataset
+    from .models import load_model
+    from .report import format_table
+    from .wordvecs import run_word_vectors
+
+    if args.context is not None and args.query is None:
+        raise ValueError("--context needs --query WORD")
+    unit, sign = args.unit, 1
+    if args.transfer:
+        result = load_transfer(args.transfer)
+        if result.unit is None:
+            raise ValueError(f"{args.transfer}: no sentiment unit recorded (run `sentiment-neuron transfer` again)")
+        unit, sign = result.unit, int(result.unit_sign or 1)
+    max_texts = args.max_texts or None
+    if args.dataset:
+        texts = load_dataset(args.dataset, args.split, args.data_dir).texts
+    else:
+        texts = list(itertools.islice(iter_texts(args.input, text_key=args.text_key), max_texts))
+    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    query = None if args.query is None else (args.query, args.context or args.query)
+    summary = run_word_vectors(load_model(args.model), texts, args.out, words, unit=unit, sign=sign, query=query,
+                               mode=args.mode, k=args.k, max_texts=max_texts, seed=args.seed, quiet=args.quiet,
+                               per_word=args.per_word, precision=args.precision)
+    what = "-" if unit is None else f"unit {unit}" + (" x -1" if sign == -1 else "")
+    rows = [[w, s["count"], None if s["mean_unit"] is None else f"{s['mean_unit']:+.3f}"]
+            for w, s in summary["words"].items()]
+    print(format_table(["word", "count", f"mean {what}"], rows))
+    print(f"{summary['n_occurrences']:,} occurrences in {summary['n_texts']:,} texts, {summary['seconds']:.1f} s: "
+          f"{args.out}/word_vectors.md")
 
 
 def _add_featurize(sub) -> None:
