@@ -177,3 +177,17 @@ def test_word_vectors_command(tiny_lm, sst, tmp_path, capsys):
     assert (out / "tsne.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["word-vectors", "--model", str(tiny_lm), "--input", str(texts), "--context", "x",
                  "--out", str(out)]) == 2
+
+
+def test_data_efficiency_command(tiny_lm, sst, tmp_path, capsys):
+    files = [write_csv(tmp_path / f"{n}.csv", sst, a, b) for n, a, b in
+             [("train", 0, 120), ("validation", 120, 180), ("test", 180, 240)]]
+    out = tmp_path / "efficiency"
+    assert main(["data-efficiency", "--model", str(tiny_lm), "--train", str(files[0]), "--validation",
+                 str(files[1]), "--test", str(files[2]), "--sizes", "8,32", "--draws", "2", "--out", str(out),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "L1 probe" in printed and "TF-IDF" in printed and "120 (all)" in printed
+    result = json.loads((out / "efficiency.json").read_text())
+    assert result["sizes"] == [8, 32, 120]
+    assert (out / "efficiency.png").read_bytes()[:4] == b"\x89PNG"

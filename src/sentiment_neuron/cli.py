@@ -23,6 +23,7 @@ EPILOG = """examples:
   sentiment-neuron heatmap --model runs/lm --transfer runs/sst2 --text "A wonderful, moving film." --out runs/heat
   sentiment-neuron generate --model runs/lm --transfer runs/sst2 --prime "This movie" --steer positive --n 3
   sentiment-neuron generate --model runs/lm --transfer runs/sst2 --experiment --n 50 --out runs/steer
+  sentiment-neuron data-efficiency --model runs/lm --dataset sst2 --draws 5 --out runs/sst2-efficiency
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   sentiment-neuron word-vectors --model runs/lm --transfer runs/sst2 --dataset sst2 --query good --context "not good at all" --out runs/words
   torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classify(sub)
     _add_heatmap(sub)
     _add_generate(sub)
+    _add_data_efficiency(sub)
     _add_cross_domain(sub)
     _add_word_vectors(sub)
     return parser
@@ -353,6 +355,41 @@ def _run_word_vectors(args) -> None:
           f"{args.out}/word_vectors.md")
 
 
+def _add_data_efficiency(sub) -> None:
+    p = sub.add_parser("data-efficiency", help="accuracy against the number of labeled examples: L1 probe vs TF-IDF",
+                       description="Featurize a labeled task once; for each training size (8, 16, 32, ... and all), "
+                       "fit the L1 probe on the features and TF-IDF + logistic regression on the texts on the same "
+                       "stratified random draws (C chosen on the full validation set) and test both. Writes "
+                       "OUT/efficiency.json, efficiency.csv, efficiency.md and efficiency.png.")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--dataset", help="named task: sst2 or imdb")
+    p.add_argument("--train", help="labeled file (instead of --dataset)")
+    p.add_argument("--validation", help="labeled file (with --train)")
+    p.add_argument("--test", help="labeled file (with --train)")
+    p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
+    p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
+    p.add_argument("--sizes", type=_int_list,
+                   help="comma-separated training sizes, e.g. 8,16,32,64 (default: 8, 16, 32, ... doubling); "
+                   "sizes >= the training set are dropped, and the full training set is always the last point")
+    p.add_argument("--draws", type=int, default=5, help="random draws per size (default: 5; the full set: 1)")
+    p.add_argument("--max-train", type=int, help="random subset of the training texts")
+    p.add_argument("--max-test", type=int, help="random subset of the test texts")
+    p.add_argument("--validation-size", type=int, default=1000,
+                   help="imdb only (no validation split): training reviews held out (default: 1000)")
+    _common(p)
+    p.set_defaults(func=_run_data_efficiency)
+
+
+def _int_list(text: str) -> list[int]:
+    """argparse type: "8,16,32" -> [8, 16, 32]."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 def _add_featurize(sub) -> None:
     p = sub.add_parser("featurize", help="texts -> features (.npy, float32, (N, H))",
                        description="Read texts from a file and write the model's features as a float32 .npy "
@@ -510,19 +547,38 @@ def _run_featurize(args) -> None:
     print(f"{args.out}: float32 {X.shape}")
 
 
-def _run_transfer(args) -> None:
+def _task_from_args(args):
+    """The labeled task of --dataset, or of --train/--validation/--test files (transfer, data-efficiency)."""
     from .datasets import read_records
-    from .models import load_model
-    from .report import comparison_table
-    from .transfer import Task, load_task, run_transfer
+    from .transfer import Task, load_task
 
     if args.dataset:
-        task = load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
-    elif args.train and args.validation and args.test:
+        return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
+    if args.train and args.validation and args.test:
         read = lambda p: read_records(p, text_key=args.text_key, label_key=args.label_key)  # noqa: E731
-        task = Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))
-    else:
-        raise ValueError("give --dataset, or all of --train, --validation and --test")
+        return Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))
+    raise ValueError("give --dataset, or all of --train, --validation and --test")
+
+
+def _run_data_efficiency(args) -> None:
+    from .efficiency import learning_curve_table, run_data_efficiency
+    from .models import load_model
+
+    task = _task_from_args(args)
+    result = run_data_efficiency(load_model(args.model), task, args.out, args.features, args.sizes, args.draws,
+                                 seed=args.seed, model_name=str(args.model), quiet=args.quiet)
+    print(learning_curve_table(result))
+    print(f"\n{result['task']}, features {result['features']}: test accuracy, mean ± std over draws; "
+          f"C chosen on the full validation set ({result['n']['validation']:,} texts)")
+    print(f"report: {Path(args.out) / 'efficiency.md'}")
+
+
+def _run_transfer(args) -> None:
+    from .models import load_model
+    from .report import comparison_table
+    from .transfer import run_transfer
+
+    task = _task_from_args(args)
     compare = tuple(s for s in args.compare.split(",") if s.strip())
     report = run_transfer(load_model(args.model), task, args.out, args.features, compare,
                           model_name=str(args.model), seed=args.seed, quiet=args.quiet)
