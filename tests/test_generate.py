@@ -8,7 +8,8 @@ import torch
 from helpers import tiny_model
 
 from sentiment_neuron.generate import (
-    CONDITIONS, Generation, Steering, format_steering_table, generate, next_byte_probs, run_steering, unit_scale,
+    CONDITIONS, Generation, Steering, format_steering_table, generate, next_byte_probs, paired_test, run_steering,
+    unit_scale,
 )
 from sentiment_neuron.models import ByteLM, ModelConfig
 from sentiment_neuron.text import preprocess
@@ -188,6 +189,8 @@ def test_run_steering_writes_everything(tmp_path, data_dir, small_judge):
     # sign -1: "positive" clamps the unit negative
     assert conds["positive"]["clamp_value"] == pytest.approx(-report["scale"])
     assert conds["negative"]["clamp_value"] == pytest.approx(report["scale"])
+    pairs = report["paired_test"]
+    assert pairs["positive_only"] + pairs["negative_only"] <= 5 and 0 < pairs["p_value"] <= 1
     for c in conds.values():
         assert 0 <= c["fraction_positive"] <= 1 and 0 <= c["mean_p_positive"] <= 1
         assert 1 <= len(c["examples"]) <= 5
@@ -216,3 +219,12 @@ def test_run_steering_bad_arguments(tmp_path, data_dir, small_judge):
         run_steering(m, 0, 1, tmp_path, judge=small_judge, n=2, length=5, strength=0, data_dir=data_dir, quiet=True)
     with pytest.raises(ValueError, match="hidden size 16"):
         run_steering(m, 99, 1, tmp_path, judge=small_judge, n=2, length=5, data_dir=data_dir, quiet=True)
+
+
+def test_paired_test_counts_discordant_pairs():
+    positive = np.array([True, True, True, True, True, True, True, True, False, True])
+    negative = np.array([False, False, False, False, False, False, False, False, False, True])
+    test = paired_test(positive, negative)
+    assert test["positive_only"] == 8 and test["negative_only"] == 0
+    assert test["p_value"] == pytest.approx(2 * 0.5 ** 8)  # two-sided exact binomial
+    assert paired_test(positive, positive)["p_value"] == 1.0

@@ -268,6 +268,9 @@ def _run_generate(args) -> None:
         report = run_steering(model, unit, sign, args.out, n=args.n or 50, strength=args.strength,
                               data_dir=args.data_dir, model_name=str(args.model), quiet=args.quiet, **sampling)
         print(format_steering_table(report))
+        test = report["paired_test"]
+        print(f"paired: positive only {test['positive_only']}, negative only {test['negative_only']}, "
+              f"exact McNemar p = {test['p_value']:.2g}")
         print(f"unit {unit} (sign {sign:+d}), scale {report['scale']:.4f}; judge: SST-2 test accuracy "
               f"{100 * report['judge']['sst2_test_accuracy']:.1f}%; {args.out}/steering.md")
         return

@@ -345,6 +345,28 @@ def _summary(texts: list[str], p_positive: np.ndarray, reread: np.ndarray, value
     }
 
 
+def paired_test(positive: np.ndarray, negative: np.ndarray) -> dict:
+    """Exact McNemar test of "clamped positive is judged positive more often than clamped negative".
+
+    The conditions share their random draws (same seed), so sample k of each
+    forms a pair; only discordant pairs carry evidence (McNemar 1947):
+    b = judged positive only when clamped positive, c = only when clamped
+    negative; the two-sided p-value is the exact binomial test of b in b + c at 1/2.
+
+    Args:
+        positive, negative: (n,) bool, the judge's verdict per paired sample.
+
+    Returns:
+        {"positive_only": b, "negative_only": c, "p_value": float (1.0 when b + c = 0)}.
+    """
+    from scipy.stats import binomtest  # scikit-learn's own dependency
+
+    b = int(np.sum(positive & ~negative))
+    c = int(np.sum(negative & ~positive))
+    p_value = float(binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
+    return {"positive_only": b, "negative_only": c, "p_value": p_value}
+
+
 def run_steering(
     model: ByteLM,
     unit: int,
@@ -447,7 +469,10 @@ def run_steering(
                   "sst2_test_accuracy": float(np.mean(np.argmax(judge.predict_proba(test.texts), axis=1)
                                                       == _class_columns(judge, test.labels))),
                   "n_test": len(test)},
-        "conditions": conditions, "files": {**files, "report": "steering.md"},
+        "conditions": conditions,
+        "paired_test": paired_test(p_positive[CONDITIONS.index("positive")] > 0.5,
+                                   p_positive[CONDITIONS.index("negative")] > 0.5),
+        "files": {**files, "report": "steering.md"},
         "model": model_name, "seconds": round(time.time() - start, 1), "seed": seed, "versions": library_versions(),
     }
     write_json(report, out / "steering.json")
@@ -484,6 +509,11 @@ def format_steering_table(report: dict) -> str:
                          "unit (re-read, x sign)"], rows)
 
 
+def _paired_sentence(test: dict) -> str:
+    return (f"Paired samples judged positive only when clamped positive: {test['positive_only']}, only when "
+            f"clamped negative: {test['negative_only']}; exact McNemar p = {test['p_value']:.2g}.")
+
+
 def steering_markdown(report: dict) -> str:
     """steering.md: settings, the table, the judge's credibility, and example texts."""
     s, judge = report["settings"], report["judge"]
@@ -500,6 +530,7 @@ def steering_markdown(report: dict) -> str:
         f"Judge: {judge['kind']} (TF-IDF + logistic regression) on the continuations, "
         f"SST-2 test accuracy {pct(judge['sst2_test_accuracy'])} ({judge['n_test']:,} texts).\n",
         "```", format_steering_table(report), "```\n",
+        _paired_sentence(report["paired_test"]) + "\n",
         "\"unit (re-read)\": the unit's mean over the bytes of prime + continuation read again "
         "without the clamp, times the sign: whether the text itself evokes the unit.\n",
     ]
