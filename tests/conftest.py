@@ -37,3 +37,15 @@ def test_cache(session_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     """Point $SENTIMENT_NEURON_CACHE at the persistent test cache for one test."""
     monkeypatch.setenv("SENTIMENT_NEURON_CACHE", str(session_cache_dir))
     return session_cache_dir
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module: tiny models gain nothing from threads, and two threads
+    fighting another job for 2 cores run byte-by-byte steps 10-100x slower (DESIGN.md)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -93,17 +93,6 @@ def test_learning_curve_on_separable_synthetic_data():
     assert "300 (all)" in table and "L1 probe" in table and "TF-IDF" in table and " ± " in table
 
 
-@pytest.fixture
-def one_thread():
-    """A 16-unit model gains nothing from threads, and on a shared 2-core machine they cost 10x and more."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def sst_task(data_dir):
     rng = np.random.default_rng(0)

@@ -24,13 +24,7 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Byte-by-byte steps are tiny: two threads fighting a background job for 2 cores run them 100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny byte-by-byte steps
 
 
 @pytest.fixture(scope="module")

@@ -364,6 +364,17 @@ def _add_data_efficiency(sub) -> None:
                        "fit the L1 probe on the features and TF-IDF + logistic regression on the texts on the same "
                        "stratified random draws (C chosen on the full validation set) and test both. Writes "
                        "OUT/efficiency.json, efficiency.csv, efficiency.md and efficiency.png.")
+    _task_arguments(p)
+    p.add_argument("--sizes", type=_int_list,
+                   help="comma-separated training sizes, e.g. 8,16,32,64 (default: 8, 16, 32, ... doubling); "
+                   "sizes >= the training set are dropped, and the full training set is always the last point")
+    p.add_argument("--draws", type=int, default=5, help="random draws per size (default: 5; the full set: 1)")
+    _common(p)
+    p.set_defaults(func=_run_data_efficiency)
+
+
+def _task_arguments(p: argparse.ArgumentParser) -> None:
+    """--model, the labeled task (--dataset, or --train/--validation/--test files), --out, --features."""
     p.add_argument("--model", required=True, help="model folder")
     p.add_argument("--dataset", help="named task: sst2 or imdb")
     p.add_argument("--train", help="labeled file (instead of --dataset)")
@@ -371,18 +382,12 @@ def _add_data_efficiency(sub) -> None:
     p.add_argument("--test", help="labeled file (with --train)")
     p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
     p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
-    p.add_argument("--sizes", type=_int_list,
-                   help="comma-separated training sizes, e.g. 8,16,32,64 (default: 8, 16, 32, ... doubling); "
-                   "sizes >= the training set are dropped, and the full training set is always the last point")
-    p.add_argument("--draws", type=int, default=5, help="random draws per size (default: 5; the full set: 1)")
     p.add_argument("--max-train", type=int, help="random subset of the training texts")
     p.add_argument("--max-test", type=int, help="random subset of the test texts")
     p.add_argument("--validation-size", type=int, default=1000,
                    help="imdb only (no validation split): training reviews held out (default: 1000)")
-    _common(p)
-    p.set_defaults(func=_run_data_efficiency)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
 
 
 def _int_list(text: str) -> list[int]:
@@ -413,21 +418,9 @@ def _add_transfer(sub) -> None:
     p = sub.add_parser("transfer", help="L1 logistic regression on features; find the sentiment unit",
                        description="Featurize a labeled task, fit an L1 logistic regression (C chosen on validation), "
                        "find the sentiment unit. Writes OUT/report.json, report.md, probe.npz and a histogram PNG.")
-    p.add_argument("--model", required=True, help="model folder")
-    p.add_argument("--dataset", help="named task: sst2 or imdb")
-    p.add_argument("--train", help="labeled file (instead of --dataset)")
-    p.add_argument("--validation", help="labeled file (with --train)")
-    p.add_argument("--test", help="labeled file (with --train)")
-    p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
-    p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
+    _task_arguments(p)
     p.add_argument("--compare", default="hidden-last,cell-last,hidden-mean,hidden-max",
                    help="other features to probe for comparison, comma-separated ('' for none)")
-    p.add_argument("--max-train", type=int, help="random subset of the training texts")
-    p.add_argument("--max-test", type=int, help="random subset of the test texts")
-    p.add_argument("--validation-size", type=int, default=1000,
-                   help="imdb only (no validation split): training reviews held out (default: 1000)")
     _common(p)
     p.set_defaults(func=_run_transfer)
 
