@@ -21,11 +21,11 @@ from tqdm.auto import tqdm
 from .baseline import TfidfBaseline
 from .classify import load_transfer, predict
 from .datasets import Records
-from .features import featurize, parse_spec
+from .features import parse_spec
 from .models import ByteLM
 from .report import format_table, pct, write_json
 from .runinfo import library_versions
-from .transfer import Task, run_transfer
+from .transfer import Task, featurize_task, run_transfer
 
 METHODS = {"l1_probe": "L1 probe (all units)", "unit": "sentiment unit alone", "tfidf": "TF-IDF + LR"}
 
@@ -76,13 +76,13 @@ def run_cross_domain(
     if len(tasks) < 2 or len(set(names)) != len(names):
         raise ValueError(f"cross-domain transfer needs two or more differently named tasks, got {names}")
     spec = "-".join(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
-    test_features = {task.name: featurize(model, task.test.texts, *parse_spec(spec), quiet=quiet,
-                                          desc=f"{task.name} test") for task in tasks}
+    X = {task.name: featurize_task(model, task, [spec], quiet) for task in tasks}  # once per text
     accuracy = {method: {} for method in METHODS}
     units = {}
     for source in tasks:
         result_dir = out / source.name
-        run_transfer(model, source, result_dir, spec, compare=(), model_name=model_name, seed=seed, quiet=quiet)
+        run_transfer(model, source, result_dir, spec, compare=(), model_name=model_name, seed=seed, quiet=quiet,
+                     X=X[source.name])
         result = load_transfer(result_dir)
         units[source.name] = {"unit": result.unit, "sign": result.unit_sign}
         judge = TfidfBaseline(seed=seed).fit(source.train.texts, source.train.labels,
@@ -92,9 +92,9 @@ def run_cross_domain(
             accuracy[method][source.name] = {}
         for target in tqdm(tasks, desc=f"fitted on {source.name}: testing", disable=quiet):
             y = align_labels(target.test, names_of_source)
-            X = test_features[target.name]
-            accuracy["l1_probe"][source.name][target.name] = float(np.mean(predict(result, X)[1] == y))
-            accuracy["unit"][source.name][target.name] = float(np.mean(predict(result, X, unit=True)[1] == y))
+            X_test = X[target.name]["test"][spec]
+            accuracy["l1_probe"][source.name][target.name] = float(np.mean(predict(result, X_test)[1] == y))
+            accuracy["unit"][source.name][target.name] = float(np.mean(predict(result, X_test, unit=True)[1] == y))
             accuracy["tfidf"][source.name][target.name] = judge.score(target.test.texts, y)
     report = {
         "tasks": names, "model": model_name, "features": spec,

@@ -23,12 +23,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .baseline import TfidfBaseline
-from .features import featurize, parse_spec, spec_name
+from .features import parse_spec, spec_name
 from .models import ByteLM
 from .probe import L1Probe
 from .report import format_table, write_json
 from .runinfo import library_versions
-from .transfer import PARTS, Task
+from .transfer import PARTS, Task, featurize_task
 from .viz import plt, save_figure
 
 METHODS = {"l1_probe": "L1 probe (LM features)", "tfidf": "TF-IDF + logistic regression"}
@@ -274,13 +274,10 @@ def run_data_efficiency(
         ValueError: a split has no labels or multilabel labels; see `learning_curve`.
     """
     start, out = time.time(), Path(out)
-    for split in (task.train, task.validation, task.test):
-        if split.labels is None or split.labels.ndim != 1:
-            raise ValueError(f"{split.source}: data efficiency needs one label per text (binary or multiclass)")
+    task.check_single_labels("data efficiency")
     spec = parse_spec(features or (model.config.feature_state, model.config.feature_pooling))
     _check_sizes(sizes, task.train.labels, draws)  # fail before featurizing, not after
-    X = {part: featurize(model, getattr(task, part).texts, *spec, quiet=quiet, desc=f"{task.name} {part}")
-         for part in PARTS}
+    X = {part: by_spec[spec_name(spec)] for part, by_spec in featurize_task(model, task, [spec], quiet).items()}
     featurized = time.time()
     args = [a for part in PARTS for a in (X[part], getattr(task, part).labels, getattr(task, part).texts)]
     curve = learning_curve(*args, sizes=sizes, draws=draws, seed=seed, quiet=quiet)

@@ -32,6 +32,18 @@ class Task:
     validation: Records
     test: Records
 
+    def check_single_labels(self, what: str) -> None:
+        """Raise ValueError (naming the file) unless every split has one label per text."""
+        for split in (self.train, self.validation, self.test):
+            if split.labels is None or split.labels.ndim != 1:
+                raise ValueError(f"{split.source}: {what} needs one label per text (binary or multiclass)")
+
+
+def featurize_task(model: ByteLM, task: Task, specs, quiet: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """Features of every split in one pass per split: {part: {spec name: float32 (N_part, H)}}."""
+    return {part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, desc=f"{task.name} {part}")
+            for part in PARTS}
+
 
 def load_task(
     name: str,
@@ -74,6 +86,7 @@ def run_transfer(
     seed: int = 0,
     quiet: bool = False,
     extremes_k: int = 5,
+    X: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict:
     """Fit the L1 probe on `features` (default: the model's) and find the sentiment unit.
 
@@ -84,17 +97,17 @@ def run_transfer(
     and out/extremes.{html,png}: the unit over the `extremes_k` test texts at each
     tail of its distribution (report["extremes"] lists them).
 
+    `X`: features already computed (`featurize_task`) holding every spec used;
+    None computes them.
+
     Raises:
         ValueError: a split has no labels or multilabel labels.
     """
     start, out = time.time(), Path(out)
-    for split in (task.train, task.validation, task.test):
-        if split.labels is None or split.labels.ndim != 1:
-            raise ValueError(f"{split.source}: transfer needs one label per text (binary or multiclass)")
+    task.check_single_labels("transfer")
     main = spec_name(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
     specs = list(dict.fromkeys([main, *(spec_name(parse_spec(s)) for s in compare)]))
-    X = {part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, desc=f"{task.name} {part}")
-         for part in PARTS}
+    X = X if X is not None else featurize_task(model, task, specs, quiet)
     y = {part: getattr(task, part).labels for part in PARTS}
     probes = {spec: L1Probe(seed=seed).fit(X["train"][spec], y["train"], X["validation"][spec], y["validation"])
               for spec in tqdm(specs, desc=f"{task.name} L1 probes", disable=quiet)}
