@@ -85,8 +85,7 @@ def featurize_many(
         ValueError: an unknown spec or precision, or no texts.
     """
     specs = [parse_spec(s) for s in specs]
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    check_precision(precision)
     if len(texts) == 0:
         raise ValueError("no texts to featurize")
     model.eval()
@@ -106,23 +105,47 @@ def featurize_many(
     return out
 
 
-def _pool_batch(model, tokens, lengths, specs, chunk_len, precision) -> dict[str, torch.Tensor]:
-    """Pool states of one padded batch. tokens (T, B) int64, lengths (B,) -> {spec: (B, H)}.
+PRECISIONS = ("fp32", "bf16")
 
-    Rows are sorted by decreasing length, so the texts still running at any
+
+def check_precision(precision: str) -> None:
+    """ValueError unless precision is "fp32" or "bf16" (autocast matrix products)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+
+
+def iter_chunks(model: ByteLM, tokens: torch.Tensor, lengths: torch.Tensor, chunk_len: int = 256,
+                precision: str = "bf16", return_cells: bool = False):
+    """Run a padded batch through the model in chunks of time, the state carried.
+
+    Rows must be sorted by decreasing length, so the texts still running at any
     time form a prefix of the batch: each chunk runs only on that prefix, and
     padding costs (almost) nothing even when lengths vary a lot.
+
+    Args:
+        tokens: (T, B) int64 on the model's device; lengths: (B,) decreasing.
+
+    Yields:
+        (t0, hs, cs): the chunk's first time step, hidden states (Tc, active, H)
+        and cell states (same shape) or None; rows are the first `active` texts.
     """
-    batch = tokens.shape[1]
-    need_cells = any(state == "cell" for state, _ in specs)
-    init = {"mean": 0.0, "max": float("-inf"), "last": 0.0}
-    acc = {(s, p): torch.full((batch, model.hidden_size), init[p], device=tokens.device) for s, p in specs}
     carried = None
     for t0 in range(0, int(lengths.max()), chunk_len):
         active = int((lengths > t0).sum())  # a prefix, lengths being sorted
         carried = None if carried is None else model.narrow_state(carried, active)
         with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len, :active], carried, return_cells=need_cells)
+            hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len, :active], carried, return_cells=return_cells)
+        yield t0, hs, cs
+
+
+def _pool_batch(model, tokens, lengths, specs, chunk_len, precision) -> dict[str, torch.Tensor]:
+    """Pool states of one length-sorted padded batch. tokens (T, B) int64, lengths (B,) -> {spec: (B, H)}."""
+    batch = tokens.shape[1]
+    need_cells = any(state == "cell" for state, _ in specs)
+    init = {"mean": 0.0, "max": float("-inf"), "last": 0.0}
+    acc = {(s, p): torch.full((batch, model.hidden_size), init[p], device=tokens.device) for s, p in specs}
+    for t0, hs, cs in iter_chunks(model, tokens, lengths, chunk_len, precision, need_cells):
+        active = hs.shape[1]
         steps = torch.arange(t0, t0 + hs.shape[0], device=tokens.device)
         for state, pooling in specs:
             values = (hs if state == "hidden" else cs).float()  # (Tc, active, H)

@@ -45,6 +45,7 @@ import torch
 from matplotlib.colors import TwoSlopeNorm
 from tqdm.auto import tqdm
 
+from .features import check_precision, iter_chunks
 from .heatmap import CMAP
 from .models import ByteLM
 from .report import write_json
@@ -325,8 +326,7 @@ def word_vectors(
 def _check_args(model, mode, precision, unit, batch_size, chunk_len, max_occurrences, max_bytes) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    check_precision(precision)
     if unit is not None and not 0 <= int(unit) < model.hidden_size:
         raise ValueError(f"unit {unit} out of range: the model has {model.hidden_size} units")
     for name, value in (("batch_size", batch_size), ("chunk_len", chunk_len),
@@ -371,12 +371,7 @@ def _gather_batch(model, tokens, lengths, cols, occ, targets, precision, chunk_l
     tokens (T, B) int64 on the model's device; lengths (B,) decreasing; cols, occ
     (M,) int64; a target's t (M,) int64 is a time step (-1: before the text, left zero).
     """
-    carried = None
-    for t0 in range(0, int(lengths.max()), chunk_len):
-        active = int((lengths > t0).sum())  # a prefix, lengths being sorted
-        carried = None if carried is None else model.narrow_state(carried, active)
-        with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            hs, carried, _ = model.encode(tokens[t0:t0 + chunk_len, :active], carried)  # (Tc, active, H)
+    for t0, hs, _ in iter_chunks(model, tokens, lengths, chunk_len, precision):  # hs (Tc, active, H)
         for out, steps in targets:
             hit = np.flatnonzero((steps >= t0) & (steps < t0 + hs.shape[0]))
             if len(hit):
