@@ -37,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .models import ByteLM
-from .report import format_table, pct, write_json
+from .report import format_table, md_cell, pct, write_json
 from .runinfo import library_versions
 from .text import preprocess
 
@@ -540,7 +540,6 @@ def steering_markdown(report: dict) -> str:
                   f"Heatmap, re-read unclamped: [{files[0]}]({files[0]}), [{files[1]}]({files[1]})\n",
                   "| P(positive) | text |", "| ---: | --- |"]
         for ex in report["conditions"][condition]["examples"]:
-            text = ex["text"].replace("|", "\\|").replace("<", "&lt;").replace("\n", " ").replace("\r", " ")
-            lines.append(f"| {ex['p_positive']:.3f} | {text} |")
+            lines.append(f"| {ex['p_positive']:.3f} | {md_cell(ex['text'])} |")
         lines.append("")
     return "\n".join(lines)

@@ -26,6 +26,11 @@ def comparison_table(comparison: dict) -> str:
     return format_table(["features", "C", "nonzero units", "validation", "test"], rows)
 
 
+def md_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: pipes escaped, HTML tags shown as text, one line."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace("\r", " ").replace("\n", " ")
+
+
 def write_json(data: dict, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +80,6 @@ def extremes_markdown(report: dict) -> str:
     for side in ("positive", "negative"):
         lines += [f"**Most {side}**\n", "| value | label | text |", "| ---: | --- | --- |"]
         for item in extremes[side]:
-            text = item["text"].replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {item['value']:+.3f} | {item['label'] or '-'} | {text} |")
+            lines.append(f"| {item['value']:+.3f} | {item['label'] or '-'} | {md_cell(item['text'])} |")
         lines.append("")
     return "\n".join(lines)

@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 from .features import check_precision, iter_chunks
 from .heatmap import CMAP
 from .models import ByteLM
-from .report import write_json
+from .report import md_cell, write_json
 from .runinfo import library_versions
 from .text import pad_batch, preprocess
 from .viz import plt, save_figure  # viz selects the file-only Agg backend
@@ -822,14 +822,11 @@ def _markdown(summary: dict) -> str:
     entries = summary["neighbours"].get("query")
     entries = {"query": entries} if entries else summary["neighbours"]["first_occurrences"]
     for entry in entries.values():
-        lines += [f"**{entry['word']}** in \"{_md(entry['context'])}\" (unit value {fmt(entry['unit_value'])})", "",
+        lines += [f"**{entry['word']}** in \"{md_cell(entry['context'])}\" (unit value {fmt(entry['unit_value'])})", "",
                   "| | similarity | word | context |", "| ---: | ---: | --- | --- |"]
-        lines += [f"| {r + 1} | {n['similarity']:.3f} | {n['word']} | {_md(n['context'])} |"
+        lines += [f"| {r + 1} | {n['similarity']:.3f} | {n['word']} | {md_cell(n['context'])} |"
                   for r, n in enumerate(entry["neighbours"])]
         lines += ["", "Other words: " + ", ".join(f"{n['word']} ({n['similarity']:.3f})"
                                                     for n in entry["other_words"]), ""]
     return "\n".join(lines) + "\n"
 
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
