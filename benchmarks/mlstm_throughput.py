@@ -55,6 +55,7 @@ from torch import nn
 
 from sentiment_neuron.models import ByteLM, ModelConfig
 from sentiment_neuron.models.mlstm import MLSTM
+from sentiment_neuron.precision import PRECISIONS, autocast, describe_precision, native_bf16, resolve_precision
 
 EMBED = 64
 VOCAB = 256
@@ -114,13 +115,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _autocast(device: torch.device, precision: str):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 def measure_matmul(device: torch.device, precision: str, size: int = 4096, repeats: int = 3) -> float:
     """Best-of-`repeats` FLOP/s of a (size x size) @ (size x size) product in `precision`."""
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    dtype = torch.bfloat16 if resolve_precision(precision, device) == "bf16" else torch.float32
     gen = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=gen).to(device, dtype)
     b = torch.randn(size, size, generator=gen).to(device, dtype)
@@ -133,6 +130,23 @@ def measure_matmul(device: torch.device, precision: str, size: int = 4096, repea
         _sync(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * size**3 / best
+
+
+def cpu_description() -> str:
+    """The CPU's model name and its bf16-relevant flags (the two CPU kinds differ 300x in bf16)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    marks = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{model} ({', '.join(marks) or 'flags unknown'})"
 
 
 def build_model(impl: str, hidden: int, device: torch.device, seed: int = 0) -> ByteLM:
@@ -153,7 +167,7 @@ def measure(
     hidden: int,
     batch: int,
     steps: int,
-    precision: str = "bf16",
+    precision: str = "auto",
     device: str | torch.device = "cpu",
     min_time: float = 1.0,
     min_repeats: int = 2,
@@ -163,6 +177,7 @@ def measure(
     """Time one configuration: a warm-up call, then repeats (>= min_repeats, until
     >= min_time seconds in all); returns the record with the best time."""
     device = torch.device(device)
+    precision = resolve_precision(precision, device)
     model = build_model(impl, hidden, device, seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     tokens = torch.randint(0, VOCAB, (steps + 1, batch), generator=gen).to(device)
@@ -171,7 +186,7 @@ def measure(
         model.eval()
 
         def call():
-            with torch.no_grad(), _autocast(device, precision):
+            with torch.no_grad(), autocast(precision, device):
                 hs, _, _ = model.encode(inputs)
             return hs
 
@@ -180,7 +195,7 @@ def measure(
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def call():
-            with _autocast(device, precision):
+            with autocast(precision, device):
                 logits, _ = model(inputs)
             loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), targets.reshape(-1))
             opt.zero_grad(set_to_none=True)
@@ -224,7 +239,8 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
         for mode in args.modes:
             for batch in args.batch_sizes:
                 for impl in args.impls:
-                    reason = _skip_reason(impl, mode, hidden, batch, smallest, args.quick)
+                    reason = _skip_reason(impl, mode, hidden, batch, smallest, args.quick, args.precision,
+                                          torch.device(args.device))
                     if reason:
                         skipped.append({"impl": impl, "mode": mode, "hidden_size": hidden,
                                         "batch_size": batch, "reason": reason})
@@ -234,9 +250,12 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
     return runs, skipped
 
 
-def _skip_reason(impl: str, mode: str, hidden: int, batch: int, smallest: int, quick: bool) -> str | None:
+def _skip_reason(impl: str, mode: str, hidden: int, batch: int, smallest: int, quick: bool,
+                 precision: str = "fp32", device: torch.device = torch.device("cpu")) -> str | None:
     """Why a configuration is left out (None: run it). Quick mode stays under 3 minutes on 2 CPU cores."""
     train, naive = mode == "train", impl == "naive_mlstm"
+    if impl == "torch_lstm" and precision == "bf16" and device.type == "cpu" and not native_bf16(device):
+        return "nn.LSTM has no bf16 kernel where bf16 is emulated (oneDNN: no primitive)"
     if naive and train and hidden >= 2048:
         return "naive train at H>=2048 (minutes per step)"
     if not quick:
@@ -291,7 +310,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=None, help="T, bytes per sequence (default: by size)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
-    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto: bf16 where this CPU/GPU computes it natively, else fp32 (default: auto)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--min-time", type=float, default=None, help="seconds of repeats per measurement")
     parser.add_argument("--matmul-size", type=int, default=4096, help="square matmul size for the reference rate")
@@ -304,6 +324,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.min_time is None:
         args.min_time = 0.3 if args.quick else 1.5
     device = torch.device(args.device)
+    print(f"{cpu_description()}; {describe_precision(args.precision, device)}", flush=True)
+    args.precision = resolve_precision(args.precision, device)
 
     started = time.perf_counter()
     matmul = measure_matmul(device, args.precision, args.matmul_size)
@@ -328,8 +350,10 @@ def main(argv: list[str] | None = None) -> dict:
         "matmul_flops_per_s_end": matmul_end,
         "matmul_size": args.matmul_size,
         "device": str(device),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_description(),
         "threads": torch.get_num_threads(),
+        "precision": args.precision,
+        "native_bf16": native_bf16(device),
         "torch": torch.__version__,
         "quick": args.quick,
         "elapsed_s": elapsed,

@@ -88,8 +88,13 @@ def test_unit_proba_equals_the_single_unit_model_and_ignores_other_units(fitted)
 def test_classify_texts_featurizes_as_the_probe_was_fitted(fitted):
     result, texts = load_transfer(fitted["out"]), fitted["task"].test.texts[:20]
     proba, labels = classify_texts(fitted["model"], result, texts, quiet=True)
-    np.testing.assert_allclose(proba, fitted["probe"].predict_proba(fitted["X_test"][:20]), rtol=1e-10)
-    np.testing.assert_array_equal(labels, fitted["probe"].predict(fitted["X_test"][:20]))
+    # the same features (hidden-mean, the fit's) of the same 20 texts: the probe's own numbers
+    X_same = featurize(fitted["model"], texts, "hidden", "mean", quiet=True).astype(np.float64)
+    np.testing.assert_allclose(proba, fitted["probe"].predict_proba(X_same), rtol=1e-10)
+    np.testing.assert_array_equal(labels, fitted["probe"].predict(X_same))
+    # featurized within the whole test set, other batches round other ways (BLAS blocking
+    # depends on the batch): equal to float32 rounding, not bitwise
+    np.testing.assert_allclose(proba, fitted["probe"].predict_proba(fitted["X_test"][:20]), rtol=1e-6)
     unit_proba, unit_labels = classify_texts(fitted["model"], result, texts, unit=True, quiet=True)
     assert unit_proba.shape == (20, 2) and set(unit_labels.tolist()) <= {0, 1}
     with pytest.raises(ValueError, match="hidden size"):
@@ -164,8 +169,18 @@ def test_read_texts_from_files_and_stdin(tmp_path):
     assert read_texts(tmp_path / "t.txt") == ["good film", "bad film"]
     assert read_texts("-", stdin=io.StringIO("one\n\ntwo\r\n")) == ["one", "two"]
     assert read_texts("-", "review", stdin=io.StringIO('{"review": "x"}\n{"review": "y"}\n')) == ["x", "y"]
-    with pytest.raises(ValueError, match="<stdin> line 2"):
+    with pytest.raises(ValueError, match="<stdin>: line 2"):
         read_texts("-", "review", stdin=io.StringIO('{"review": "x"}\n{"text": "y"}\n'))
+
+
+def test_read_texts_in_other_encodings(tmp_path):
+    (tmp_path / "t.txt").write_bytes("café\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"t\.txt: line 1: not valid UTF-8.*--encoding latin-1"):
+        read_texts(tmp_path / "t.txt")
+    assert read_texts(tmp_path / "t.txt", encoding="latin-1") == ["café"]
+    assert read_texts(tmp_path / "t.txt", encoding_errors="replace") == ["caf\ufffd"]
+    stdin = io.BytesIO("café\n\nnaïve\r\n".encode("cp1252"))  # stdin's bytes, as sys.stdin.buffer
+    assert read_texts("-", stdin=stdin, encoding="cp1252") == ["café", "naïve"]
 
 
 def test_transfer_result_is_a_dataclass_of_arrays(fitted):

@@ -191,3 +191,68 @@ def test_data_efficiency_command(tiny_lm, sst, tmp_path, capsys):
     result = json.loads((out / "efficiency.json").read_text())
     assert result["sizes"] == [8, 32, 120]
     assert (out / "efficiency.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_featurize_reads_other_encodings(tiny_lm, tmp_path, capsys):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("A fine café.\nDull.\n".encode("latin-1"))
+    out = tmp_path / "X.npy"
+    assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"sentiment-neuron featurize: error: {path}: line 1: not valid UTF-8") and "\n" not in err
+    assert "--encoding latin-1" in err and not out.exists()
+    assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--out", str(out), "--quiet",
+                 "--encoding", "latin-1"]) == 0
+    X = np.load(out)
+    expected = featurize(load_model(tiny_lm), ["A fine café.", "Dull."], quiet=True)
+    assert X.shape == (2, 16)
+    np.testing.assert_allclose(X, expected, rtol=1e-6)
+    assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--out", str(out), "--quiet",
+                 "--encoding-errors", "replace"]) == 0
+
+
+@pytest.mark.parametrize("command", ["pretrain", "prepare-corpus", "featurize", "transfer", "classify", "heatmap",
+                                     "data-efficiency", "cross-domain", "word-vectors"])
+def test_every_command_reading_files_takes_an_encoding(command):
+    from sentiment_neuron.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    flags = {s for a in sub._actions for s in a.option_strings}
+    assert {"--encoding", "--encoding-errors"} <= flags
+    choices = next(a.choices for a in sub._actions if "--encoding-errors" in a.option_strings)
+    assert list(choices) == ["strict", "replace"]
+
+
+def test_pretrain_resume_refuses_other_model_and_training_flags(sst, tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(sst.texts[:200]) + "\n")
+    run = ["pretrain", "--input", str(corpus), "--out", str(tmp_path / "run"), "--precision", "fp32", "--quiet"]
+    assert main([*run, "--hidden-size", "16", "--embed-size", "8", "--batch-size", "4", "--seq-len", "16",
+                 "--max-steps", "2"]) == 0
+    capsys.readouterr()
+    assert main([*run, "--resume", "--hidden-size", "32", "--max-steps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "hidden_size: checkpoint 16, given 32" in err and "drop --hidden-size" in err and "--out" in err
+    assert main([*run, "--resume", "--seq-len", "32", "--batch-size", "4"]) == 2
+    assert "seq_len: checkpoint 16, given 32" in capsys.readouterr().err
+    # Flags that agree, budgets and intervals are fine; the model keeps the checkpoint's shape.
+    assert main([*run, "--resume", "--hidden-size", "16", "--batch-size", "4", "--max-steps", "3",
+                 "--eval-every", "1"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["hidden_size"], config["embed_size"], config["provenance"]["steps"]) == (16, 8, 3)
+    assert main([*run, "--resume", "--max-steps", "4"]) == 0
+    assert load_model(tmp_path / "run").config.provenance["steps"] == 4
+
+
+def test_pretrain_flags_default_to_the_library_dataclasses():
+    from sentiment_neuron.cli import build_parser
+    from sentiment_neuron.models import ModelConfig
+    from sentiment_neuron.pretrain import TrainConfig
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["pretrain"]
+    helps = {a.dest: a.help for a in sub._actions}
+    args = sub.parse_args(["--input", "x.txt", "--out", "o"])
+    for name, cls in (("hidden_size", ModelConfig), ("embed_size", ModelConfig), ("rnn", ModelConfig),
+                      ("batch_size", TrainConfig), ("seq_len", TrainConfig), ("keep_checkpoints", TrainConfig)):
+        assert getattr(args, name) is None  # not given: the library's default applies
+        assert f"default: {getattr(cls(max_steps=1) if cls is TrainConfig else cls(), name)}" in helps[name]

@@ -308,3 +308,109 @@ def test_records_subset():
     assert Records(["a"]).subset([0]).labels is None
     with pytest.raises(ValueError):
         Records(["a", "b"], np.array([0]))
+
+
+# ----------------------------------------------------------------- encodings
+
+
+def test_latin1_file_fails_clearly_by_default(tmp_path):
+    p = tmp_path / "odd.csv"
+    p.write_bytes("text,label\nfine,1\ncafé,0\n".encode("latin-1"))
+    for read in (read_records, lambda path: list(datasets.iter_texts(path))):
+        with pytest.raises(DataError) as error:
+            read(p)
+        message = str(error.value)
+        assert message.startswith(f"{p}: line 3: not valid UTF-8") and "\n" not in message
+        assert "byte 0xe9 at byte offset 21 of the file" in message
+        assert "--encoding latin-1" in message and "--encoding-errors replace" in message
+
+
+def test_latin1_file_reads_with_its_encoding_or_replaced(tmp_path):
+    p = tmp_path / "odd.csv"
+    p.write_bytes("text,label\nfine,1\ncafé,0\n".encode("latin-1"))
+    rec = read_records(p, encoding="latin-1")
+    assert rec.texts == ["fine", "café"] and rec.labels.tolist() == [1, 0]
+    assert list(datasets.iter_texts(p, encoding="latin-1")) == ["fine", "café"]
+    assert read_records(p, encoding_errors="replace").texts == ["fine", "caf\ufffd"]
+    assert list(datasets.iter_texts(p, encoding_errors="replace")) == ["fine", "caf\ufffd"]
+    t = tmp_path / "odd.txt.gz"
+    t.write_bytes(gzip.compress("café\n".encode("cp1252")))
+    assert read_records(t, encoding="cp1252").texts == ["café"]
+    with pytest.raises(DataError, match=r"odd\.txt\.gz: line 1: .* of the decompressed data"):
+        read_records(t)
+
+
+def test_any_codec_bom_and_bad_names(tmp_path):
+    p = tmp_path / "u16.jsonl"
+    p.write_bytes('{"text": "café"}\n{"text": "naïve"}\n'.encode("utf-16"))
+    assert read_records(p, encoding="utf-16").texts == ["café", "naïve"]
+    assert list(datasets.iter_texts(p, encoding="UTF16")) == ["café", "naïve"]
+    bom = write(tmp_path / "bom.csv", "\ufefftext\nx\n")
+    assert read_records(bom).texts == ["x"] and list(datasets.iter_texts(bom)) == ["x"]
+    with pytest.raises(DataError, match=r"bom\.csv: unknown text encoding 'klingon'"):
+        read_records(bom, encoding="klingon")
+    with pytest.raises(DataError, match="not a text encoding"):
+        datasets.iter_texts(bom, encoding="base64")
+    with pytest.raises(DataError, match="encoding errors must be one of strict, replace"):
+        read_records(bom, encoding_errors="ignore")
+    with pytest.raises(DataError, match=r"u16\.jsonl: line 1: cannot decode as utf-16"):
+        read_records(write(p, '{"text": "no BOM"}\n'), encoding="utf-16")
+
+
+def test_stream_lines_decode_as_files(tmp_path):
+    stream = io.BytesIO("one\n\ncafé\r\n".encode("latin-1"))
+    assert list(datasets.iter_stream_texts(stream, encoding="latin-1")) == ["one", "café"]
+    with pytest.raises(DataError, match=r"<stdin>: line 3: not valid UTF-8"):
+        list(datasets.iter_stream_texts(io.BytesIO("one\n\ncafé\n".encode("latin-1"))))
+
+
+def test_unpaired_surrogates_are_errors_or_replaced(tmp_path):
+    p = write(tmp_path / "s.jsonl", '{"text": "a\\ud800b", "label": "x"}\n')
+    with pytest.raises(DataError, match=r"s\.jsonl: line 1: text column 'text' holds an unpaired surrogate"):
+        read_records(p)
+    assert read_records(p, encoding_errors="replace").texts == ["a\ufffdb"]
+
+
+# ----------------------------------------------------------------- what fuzzing found
+
+
+def test_carriage_returns_read_alike_whole_and_streamed(tmp_path):
+    p = tmp_path / "mac.csv"
+    p.write_bytes(b"text,label\rone,1\rtwo,0\r")
+    assert read_records(p).texts == list(datasets.iter_texts(p)) == ["one", "two"]
+
+
+def test_duplicate_header_columns_are_refused(tmp_path):
+    p = write(tmp_path / "dup.csv", "text,text\na,b\n")
+    with pytest.raises(DataError, match=r"dup\.csv: the header names the text column 'text' 2 times"):
+        read_records(p)
+    with pytest.raises(DataError, match="2 times"):
+        list(datasets.iter_texts(p))
+    assert read_records(write(tmp_path / "ok.csv", "x,x,text\n1,2,a\n")).texts == ["a"]
+
+
+def test_large_integer_labels_are_class_names(tmp_path):
+    rec = read_records(write(tmp_path / "big.csv", "text,label\na,1\nb,1000000000000\nc,99999999999999999999999\n"))
+    assert rec.label_names == ["1", "1000000000000", "99999999999999999999999"] and rec.labels.tolist() == [0, 1, 2]
+    assert read_records(write(tmp_path / "idx.csv", "text,label\na,3\nb,999\n")).label_names[-1] == "999"
+
+
+def test_deep_or_huge_json_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match=r"deep\.json: invalid JSON \(nested too deeply\)"):
+        read_records(write(tmp_path / "deep.json", "[" * 100_000))
+    with pytest.raises(DataError, match=r"deep\.jsonl: line 1: invalid JSON \(nested too deeply\)"):
+        list(datasets.iter_texts(write(tmp_path / "deep.jsonl", '{"text": ' + "[" * 100_000)))
+    with pytest.raises(DataError, match=r"digits\.jsonl: line 1: invalid JSON \(Exceeds the limit"):
+        read_records(write(tmp_path / "digits.jsonl", '{"text": "x", "label": ' + "9" * 5000 + "}\n"))
+
+
+def test_align_labels_shares_names_between_files():
+    train = Records(["a", "b"], np.array([0, 1]), ["neg", "pos"], "train.csv")
+    test = Records(["c"], np.array([0]), ["pos"], "test.csv")  # "pos" alone: class 0 of its file
+    other = Records(["d"], np.array([0]), ["zero"], "other.csv")
+    a, b, c = datasets.align_labels([train, test, other])
+    assert a.label_names == b.label_names == c.label_names == ["neg", "pos", "zero"]
+    assert a.labels.tolist() == [0, 1] and b.labels.tolist() == [1] and c.labels.tolist() == [2]
+    indices = datasets.align_labels([Records(["a"], np.array([2]), ["0", "1", "2"]),
+                                     Records(["b"], np.array([0]), ["0"])])
+    assert [r.label_names for r in indices] == [["0", "1", "2"]] * 2 and indices[1].labels.tolist() == [0]

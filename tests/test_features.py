@@ -36,9 +36,13 @@ def test_batched_chunked_features_equal_one_text_at_a_time(data_dir, rnn):
 def test_featurize_defaults_shape_dtype_and_bf16(data_dir):
     texts = load_dataset("sst2", "test", data_dir).texts[:10]
     model = tiny_model(hidden_size=12)
-    X = featurize(model, texts, quiet=True)
+    X = featurize(model, texts, quiet=True)  # precision auto: bf16 or fp32 by the CPU
     assert X.shape == (10, 12) and X.dtype == np.float32
-    np.testing.assert_allclose(X, featurize(model, texts, "hidden", "mean", precision="fp32", quiet=True), atol=0.05)
+    fp32 = featurize(model, texts, "hidden", "mean", precision="fp32", quiet=True)
+    np.testing.assert_allclose(X, fp32, atol=0.05)
+    bf16 = featurize(model, texts, precision="bf16", quiet=True)  # emulated where not native: slow, still right
+    np.testing.assert_allclose(bf16, fp32, atol=0.05)
+    assert not np.array_equal(bf16, fp32)  # bf16 did run
 
 
 def test_bad_specs_and_inputs():

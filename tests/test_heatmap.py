@@ -52,7 +52,7 @@ def _parse(page: str) -> _Collect:
 @pytest.mark.parametrize("state", ["hidden", "cell"])
 def test_trajectory_matches_encode(model, state):
     text = "Great movie, terrible ending!"
-    data, values = unit_trajectory(model, text, 5, state)
+    data, values = unit_trajectory(model, text, 5, state, precision="fp32")
     expected_bytes = preprocess(text, **model.config.preprocessing)
     assert data == expected_bytes
     assert values.dtype == np.float32 and values.shape == (len(data),)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentiment_neuron.models.mlstm import MLSTM, _right_multiplier
+from sentiment_neuron.models import mlstm
+from sentiment_neuron.models.mlstm import MLSTM
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "mlstm_throughput.py"
 
@@ -67,14 +68,20 @@ def test_inference_mode_and_chunked_calls_match_one_call():
     torch.testing.assert_close(torch.cat([first, second]), whole)
 
 
-def test_right_multiplier_equals_matmul():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("kernel", ["chosen", "plain"])
+def test_recurrent_products_equal_matmul_then_elementwise(monkeypatch, dtype, kernel):
+    if kernel == "plain":  # what AVX2-only CPUs and CUDA run
+        monkeypatch.setattr(mlstm, "_fused_onednn_ok", lambda weight: False)
     torch.manual_seed(0)
-    for dtype in (torch.float32, torch.bfloat16):
-        w = torch.randn(40, 16).to(dtype)
-        x = torch.randn(5, 16).to(dtype)
-        out = _right_multiplier(w, batch=8)(x)  # packed for batch 8, used with 5
-        assert out.dtype == dtype
-        torch.testing.assert_close(out.float(), (x @ w.t()).float(), rtol=1e-2, atol=1e-2)
+    w_mh, w_h = torch.randn(16, 16).to(dtype), torch.randn(64, 16).to(dtype)
+    x, other_mh, other_h = torch.randn(5, 16).to(dtype), torch.randn(5, 16).to(dtype), torch.randn(5, 64).to(dtype)
+    mul, add = mlstm._recurrent_products(w_mh, w_h, batch=8)  # prepared for batch 8, used with 5
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=2e-2, atol=5e-2)
+    for got, want in ((mul(x, other_mh), (x.float() @ w_mh.float().t()) * other_mh.float()),
+                      (add(x, other_h), x.float() @ w_h.float().t() + other_h.float())):
+        assert got.dtype == dtype and got.shape == want.shape
+        torch.testing.assert_close(got.float(), want, **tol)
 
 
 def _load_bench():

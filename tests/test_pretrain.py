@@ -95,3 +95,60 @@ def test_resume_refuses_other_data(corpus, data_dir, tmp_path):
 def test_a_budget_is_required():
     with pytest.raises(ValueError, match="budget"):
         TrainConfig()
+
+
+def test_resume_refuses_settings_that_disagree_with_the_checkpoint(corpus, tmp_path):
+    pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True)
+    with pytest.raises(ValueError, match=r"hidden_size: checkpoint 32, given 64; embed_size: checkpoint 8, given 4\. "
+                                         r"To continue it, drop --hidden-size, --embed-size .*new --out"):
+        pretrain(corpus, tmp_path, ModelConfig(hidden_size=64, embed_size=4), resume=True, quiet=True)
+    with pytest.raises(ValueError, match=r"batch_size: checkpoint 8, given 4; lr: checkpoint 0\.005, given 0\.1\."):
+        pretrain(corpus, tmp_path, {"hidden_size": 32}, {"batch_size": 4, "lr": 0.1, "max_steps": 3}, resume=True,
+                 quiet=True)
+    assert load_latest_checkpoint(tmp_path)["train_state"]["step"] == 2  # refused before training
+    # What agrees passes; budgets and intervals replace the saved ones.
+    _, state = pretrain(corpus, tmp_path, TINY, {"batch_size": 8, "max_steps": 4, "eval_every": 1}, resume=True,
+                        quiet=True)
+    assert state.step == 4
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 3, 4]
+
+
+def test_resume_skips_a_damaged_newest_checkpoint_and_stays_exact(corpus, tmp_path):
+    from sentiment_neuron.checkpoints import CheckpointWarning
+
+    config = small_config(max_steps=6, checkpoint_every=2)
+    whole, _ = pretrain(corpus, tmp_path / "whole", TINY, config, quiet=True)
+    pretrain(corpus, tmp_path / "split", TINY, config, quiet=True)
+    newest = checkpoint_files(tmp_path / "split")[-1]
+    newest.write_bytes(newest.read_bytes()[:1000])  # step 6 cut short: resume from step 4
+    stale = tmp_path / "split" / ".model.safetensors.0123abcd.tmp"  # as a run killed mid-write leaves it
+    stale.write_bytes(b"partial")
+    with pytest.warns(CheckpointWarning, match=f"skipping checkpoint .*{newest.name}: it does not load"):
+        resumed, state = pretrain(corpus, tmp_path / "split", resume=True, quiet=True)
+    assert state.step == 6 and not stale.exists()
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_run_killed_before_its_final_evaluation_logs_it_as_the_whole_run_does(corpus, tmp_path, monkeypatch):
+    """Killed after the last step's checkpoint: the resumed run logs the last step's learning rate, not 0."""
+    config = small_config(max_steps=15, checkpoint_every=1)
+    pretrain(corpus, tmp_path / "whole", TINY, config, quiet=True)
+    real = pretrain_module._Run.evaluate
+
+    def die_at_the_final_evaluation(self, train_bpc, lr):
+        if train_bpc is None:
+            raise SystemExit("killed")
+        return real(self, train_bpc, lr)
+
+    monkeypatch.setattr(pretrain_module._Run, "evaluate", die_at_the_final_evaluation)
+    with pytest.raises(SystemExit):
+        pretrain(corpus, tmp_path / "split", TINY, config, quiet=True)
+    monkeypatch.setattr(pretrain_module._Run, "evaluate", real)
+    pretrain(corpus, tmp_path / "split", resume=True, quiet=True)
+    whole, split = ([json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+                    for run in ("whole", "split"))
+    assert [(m["step"], m["lr"], m["validation_bpc"]) for m in split] == [(m["step"], m["lr"], m["validation_bpc"])
+                                                                          for m in whole]
+    assert whole[-1]["step"] == 15 and whole[-1]["lr"] > 0

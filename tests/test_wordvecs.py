@@ -89,7 +89,7 @@ def test_order_and_batching_independent(model):
     rows = mixed.text_index == 0  # TEXTS[4] comes first in the reversed list
     assert [w for w, r in zip(mixed.words, rows) if r] == alone.words
     np.testing.assert_allclose(mixed.vectors[rows], alone.vectors, rtol=1e-5, atol=1e-6)
-    bf16 = word_vectors(model, TEXTS, quiet=True)  # the default precision is close to fp32
+    bf16 = word_vectors(model, TEXTS, precision="bf16", quiet=True)  # close to fp32
     np.testing.assert_allclose(bf16.vectors, word_vectors(model, TEXTS, precision="fp32", quiet=True).vectors,
                                atol=0.05)
 

@@ -5,12 +5,15 @@ tensors, numbers and strings, read back with `torch.load(weights_only=True)`
 (no code runs). It is written to a temporary file, fsynced and renamed, so a
 run killed at any moment (even SIGKILL) leaves either the old set or the new
 file whole; a file that still fails to load (a disk that lied) is skipped for
-the next older one.
+the next older one, with a `CheckpointWarning` naming it and why: a file cut
+short, empty, overwritten with other bytes, or lacking what a resume needs
+(`REQUIRED_KEYS`). Bytes flipped inside tensor data are not detected (the
+format has no checksum).
 """
 from __future__ import annotations
 
-import logging
-import pickle
+import warnings
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -18,7 +21,13 @@ import torch
 from .models import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
-log = logging.getLogger(__name__)
+# What pretraining stores and a resume reads (optional as well: "scaler", "cuda_rng").
+REQUIRED_KEYS = ("model", "optimizer", "train_state", "train_config", "model_config", "rng",
+                 "carried_state", "corpus_fingerprint")
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint file was skipped for an older one: it does not load, or lacks required keys."""
 
 
 def checkpoint_files(out: str | Path) -> list[Path]:
@@ -30,10 +39,13 @@ def save_checkpoint(out: str | Path, payload: dict, step: int, keep: int = 3) ->
     """Write `payload` as the checkpoint of `step`; delete all but the newest `keep`.
 
     Raises:
-        ValueError: keep < 1.
+        ValueError: keep < 1; `payload` lacks one of `REQUIRED_KEYS`.
     """
     if keep < 1:
         raise ValueError("keep at least one checkpoint")
+    missing = [k for k in REQUIRED_KEYS if k not in payload]
+    if missing:
+        raise ValueError(f"a checkpoint needs {', '.join(missing)}")
     folder = Path(out) / CHECKPOINT_DIR
     for stale in folder.glob(".step-*.tmp"):  # left by a run killed mid-write
         stale.unlink()
@@ -44,8 +56,11 @@ def save_checkpoint(out: str | Path, payload: dict, step: int, keep: int = 3) ->
     return path
 
 
-def load_latest_checkpoint(out: str | Path) -> dict:
-    """The newest checkpoint that loads, read with weights_only=True.
+def load_latest_checkpoint(out: str | Path, required: Collection[str] = REQUIRED_KEYS) -> dict:
+    """The newest checkpoint that loads (weights_only=True) and holds the `required` keys.
+
+    Each newer file that fails either test is skipped with a `CheckpointWarning`
+    naming the file and the reason.
 
     Raises:
         FileNotFoundError: the run has no readable checkpoint.
@@ -53,8 +68,23 @@ def load_latest_checkpoint(out: str | Path) -> dict:
     files = checkpoint_files(out)
     for path in reversed(files):
         try:
-            return torch.load(path, weights_only=True, map_location="cpu")
-        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
-            log.warning("skipping unreadable checkpoint %s: %s", path, err)
+            ckpt = torch.load(path, weights_only=True, map_location="cpu")
+        except Exception as err:  # noqa: BLE001 -- a damaged file raises anything (RuntimeError, pickle's
+            # UnpicklingError, EOFError, OSError, UnicodeDecodeError, IndexError, KeyError, TypeError, ...)
+            reason = f"it does not load ({type(err).__name__}: {_first_line(err)})"
+        else:
+            missing = [k for k in required if k not in ckpt] if isinstance(ckpt, dict) else None
+            if missing == []:
+                return ckpt
+            reason = ("it is not a training checkpoint (" + (f"a {type(ckpt).__name__}, not a dict)" if missing is None
+                                                             else f"missing: {', '.join(missing)})"))
+        warnings.warn(f"skipping checkpoint {path}: {reason}; trying an older one", CheckpointWarning,
+                      stacklevel=2)
     where = Path(out) / CHECKPOINT_DIR
     raise FileNotFoundError(f"{where}: no checkpoint to resume from" + (" (all unreadable)" if files else ""))
+
+
+def _first_line(err: Exception, limit: int = 200) -> str:
+    """The first line of an error's message, cut to `limit` characters (torch's can run to pages)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else "no message"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DataError, iter_texts
+from .atomic import atomic_open
+from .datasets import DEFAULT_ENCODING, iter_stream_texts, iter_texts
 from .features import featurize, parse_spec
 from .models import ByteLM
 
@@ -200,34 +201,22 @@ def classify_texts(
     return predict(result, X, unit=unit)
 
 
-def read_texts(source: str | Path, text_key: str | None = None, stdin=None) -> list[str]:
+def read_texts(source: str | Path, text_key: str | None = None, stdin=None,
+               encoding: str = DEFAULT_ENCODING, encoding_errors: str = "strict") -> list[str]:
     """Texts from a .csv/.tsv/.json/.jsonl/.txt file (optionally .gz/.xz/.bz2), or "-" for stdin.
 
-    stdin: one text per line (blank lines skipped); with `text_key`, one JSON
-    object per line and the text in that field.
+    stdin (or the `stdin` stream given, bytes or text): one text per line
+    (blank lines skipped); with `text_key`, one JSON object per line and the
+    text in that field. `encoding` and `encoding_errors` are as for
+    `datasets.read_records` (stdin's bytes are decoded with them too).
 
     Raises:
         DataError: as `datasets.iter_texts`, or a bad stdin line (its number is named).
     """
     if str(source) != "-":
-        return list(iter_texts(source, text_key=text_key))
-    stream = stdin if stdin is not None else sys.stdin
-    texts = []
-    for number, line in enumerate(stream, 1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            continue
-        if text_key is None:
-            texts.append(line)
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"<stdin> line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get(text_key), str):
-            raise DataError(f"<stdin> line {number}: no string field {text_key!r}")
-        texts.append(row[text_key])
-    return texts
+        return list(iter_texts(source, text_key=text_key, encoding=encoding, encoding_errors=encoding_errors))
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    return list(iter_stream_texts(stream, text_key, "<stdin>", encoding=encoding, encoding_errors=encoding_errors))
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> str:
@@ -250,9 +239,8 @@ def output_format(path: str | Path, fmt: str | None = None) -> str:
 def _open_out(path: str | Path, stdout=None):
     if str(path) == "-":
         yield stdout if stdout is not None else sys.stdout
-    else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as f:
+    else:  # all rows become visible at once, or none: a failure keeps an earlier file
+        with atomic_open(path, "w", encoding="utf-8", newline="") as f:
             yield f
 
 

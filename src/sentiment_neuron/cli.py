@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .models import FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES
-from .pretrain import OPTIMIZERS, PRECISIONS, SCHEDULES
+from .atomic import atomic_open
+from .datasets import DEFAULT_ENCODING, ENCODING_ERRORS
+from .models import FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES, ModelConfig
+from .precision import DEFAULT_PRECISION, PRECISIONS, TRAIN_PRECISIONS, describe_precision
+from .pretrain import OPTIMIZERS, SCHEDULES, TrainConfig
 
 EPILOG = """examples:
   sentiment-neuron demo
   sentiment-neuron pretrain --dataset imdb --split unsup --hidden-size 512 --max-minutes 20 --out runs/lm
   sentiment-neuron pretrain --input corpus.txt --hidden-size 64 --max-steps 100 --out runs/tiny
   sentiment-neuron prepare-corpus --input reviews.json.gz --text-key reviewText --out corpora/amazon
-  sentiment-neuron pretrain --corpus corpora/amazon --hidden-size 4096 --precision bf16 --out runs/amazon
+  sentiment-neuron pretrain --corpus corpora/amazon --hidden-size 4096 --out runs/amazon
   sentiment-neuron featurize --model runs/lm --input texts.csv --text-key sentence --out features.npy
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
   sentiment-neuron classify --model runs/lm --transfer runs/sst2 --input reviews.txt --out predictions.csv
@@ -34,6 +38,7 @@ Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _announce_precision(args)
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
@@ -64,6 +69,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _precision_argument(p: argparse.ArgumentParser, choices: tuple[str, ...] = PRECISIONS) -> None:
+    """--precision, the same flag for every command that runs the model."""
+    extra = "; fp16: autocast with loss scaling, CUDA only" if "fp16" in choices else ""
+    p.add_argument("--precision", choices=choices, default=DEFAULT_PRECISION,
+                   help="matrix-product precision: auto picks bf16 where this CPU/GPU computes it natively "
+                        f"(AVX-512 BF16/AMX, Ampere+), else fp32; bf16 is ~300x slower where emulated{extra} "
+                        f"(default: {DEFAULT_PRECISION})")
+
+
+def _announce_precision(args) -> None:
+    """Print once, on stderr, what --precision resolves to here (rank 0 only, not with --quiet)."""
+    if getattr(args, "precision", None) is None or args.quiet or int(os.environ.get("RANK", "0")) != 0:
+        return
+    import torch
+
+    device = getattr(args, "device", "cpu")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(describe_precision(args.precision, device), file=sys.stderr)
+
+
+def _encoding_arguments(p: argparse.ArgumentParser) -> None:
+    """--encoding and --encoding-errors, the same flags for every command that reads the user's files;
+    `_encoding(args)` passes them on."""
+    p.add_argument("--encoding", default=DEFAULT_ENCODING,
+                   help="text encoding of the input files: any Python codec, e.g. latin-1, cp1252, utf-16 "
+                        f"(default: {DEFAULT_ENCODING}, a BOM allowed)")
+    p.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default=ENCODING_ERRORS[0],
+                   help="undecodable bytes: strict stops, naming the line and byte offset; replace reads "
+                        f"them as U+FFFD (default: {ENCODING_ERRORS[0]})")
+
+
+def _encoding(args) -> dict:
+    """The keyword arguments of --encoding and --encoding-errors for the library's readers."""
+    return {"encoding": args.encoding, "encoding_errors": args.encoding_errors}
+
+
+def _some_texts(texts: list[str], source: str) -> list[str]:
+    """`texts`, or a ValueError naming `source` if it held none (a .txt file or stdin of blank lines)."""
+    if not texts:
+        raise ValueError(f"{'<stdin>' if source == '-' else source}: no texts (the input is empty or all blank)")
+    return texts
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding the named datasets (default: $SENTIMENT_NEURON_DATA)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -79,6 +128,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--hidden-size", type=int, default=512, help="mLSTM units (default: 512)")
     p.add_argument("--imdb-train", type=int, default=2000, help="IMDB training reviews for the probe (default: 2000)")
     p.add_argument("--imdb-test", type=int, default=2000, help="IMDB test reviews (default: 2000)")
+    _precision_argument(p)
     _common(p)
     p.set_defaults(func=_run_demo)
 
@@ -86,47 +136,57 @@ def _add_demo(sub) -> None:
 def _add_pretrain(sub) -> None:
     p = sub.add_parser("pretrain", help="train a byte-level language model",
                        description="Train a byte-level LM (next-byte prediction) with truncated BPTT. "
-                       "Writes OUT/config.json + OUT/model.safetensors, OUT/checkpoint.pt and OUT/metrics.jsonl. "
+                       "Writes OUT/config.json + OUT/model.safetensors, OUT/checkpoints/ and OUT/metrics.jsonl. "
                        "Stops at the first budget reached (--max-steps/--max-bytes/--max-minutes); "
                        "Ctrl-C writes a checkpoint; --resume continues exactly.")
+    m, t = _defaults(ModelConfig), _defaults(TrainConfig)  # one source of truth for the defaults
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="named dataset, e.g. imdb")
     src.add_argument("--input", help="a csv/tsv/json/jsonl/txt file of texts (read into memory)")
     src.add_argument("--corpus", help="a corpus folder from prepare-corpus (memmapped; any size)")
     p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
     p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--out", required=True, help="run folder (the model is written here)")
-    p.add_argument("--rnn", choices=RNN_TYPES, default="mlstm", help="recurrent cell (default: mlstm)")
-    p.add_argument("--hidden-size", type=int, default=512, help="units H (default: 512; the paper: 4096)")
-    p.add_argument("--embed-size", type=int, default=64, help="byte embedding size (default: 64)")
-    p.add_argument("--num-layers", type=int, default=1, help="stacked layers, lstm only (default: 1)")
-    p.add_argument("--batch-size", type=int, default=64,
-                   help="global parallel streams per step, split across ranks (default: 64)")
-    p.add_argument("--seq-len", type=int, default=128, help="TBPTT length in bytes (default: 128)")
-    p.add_argument("--grad-accum", type=int, default=1,
-                   help="micro-batches per rank and step (gradient accumulation; default: 1)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="(default: 0; use with adamw)")
-    p.add_argument("--schedule", choices=SCHEDULES, default="linear",
-                   help="decay to 0 over the budget: linear (the paper's) or cosine (default: linear)")
-    p.add_argument("--warmup-steps", type=int, default=0, help="linear warmup steps (default: 0)")
-    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (default: 1.0)")
+    p.add_argument("--rnn", choices=RNN_TYPES, help=f"recurrent cell (default: {m['rnn']})")
+    p.add_argument("--hidden-size", type=int, help=f"units H (default: {m['hidden_size']}; the paper: 4096)")
+    p.add_argument("--embed-size", type=int, help=f"byte embedding size (default: {m['embed_size']})")
+    p.add_argument("--num-layers", type=int, help=f"stacked layers, lstm only (default: {m['num_layers']})")
+    p.add_argument("--batch-size", type=int,
+                   help=f"global parallel streams per step, split across ranks (default: {t['batch_size']})")
+    p.add_argument("--seq-len", type=int, help=f"TBPTT length in bytes (default: {t['seq_len']})")
+    p.add_argument("--grad-accum", type=int,
+                   help=f"micro-batches per rank and step (gradient accumulation; default: {t['grad_accum']})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {t['optimizer']})")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default: {t['lr']:g})")
+    p.add_argument("--weight-decay", type=float, help=f"(default: {t['weight_decay']:g}; use with adamw)")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help=f"decay to 0 over the budget: linear (the paper's) or cosine (default: {t['schedule']})")
+    p.add_argument("--warmup-steps", type=int, help=f"linear warmup steps (default: {t['warmup_steps']})")
+    p.add_argument("--clip", type=float, help=f"gradient-norm clipping (default: {t['clip']:g})")
     p.add_argument("--max-steps", type=int, help="budget in optimizer steps")
     p.add_argument("--max-bytes", type=int, help="budget in training bytes (all ranks)")
     p.add_argument("--max-minutes", type=float, help="budget in minutes of training")
-    p.add_argument("--precision", choices=PRECISIONS, default="bf16",
-                   help="fp32, bf16 autocast, or fp16 autocast with loss scaling (GPU) (default: bf16)")
+    _precision_argument(p, TRAIN_PRECISIONS)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    p.add_argument("--eval-every", type=int, default=500, help="validation BPC every N steps (default: 500)")
+    p.add_argument("--eval-every", type=int, help=f"validation BPC every N steps (default: {t['eval_every']})")
     p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default: by time only)")
-    p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval in minutes (default: 5)")
-    p.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (default: 3)")
+    p.add_argument("--checkpoint-minutes", type=float,
+                   help=f"checkpoint interval in minutes (default: {t['checkpoint_minutes']:g})")
+    p.add_argument("--keep-checkpoints", type=int, help=f"checkpoints kept (default: {t['keep_checkpoints']})")
     p.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (needs tensorboard)")
     p.add_argument("--validation-fraction", type=float, default=0.01, help="held-out documents (default: 0.01)")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest readable checkpoint in OUT/checkpoints, with its settings: model "
+                        "and training flags given must agree with them, except the budgets (--max-*) and "
+                        "intervals (--eval-every, --checkpoint-*, --keep-checkpoints), which replace them")
     _common(p)
     p.set_defaults(func=_run_pretrain)
+
+
+def _defaults(cls) -> dict:
+    """The field defaults of a library dataclass (ModelConfig, TrainConfig), for flags' help texts."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
 def _add_prepare_corpus(sub) -> None:
@@ -140,6 +200,7 @@ def _add_prepare_corpus(sub) -> None:
     src.add_argument("--dataset", help="named dataset, e.g. imdb")
     p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--out", required=True, help="corpus folder")
     p.add_argument("--validation-fraction", type=float, default=0.01, help="held-out documents (default: 0.01)")
     p.add_argument("--shard-mb", type=int, default=1024, help="shard size in MiB (default: 1024)")
@@ -157,10 +218,12 @@ def _add_classify(sub) -> None:
     p.add_argument("--transfer", required=True, help="transfer result folder (report.json + probe.npz)")
     p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file, or - for stdin (a text per line)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--out", default="-", help="output .csv or .jsonl, or - for stdout (default: -)")
     p.add_argument("--format", choices=("csv", "jsonl"), help="(default: from --out's extension; jsonl on stdout)")
     p.add_argument("--unit", action="store_true", help="classify by the sentiment unit alone")
     p.add_argument("--batch-size", type=int, default=128, help="texts per batch (default: 128)")
+    _precision_argument(p)
     _common(p)
     p.set_defaults(func=_run_classify)
 
@@ -178,12 +241,14 @@ def _add_heatmap(sub) -> None:
     texts.add_argument("--text", nargs="+", help="one or more texts")
     texts.add_argument("--input", help="csv/tsv/json/jsonl/txt file of texts")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--max-texts", type=int, default=10, help="texts from --input (default: 10)")
     p.add_argument("--state", choices=FEATURE_STATES, help="hidden or cell (default: the transfer's, else hidden)")
     p.add_argument("--negate", action=argparse.BooleanOptionalAction, default=None,
                    help="flip the unit's sign (default: when the transfer's sign is -1)")
     p.add_argument("--title", default="", help="page title")
     p.add_argument("--out", required=True, help="output prefix: writes PREFIX.html and PREFIX.png")
+    _precision_argument(p)
     _common(p)
     p.set_defaults(func=_run_heatmap)
 
@@ -200,6 +265,7 @@ def _add_cross_domain(sub) -> None:
     p.add_argument("--task", action="append", default=[], metavar="NAME=TRAIN,VALIDATION,TEST",
                    help="a task from labeled files (repeatable), e.g. hotels=tr.csv,va.csv,te.csv")
     p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
     p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
     p.add_argument("--max-train", type=int, help="random subset of each named task's training texts")
@@ -207,6 +273,7 @@ def _add_cross_domain(sub) -> None:
     p.add_argument("--validation-size", type=int, default=1000,
                    help="imdb only (no validation split): training reviews held out (default: 1000)")
     p.add_argument("--out", required=True, help="output folder")
+    _precision_argument(p)
     _common(p)
     p.set_defaults(func=_run_cross_domain)
 
@@ -244,6 +311,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--heatmap", help="one-off: also write PREFIX.html and PREFIX.png of the samples, re-read unclamped")
     p.add_argument("--experiment", action="store_true", help="run the steering experiment into --out")
     p.add_argument("--out", help="output folder for --experiment")
+    _precision_argument(p)
     _common(p)
     p.set_defaults(func=_run_generate)
 
@@ -261,7 +329,7 @@ def _run_generate(args) -> None:
         raise ValueError("--experiment, --steer, --value and --heatmap need a unit: give --transfer or --unit")
     model = load_model(args.model)
     sampling = dict(length=args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
-                    top_p=args.top_p, seed=args.seed)
+                    top_p=args.top_p, seed=args.seed, precision=args.precision)
     if args.experiment:
         if not args.out:
             raise ValueError("--experiment needs --out")
@@ -288,7 +356,8 @@ def _run_generate(args) -> None:
         print(("\n" if k else "") + args.prime + text)
     if args.heatmap:
         html_path, png_path = write_heatmaps(model, [args.prime + t for t in gen.texts], unit, args.heatmap,
-                                             negate=sign == -1, title=f"Unit {unit}, samples re-read unclamped")
+                                             negate=sign == -1, title=f"Unit {unit}, samples re-read unclamped",
+                                             precision=args.precision)
         print(f"heatmap: {html_path}, {png_path}", file=sys.stderr)
 
 
@@ -305,6 +374,7 @@ def _add_word_vectors(sub) -> None:
     src.add_argument("--input", help="csv/tsv/json/jsonl/txt file of texts")
     p.add_argument("--split", default="train", help="split of --dataset (default: train)")
     p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--max-texts", type=int, default=2000, help="read the first N texts (default: 2000; 0: all)")
     p.add_argument("--words", default="good,great,best,love,funny,bad,awful,worst,boring,dull",
                    help="comma-separated words to collect, plot and summarize (default: 10 sentiment words)")
@@ -317,7 +387,7 @@ def _add_word_vectors(sub) -> None:
                    help="boundary: h after the word; difference: h after minus h before it (default: boundary)")
     p.add_argument("-k", type=int, default=10, help="nearest neighbours to list (default: 10)")
     p.add_argument("--per-word", type=int, default=40, help="t-SNE points per word at most (default: 40)")
-    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="(default: bf16)")
+    _precision_argument(p)
     p.add_argument("--out", required=True, help="output folder")
     _common(p)
     p.set_defaults(func=_run_word_vectors)
@@ -344,7 +414,8 @@ def _run_word_vectors(args) -> None:
     if args.dataset:
         texts = load_dataset(args.dataset, args.split, args.data_dir).texts
     else:
-        texts = list(itertools.islice(iter_texts(args.input, text_key=args.text_key), max_texts))
+        texts = list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **_encoding(args)),
+                                      max_texts))
     words = [w.strip() for w in args.words.split(",") if w.strip()]
     query = None if args.query is None else (args.query, args.context or args.query)
     summary = run_word_vectors(load_model(args.model), texts, args.out, words, unit=unit, sign=sign, query=query,
@@ -381,6 +452,7 @@ def _task_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation", help="labeled file (with --train)")
     p.add_argument("--test", help="labeled file (with --train)")
     p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
     p.add_argument("--max-train", type=int, help="random subset of the training texts")
     p.add_argument("--max-test", type=int, help="random subset of the test texts")
@@ -388,6 +460,7 @@ def _task_arguments(p: argparse.ArgumentParser) -> None:
                    help="imdb only (no validation split): training reviews held out (default: 1000)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
+    _precision_argument(p)
 
 
 def _int_list(text: str) -> list[int]:
@@ -405,11 +478,12 @@ def _add_featurize(sub) -> None:
     p.add_argument("--model", required=True, help="model folder (config.json + model.safetensors)")
     p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file (txt: one text per line)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    _encoding_arguments(p)
     p.add_argument("--out", required=True, help="output .npy path")
     p.add_argument("--state", choices=FEATURE_STATES, help="hidden or cell state (default: the model's)")
     p.add_argument("--pooling", choices=FEATURE_POOLINGS, help="last, mean or max over time (default: the model's)")
     p.add_argument("--batch-size", type=int, default=128, help="texts per batch (default: 128)")
-    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="(default: bf16)")
+    _precision_argument(p)
     _common(p)
     p.set_defaults(func=_run_featurize)
 
@@ -430,9 +504,9 @@ def _run_classify(args) -> None:
     from .models import load_model
 
     result = load_transfer(args.transfer)
-    texts = read_texts(args.input, args.text_key)
+    texts = _some_texts(read_texts(args.input, args.text_key, **_encoding(args)), args.input)
     proba, labels = classify_texts(load_model(args.model), result, texts, unit=args.unit,
-                                   quiet=args.quiet, batch_size=args.batch_size)
+                                   quiet=args.quiet, batch_size=args.batch_size, precision=args.precision)
     write_predictions(args.out, len(texts), proba, labels, result.label_names, args.format)
     if args.out != "-" and not args.quiet:
         counts = ", ".join(f"{name} {int((labels == k).sum()):,}" for k, name in enumerate(result.label_names))
@@ -452,9 +526,11 @@ def _run_heatmap(args) -> None:
         chosen = transfer_unit(args.transfer)
         unit, sign, state = chosen["unit"], chosen["sign"], chosen["state"]
     negate = sign == -1 if args.negate is None else args.negate
-    texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key), args.max_texts))
+    texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **_encoding(args)),
+                                               args.max_texts))
     html_path, png_path = write_heatmaps(load_model(args.model), texts, unit, args.out,
-                                         state=args.state or state, negate=negate, title=args.title)
+                                         state=args.state or state, negate=negate, title=args.title,
+                                         precision=args.precision)
     print(f"unit {unit}{' (negated)' if negate else ''}: {html_path}, {png_path}")
 
 
@@ -462,36 +538,30 @@ def _run_demo(args) -> None:
     from .demo import run_demo
 
     run_demo(args.out, args.minutes, args.hidden_size, args.imdb_train, args.imdb_test,
-             args.data_dir, args.seed, args.quiet)
+             args.data_dir, args.seed, args.quiet, args.precision)
 
 
 def _run_pretrain(args) -> None:
     from . import distributed
     from .corpus import build_corpus, load_prepared_corpus, read_corpus_metadata
-    from .models import ModelConfig
-    from .pretrain import TrainConfig, pretrain
+    from .pretrain import ARCHITECTURE, pretrain
 
     if args.corpus:
         corpus = load_prepared_corpus(args.corpus)
         description = f"{args.corpus} ({read_corpus_metadata(args.corpus)['source']})"
     else:
-        records, description = _read_texts(args)
-        corpus = build_corpus(records.texts, args.validation_fraction, args.seed)
+        texts, description = _read_texts(args)
+        corpus = build_corpus(texts, args.validation_fraction, args.seed)
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
         print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} bytes for training, "
               f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} bytes held out")
-    model_config = ModelConfig(rnn=args.rnn, hidden_size=args.hidden_size, embed_size=args.embed_size,
-                               num_layers=args.num_layers)
-    budgets = dict(max_steps=args.max_steps, max_bytes=args.max_bytes, max_minutes=args.max_minutes)
-    if args.resume and not any(v is not None for v in budgets.values()):
-        train_config = None  # keep the saved budget
-    else:
-        train_config = TrainConfig(
-            batch_size=args.batch_size, seq_len=args.seq_len, grad_accum=args.grad_accum, optimizer=args.optimizer,
-            lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, warmup_steps=args.warmup_steps,
-            clip=args.clip, precision=args.precision, eval_every=args.eval_every,
-            checkpoint_every=args.checkpoint_every, checkpoint_minutes=args.checkpoint_minutes,
-            keep_checkpoints=args.keep_checkpoints, seed=args.seed, **budgets)
+    # Only the flags given (None: not given; the defaults are the dataclasses'); on --resume the
+    # library checks them against the checkpoint's settings and refuses any that disagree.
+    model_config = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
+    train_config = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
+    for name, default in (("precision", DEFAULT_PRECISION), ("seed", _defaults(TrainConfig)["seed"])):
+        if not args.resume or getattr(args, name) != default:  # on resume, a default value counts as not given
+            train_config[name] = getattr(args, name)
     try:
         _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
                             data_description=description, quiet=args.quiet, device=args.device,
@@ -503,6 +573,11 @@ def _run_pretrain(args) -> None:
               f"validation BPC {state.validation_bpc:.3f}")
 
 
+_TRAIN_FLAGS = ("batch_size", "seq_len", "grad_accum", "optimizer", "lr", "weight_decay", "schedule", "warmup_steps",
+                "clip", "max_steps", "max_bytes", "max_minutes", "eval_every", "checkpoint_every",
+                "checkpoint_minutes", "keep_checkpoints")  # TrainConfig fields with a flag defaulting to None
+
+
 def _run_prepare_corpus(args) -> None:
     import itertools
 
@@ -512,7 +587,8 @@ def _run_prepare_corpus(args) -> None:
     if args.dataset:
         texts, source = load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
     else:
-        readers = [iter_texts(p, text_key=args.text_key) for p in args.input]  # checks every file up front
+        # iter_texts checks every file up front
+        readers = [iter_texts(p, text_key=args.text_key, **_encoding(args)) for p in args.input]
         texts, source = itertools.chain.from_iterable(readers), " ".join(map(str, args.input))
     meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
                           quiet=args.quiet, source=source, overwrite=args.overwrite)
@@ -522,25 +598,27 @@ def _run_prepare_corpus(args) -> None:
 
 
 def _read_texts(args):
-    from .datasets import load_dataset, read_records
+    """(texts, description) of --dataset or --input (its texts only: a bad label is no matter here)."""
+    from .datasets import iter_texts, load_dataset
 
     if args.dataset:
-        return load_dataset(args.dataset, args.split, args.data_dir), f"{args.dataset}:{args.split}"
-    return read_records(args.input, text_key=args.text_key), str(args.input)
+        return load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
+    return list(iter_texts(args.input, text_key=args.text_key, **_encoding(args))), str(args.input)
 
 
 def _run_featurize(args) -> None:
-    from .datasets import read_records
+    from .datasets import iter_texts
     from .features import featurize
     from .models import load_model
 
     model = load_model(args.model)
-    texts = read_records(args.input, text_key=args.text_key).texts
+    texts = _some_texts(list(iter_texts(args.input, text_key=args.text_key, **_encoding(args))), args.input)
     X = featurize(model, texts, args.state, args.pooling, batch_size=args.batch_size,
                   precision=args.precision, quiet=args.quiet)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, X)
-    print(f"{args.out}: float32 {X.shape}")
+    out = Path(args.out if args.out.endswith(".npy") else args.out + ".npy")  # the name np.save gives
+    with atomic_open(out, "wb") as f:  # no partial file, and an earlier one survives a failure
+        np.save(f, X)
+    print(f"{out}: float32 {X.shape}")
 
 
 def _task_from_args(args):
@@ -551,7 +629,8 @@ def _task_from_args(args):
     if args.dataset:
         return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
     if args.train and args.validation and args.test:
-        read = lambda p: read_records(p, text_key=args.text_key, label_key=args.label_key)  # noqa: E731
+        read = lambda p: read_records(p, text_key=args.text_key, label_key=args.label_key,  # noqa: E731
+                                      **_encoding(args))
         return Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))
     raise ValueError("give --dataset, or all of --train, --validation and --test")
 
@@ -562,7 +641,8 @@ def _run_data_efficiency(args) -> None:
 
     task = _task_from_args(args)
     result = run_data_efficiency(load_model(args.model), task, args.out, args.features, args.sizes, args.draws,
-                                 seed=args.seed, model_name=str(args.model), quiet=args.quiet)
+                                 seed=args.seed, model_name=str(args.model), quiet=args.quiet,
+                                 precision=args.precision)
     print(learning_curve_table(result))
     print(f"\n{result['task']}, features {result['features']}: test accuracy, mean ± std over draws; "
           f"C chosen on the full validation set ({result['n']['validation']:,} texts)")
@@ -577,7 +657,7 @@ def _run_transfer(args) -> None:
     task = _task_from_args(args)
     compare = tuple(s for s in args.compare.split(",") if s.strip())
     report = run_transfer(load_model(args.model), task, args.out, args.features, compare,
-                          model_name=str(args.model), seed=args.seed, quiet=args.quiet)
+                          model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
     print(comparison_table(report["feature_comparison"]))
     unit = report["sentiment_unit"]
     print(f"\nsentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
@@ -585,7 +665,7 @@ def _run_transfer(args) -> None:
     print(f"report: {Path(args.out) / 'report.md'}")
 
 
-def _file_task(spec: str, text_key: str | None, label_key: str | None):
+def _file_task(spec: str, text_key: str | None, label_key: str | None, encoding: dict):
     """NAME=TRAIN,VALIDATION,TEST -> a Task read from the three labeled files."""
     from .datasets import read_records
     from .transfer import Task
@@ -594,7 +674,7 @@ def _file_task(spec: str, text_key: str | None, label_key: str | None):
     paths = files.split(",")
     if not name or len(paths) != 3 or not all(paths):
         raise ValueError(f"--task {spec!r}: expected NAME=TRAIN,VALIDATION,TEST (three labeled files)")
-    splits = [read_records(path, text_key=text_key, label_key=label_key) for path in paths]
+    splits = [read_records(path, text_key=text_key, label_key=label_key, **encoding) for path in paths]
     return Task(name, *splits)
 
 
@@ -606,9 +686,9 @@ def _run_cross_domain(args) -> None:
     named = [n.strip() for n in args.datasets.split(",") if n.strip()]
     tasks = [load_task(n, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
              for n in named]
-    tasks += [_file_task(spec, args.text_key, args.label_key) for spec in args.task]
+    tasks += [_file_task(spec, args.text_key, args.label_key, _encoding(args)) for spec in args.task]
     report = run_cross_domain(load_model(args.model), tasks, args.out, args.features,
-                              model_name=str(args.model), seed=args.seed, quiet=args.quiet)
+                              model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
     print(cross_domain_table(report))
     print(f"\nreport: {Path(args.out) / 'cross_domain.md'}")
 

@@ -23,6 +23,7 @@ from .classify import load_transfer, predict
 from .datasets import Records
 from .features import parse_spec
 from .models import ByteLM
+from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from .report import format_table, pct, write_json
 from .runinfo import library_versions
 from .transfer import Task, featurize_task, run_transfer
@@ -54,6 +55,7 @@ def run_cross_domain(
     model_name: str = "",
     seed: int = 0,
     quiet: bool = False,
+    precision: str = DEFAULT_PRECISION,
 ) -> dict:
     """Fit on each task, test on every task; write OUT/cross_domain.{json,md} and OUT/<task>/ transfer results.
 
@@ -62,6 +64,7 @@ def run_cross_domain(
         tasks: two or more Tasks with the same class names (e.g. sst2 and imdb).
         out: output folder.
         features: feature spec, e.g. "hidden-mean" (default: the model's).
+        precision: "auto", "fp32" or "bf16" for featurization (recorded in the report).
 
     Returns:
         {"tasks": [names], "features", "n": {task: {split: count}},
@@ -76,13 +79,14 @@ def run_cross_domain(
     if len(tasks) < 2 or len(set(names)) != len(names):
         raise ValueError(f"cross-domain transfer needs two or more differently named tasks, got {names}")
     spec = "-".join(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
-    X = {task.name: featurize_task(model, task, [spec], quiet) for task in tasks}  # once per text
+    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
+    X = {task.name: featurize_task(model, task, [spec], quiet, precision) for task in tasks}  # once per text
     accuracy = {method: {} for method in METHODS}
     units = {}
     for source in tasks:
         result_dir = out / source.name
         run_transfer(model, source, result_dir, spec, compare=(), model_name=model_name, seed=seed, quiet=quiet,
-                     X=X[source.name])
+                     X=X[source.name], precision=precision)
         result = load_transfer(result_dir)
         units[source.name] = {"unit": result.unit, "sign": result.unit_sign}
         judge = TfidfBaseline(seed=seed).fit(source.train.texts, source.train.labels,
@@ -97,7 +101,7 @@ def run_cross_domain(
             accuracy["unit"][source.name][target.name] = float(np.mean(predict(result, X_test, unit=True)[1] == y))
             accuracy["tfidf"][source.name][target.name] = judge.score(target.test.texts, y)
     report = {
-        "tasks": names, "model": model_name, "features": spec,
+        "tasks": names, "model": model_name, "features": spec, "precision": precision,
         "n": {t.name: {"train": len(t.train), "validation": len(t.validation), "test": len(t.test)} for t in tasks},
         "accuracy": accuracy, "sentiment_units": units,
         "transfer_results": {name: str(out / name) for name in names},

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import ast
 import bz2
+import codecs
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -35,24 +37,29 @@ import math
 import os
 import re
 import tarfile
-import tempfile
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
+from .atomic import atomic_open
+
 __all__ = [
     "DATASETS",
+    "DEFAULT_ENCODING",
+    "ENCODING_ERRORS",
     "DataError",
     "DatasetInfo",
     "Records",
     "cache_dir",
     "data_root",
     "dataset_file",
+    "align_labels",
+    "iter_stream_texts",
     "iter_texts",
     "load_dataset",
     "read_records",
@@ -62,6 +69,8 @@ log = logging.getLogger(__name__)
 
 ENV_DATA = "SENTIMENT_NEURON_DATA"
 ENV_CACHE = "SENTIMENT_NEURON_CACHE"
+DEFAULT_ENCODING = "utf-8"  # of the user's files; a BOM is allowed
+ENCODING_ERRORS = ("strict", "replace")  # undecodable bytes: DataError, or U+FFFD
 TEXT_KEYS = ("text", "sentence", "review", "reviewText", "Tweet", "content")
 SEMEVAL_EMOTIONS = (
     "anger", "anticipation", "disgust", "fear", "joy", "love",
@@ -271,23 +280,15 @@ def _download_file(url: str, dest: Path, sha256: Sequence[str], timeout: float =
         OSError: network or disk failure (``urllib.error.URLError`` included).
         DataError: the downloaded bytes have another checksum (nothing is kept).
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     log.info("downloading %s -> %s", url, dest)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while chunk := resp.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
+    with atomic_open(dest, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        while chunk := resp.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
         if sha256 and digest.hexdigest() not in sha256:
             raise DataError(f"{url}: SHA-256 {digest.hexdigest()} is not the expected "
                             f"{' or '.join(sha256)}; download discarded")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def dataset_file(name: str, split: str, data_dir: str | os.PathLike | None = None,
@@ -473,7 +474,7 @@ def _read_imdb_cache(split: str, key: dict[str, int]) -> ImdbSplit | None:
 
 def _write_imdb_cache(split: str, key: dict[str, int], texts: list[str],
                       labels: list[int] | None) -> None:
-    """Write one parsed split atomically (temp file + os.replace); warn on failure.
+    """Write one parsed split atomically (`atomic.atomic_open`); warn on failure.
 
     Format: JSON lines; line 1 is a header (the archive's size and mtime, the
     count), then one ``[text, label]`` (or ``[text]``) array per review.
@@ -481,18 +482,10 @@ def _write_imdb_cache(split: str, key: dict[str, int], texts: list[str],
     path = _imdb_cache_path(split)
     header = {**key, "split": split, "count": len(texts), "unlabeled": labels is None}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{split}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(header) + "\n")
-                rows = ([t] for t in texts) if labels is None else zip(texts, labels)
-                f.writelines(json.dumps(list(r), ensure_ascii=False) + "\n" for r in rows)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_open(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(header) + "\n")
+            rows = ([t] for t in texts) if labels is None else zip(texts, labels)
+            f.writelines(json.dumps(list(r), ensure_ascii=False) + "\n" for r in rows)
     except OSError as exc:
         log.warning("could not write the IMDb cache %s: %s", path, exc)
 
@@ -506,10 +499,12 @@ Row = tuple[str, dict]  # ("line 18" or "record 3", field -> value)
 
 def read_records(path: str | os.PathLike, text_key: str | None = None,
                  label_key: str | None = None,
-                 multilabel_keys: list[str] | None = None) -> Records:
+                 multilabel_keys: list[str] | None = None,
+                 encoding: str = DEFAULT_ENCODING, encoding_errors: str = "strict") -> Records:
     """Read texts (and labels) from a ``.csv``, ``.tsv``, ``.json``, ``.jsonl`` or ``.txt`` file.
 
-    Formats (each may also end in ``.gz``, ``.xz`` or ``.bz2``; UTF-8, BOM allowed):
+    Formats (each may also end in ``.gz``, ``.xz`` or ``.bz2``; UTF-8 by
+    default, a BOM allowed; any other encoding with ``encoding``):
 
     * ``.csv``/``.tsv``: a header row, then records (``csv`` module, RFC 4180
       quoting, strict). Blank lines are skipped.
@@ -527,46 +522,54 @@ def read_records(path: str | os.PathLike, text_key: str | None = None,
         label_key: the label field; None uses ``label`` if present, else no labels.
         multilabel_keys: K fields each holding 0/1 (e.g. the SemEval emotions);
             replaces ``label_key``.
+        encoding: the file's text encoding, any Python codec name (``utf-8``,
+            ``latin-1``, ``cp1252``, ``utf-16``, ...). With ``utf-8`` a leading
+            BOM is dropped.
+        encoding_errors: ``"strict"`` (undecodable bytes raise :class:`DataError`
+            naming the line and byte offset) or ``"replace"`` (they become
+            U+FFFD, as do unpaired surrogates from JSON ``\\ud800`` escapes).
 
     Returns:
         :class:`Records` with ``source`` = ``str(path)``. Labels: with
         ``multilabel_keys``, int64 ``(N, K)`` of 0/1 and ``label_names`` =
-        the keys. Otherwise int64 ``(N,)``: if every label is a non-negative
-        integer (``3``, ``"3"``, ``3.0``) it is kept as-is and ``label_names``
-        is ``["0", ..., str(max)]``; else the distinct values, sorted (numbers
-        numerically, first), become classes ``0..C-1`` and their strings the
-        ``label_names``.
+        the keys. Otherwise int64 ``(N,)``: if every label is an integer from
+        0 to ``MAX_CLASS_INDEX`` (999; ``3``, ``"3"``, ``3.0``) it is kept as-is
+        and ``label_names`` is ``["0", ..., str(max)]``; else the distinct
+        values, sorted (numbers numerically, first), become classes ``0..C-1``
+        and their strings the ``label_names``.
 
     Raises:
-        DataError: file missing, unknown extension, not UTF-8, malformed row
-            (wrong number of fields, CSV parse error, invalid JSON), text
-            column absent (the message lists the columns present), empty or
-            missing text in a row, missing or unparseable label in a row.
+        DataError: file missing, unknown extension or encoding, undecodable
+            bytes (strict), malformed row (wrong number of fields, CSV parse
+            error, invalid JSON), text column absent (the message lists the
+            columns present), empty or missing text in a row, missing or
+            unparseable label in a row.
     """
     path = Path(path)
     fmt, opener = _format_of(path)
+    dec = _decoding(path, encoding, encoding_errors)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    content = _read_text(path, opener)
     if fmt == ".txt":
         if text_key or label_key or multilabel_keys:
             raise DataError(f"{path}: .txt files have one text per line and no fields; "
                             f"leave text_key/label_key/multilabel_keys unset")
-        lines = (line.rstrip("\r") for line in content.split("\n"))
-        return Records(texts=[s for s in lines if s.strip()], source=str(path))
+        return Records(texts=list(_iter_txt(path, opener, dec)), source=str(path))
+    content = _read_text(path, opener, dec)
     if fmt in (".csv", ".tsv"):
         columns, rows = _csv_rows(path, content, "," if fmt == ".csv" else "\t")
-    elif fmt == ".json" and content.lstrip().startswith("["):
+    elif fmt == ".json" and content.lstrip("\ufeff \t\r\n").startswith("["):
         columns, rows = _json_array_rows(path, content)
     else:
         columns, rows = _json_lines_rows(path, content, loose=fmt == ".json")
-    return _build_records(path, columns, rows, text_key, label_key, multilabel_keys)
+    return _build_records(path, columns, rows, text_key, label_key, multilabel_keys, dec)
 
 
 MAX_JSON_ARRAY_BYTES = 256 << 20  # a .json array is parsed whole; larger ones are refused
 
 
-def iter_texts(path: str | os.PathLike, text_key: str | None = None) -> Iterator[str]:
+def iter_texts(path: str | os.PathLike, text_key: str | None = None,
+               encoding: str = DEFAULT_ENCODING, encoding_errors: str = "strict") -> Iterator[str]:
     """Stream the texts of a file, one record at a time, in file order.
 
     The streaming counterpart of :func:`read_records` (same formats, same
@@ -593,15 +596,16 @@ def iter_texts(path: str | os.PathLike, text_key: str | None = None) -> Iterator
         path: the file.
         text_key: the text field; None guesses (``text``, ``sentence``, ``review``,
             ``reviewText``, ``Tweet``, ``content``).
+        encoding, encoding_errors: as for :func:`read_records`.
 
     Returns:
         An iterator of raw texts (``str``, not preprocessed). The file's
-        existence, type and ``text_key`` use are checked at the call; row
-        problems are raised while iterating, when the row is reached.
+        existence, type, encoding and ``text_key`` use are checked at the call;
+        row problems are raised while iterating, when the row is reached.
 
     Raises:
-        DataError: file missing, unknown extension, ``text_key`` with a
-            ``.txt`` file, a too large JSON array, not UTF-8, malformed row,
+        DataError: file missing, unknown extension or encoding, ``text_key`` with a
+            ``.txt`` file, a too large JSON array, undecodable bytes, malformed row,
             text column absent, empty or non-string text, no records (except
             ``.txt``, which may be empty, as in :func:`read_records`).
 
@@ -610,81 +614,211 @@ def iter_texts(path: str | os.PathLike, text_key: str | None = None) -> Iterator
     """
     path = Path(path)
     fmt, opener = _format_of(path)
+    dec = _decoding(path, encoding, encoding_errors)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if fmt == ".txt" and text_key:
         raise DataError(f"{path}: .txt files have one text per line and no fields; "
                         f"leave text_key/label_key/multilabel_keys unset")
-    if fmt == ".json" and _starts_with_array(path, opener):
+    if fmt == ".json" and _starts_with_array(path, opener, dec):
         if path.stat().st_size > MAX_JSON_ARRAY_BYTES:
             raise DataError(f"{path}: a JSON array of {path.stat().st_size:,} bytes cannot be "
                             f"streamed (limit {MAX_JSON_ARRAY_BYTES:,}); write one object per "
                             f"line instead (.jsonl, e.g. jq -c '.[]' in.json > out.jsonl)")
-        return iter(read_records(path, text_key=text_key).texts)
+        columns, rows = _json_array_rows(path, _read_text(path, opener, dec))
+        if not rows:
+            raise DataError(f"{path}: no records")
+        key = _pick_text_key(path, columns, text_key)
+        return iter([_text_of(path, where, row, key, dec) for where, row in rows])  # labels not read
     if fmt == ".txt":
-        return _iter_txt(path, opener)
+        return _iter_txt(path, opener, dec)
     if fmt in (".csv", ".tsv"):
-        return _iter_csv(path, opener, "," if fmt == ".csv" else "\t", text_key)
-    return _iter_json_lines(path, opener, fmt == ".json", text_key)
+        return _iter_csv(path, opener, "," if fmt == ".csv" else "\t", text_key, dec)
+    return _iter_json_lines(path, opener, fmt == ".json", text_key, dec)
 
 
-def _starts_with_array(path: Path, opener: Callable[..., Any]) -> bool:
+def iter_stream_texts(stream: IO, text_key: str | None = None, name: str = "<stdin>",
+                      encoding: str = DEFAULT_ENCODING, encoding_errors: str = "strict") -> Iterator[str]:
+    """Texts from an open stream (e.g. ``sys.stdin.buffer``): one per line, blank lines skipped;
+    with `text_key`, one JSON object per line and the text in that field.
+
+    A binary stream is decoded with `encoding`/`encoding_errors` as files are;
+    a text stream is read as it is. Errors are :class:`DataError` naming
+    `name` and the 1-based line, as for files.
+    """
+    path = Path(name)
+    dec = _decoding(path, encoding, encoding_errors)
+    if isinstance(stream, io.TextIOBase):
+        lines = ((i, line.removesuffix("\n")) for i, line in enumerate(stream, 1))
+    else:
+        lines = _iter_lines(path, lambda _path, _mode: contextlib.nullcontext(stream), dec)
+    if text_key is None:
+        return (_valid_text(path, f"line {i}", line.rstrip("\r"), "text", dec) for i, line in lines if line.strip())
+    return (_text_of(path, f"line {i}", obj, text_key, dec) for i, obj in _json_objects(path, lines, loose=False))
+
+
+def _starts_with_array(path: Path, opener: Callable[..., Any], dec: Decoding) -> bool:
     """True when the first non-blank character of the file is ``[``."""
+    chunks = _decoded(path, opener, dec)
     try:
-        with opener(path, "rb") as f:
-            while chunk := f.read(4096):
-                chunk = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")
-                if chunk:
-                    return chunk.startswith(b"[")
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
+        for chunk in chunks:
+            chunk = chunk.lstrip("\ufeff \t\r\n")
+            if chunk:
+                return chunk.startswith("[")
+    finally:
+        chunks.close()
     return False
 
 
-def _iter_lines(path: Path, opener: Callable[..., Any]) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line without its ``\\n``) of a UTF-8 file, split on ``\\n`` only."""
+class Decoding(NamedTuple):
+    """How a file's bytes become text: a Python codec and what to do with undecodable bytes."""
+
+    codec: str  # a codecs.lookup name; "utf-8-sig" for UTF-8 (a leading BOM is dropped)
+    errors: str  # "strict" (DataError) or "replace" (U+FFFD)
+
+    @property
+    def name(self) -> str:
+        return "UTF-8" if self.codec == "utf-8-sig" else self.codec
+
+
+def _decoding(path: Path, encoding: str = DEFAULT_ENCODING, errors: str = "strict") -> Decoding:
+    """Check `encoding` (any Python text codec) and `errors` ("strict" or "replace")."""
+    if errors not in ENCODING_ERRORS:
+        raise DataError(f"{path}: encoding errors must be one of {', '.join(ENCODING_ERRORS)}, not {errors!r}")
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        raise DataError(f"{path}: unknown text encoding {encoding!r}; give a Python codec name, "
+                        f"e.g. utf-8, latin-1, cp1252, utf-16, shift_jis") from None
+    if not getattr(info, "_is_text_encoding", True) or info.incrementaldecoder is None:
+        raise DataError(f"{path}: {encoding!r} is not a text encoding (it maps bytes to bytes); give a "
+                        f"Python text codec, e.g. utf-8, latin-1, cp1252, utf-16, shift_jis")
+    return Decoding("utf-8-sig" if info.name == "utf-8" else info.name, errors)
+
+
+_READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)  # gzip/bz2/xz: corrupt or truncated
+_CHUNK = 1 << 20
+
+
+def _decoded(path: Path, opener: Callable[..., Any], dec: Decoding) -> Iterator[str]:
+    """The text of a file (decompressed by `opener`), decoded by `dec` in chunks.
+
+    The one place file bytes become text. Raises DataError naming the file,
+    the 1-based line and the byte offset of undecodable bytes (strict; the text
+    before them is yielded first, so streamed lines fail where they are bad),
+    or an unreadable file.
+    """
+    decoder = codecs.getincrementaldecoder(dec.codec)(dec.errors)
+    offset, line = 0, 1  # bytes read before `chunk`; line number at its start
     try:
         with opener(path, "rb") as f:
-            for i, raw in enumerate(f, 1):
-                if i == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
+            while True:
+                chunk = f.read(_CHUNK)
                 try:
-                    line = raw.decode("utf-8")
+                    state = decoder.getstate()
+                    text = decoder.decode(chunk, not chunk)
                 except UnicodeDecodeError as exc:
-                    raise DataError(f"{path}: line {i}: not valid UTF-8 ({exc.reason} "
-                                    f"at byte {exc.start} of the line)") from None
-                yield i, line[:-1] if line.endswith("\n") else line
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+                    good, error = _undecodable(path, dec, state, chunk, offset, line, exc)
+                    if good:
+                        yield good
+                    raise error from None
+                except UnicodeError as exc:  # e.g. "UTF-16 stream does not start with BOM", even with "replace"
+                    raise DataError(f"{path}: line {line}: cannot decode as {dec.name} ({exc}, in the bytes "
+                                    f"from offset {offset}); {_ENCODING_HINT}") from None
+                offset, line = offset + len(chunk), line + text.count("\n")
+                if text:
+                    yield text
+                if not chunk:
+                    return
+    except _READ_ERRORS as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
 
 
-def _iter_txt(path: Path, opener: Callable[..., Any]) -> Iterator[str]:
-    for _, line in _iter_lines(path, opener):
+def _undecodable(path: Path, dec: Decoding, state: tuple, chunk: bytes, offset: int, line: int,
+                 exc: UnicodeDecodeError) -> tuple[str, DataError]:
+    """(the text of `chunk` before the bytes `dec` cannot decode, the DataError for them: file,
+    line, byte offset, and what to try)."""
+    # exc.object is the bytes held back from earlier chunks + chunk; its start is that far before chunk
+    at = max(0, exc.start - (len(exc.object) - len(chunk)))  # the error's position within chunk
+    good = ""
+    try:  # the line: count the newlines decoded before the bad byte
+        before = codecs.getincrementaldecoder(dec.codec)("replace")
+        before.setstate(state)
+        good = before.decode(chunk[:at])
+        line += good.count("\n")
+    except (UnicodeError, TypeError, ValueError, AttributeError):
+        pass
+    what = exc.reason if exc.end - exc.start != 1 else f"{exc.reason}, byte 0x{exc.object[exc.start]:02x}"
+    data = "decompressed data" if path.suffix.lower() in _OPENERS else "file"
+    return good, DataError(
+        f"{path}: line {line}: not valid {dec.name} ({what} at byte offset {offset + at} of the {data}); "
+        f"{_ENCODING_HINT}")
+
+
+_ENCODING_HINT = ("give the file's encoding, e.g. --encoding latin-1 (encoding='latin-1'), or read undecodable "
+                  "bytes as U+FFFD with --encoding-errors replace (encoding_errors='replace')")
+
+
+def _iter_lines(path: Path, opener: Callable[..., Any], dec: Decoding) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its ``\\n``) of a file decoded by `dec`, split on ``\\n`` only."""
+    number, parts = 1, []
+    for text in _decoded(path, opener, dec):
+        pieces = text.split("\n")
+        for piece in pieces[:-1]:
+            parts.append(piece)
+            yield number, "".join(parts)
+            number, parts = number + 1, []
+        parts.append(pieces[-1])
+    if last := "".join(parts):
+        yield number, last
+
+
+def _iter_txt(path: Path, opener: Callable[..., Any], dec: Decoding) -> Iterator[str]:
+    for number, line in _iter_lines(path, opener, dec):
         line = line.rstrip("\r")
         if line.strip():
-            yield line
+            yield _valid_text(path, f"line {number}", line, "text", dec)
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _universal_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Lines of chunked text ended by ``\\n``, ``\\r\\n`` or ``\\r``, endings kept: what
+    ``io.StringIO(text, newline="")`` yields (csv's input, as in :func:`read_records`)."""
+    rest = ""
+    for chunk in chunks:
+        text, start = rest + chunk, 0
+        for m in _NEWLINE.finditer(text):
+            if m.end() == len(text) and m.group() == "\r":
+                break  # a "\r\n" may be split between chunks
+            yield text[start:m.end()]
+            start = m.end()
+        rest = text[start:]
+    if rest:
+        yield rest
 
 
 def _iter_csv(path: Path, opener: Callable[..., Any], delimiter: str,
-              text_key: str | None) -> Iterator[str]:
-    records = _csv_records(path, (line + "\n" for _, line in _iter_lines(path, opener)), delimiter)
+              text_key: str | None, dec: Decoding) -> Iterator[str]:
+    records = _csv_records(path, _universal_lines(_decoded(path, opener, dec)), delimiter)
     header = _csv_header(path, records)
     key = _pick_text_key(path, header, text_key)
     column, n = header.index(key), 0
     for where, row in records:
         n += 1
-        yield _text_of(path, where, {key: row[column]}, key)
+        yield _text_of(path, where, {key: row[column]}, key, dec)
     if not n:
         raise DataError(f"{path}: no records")
 
 
 def _iter_json_lines(path: Path, opener: Callable[..., Any], loose: bool,
-                     text_key: str | None) -> Iterator[str]:
+                     text_key: str | None, dec: Decoding) -> Iterator[str]:
     key = None
-    for i, obj in _json_objects(path, _iter_lines(path, opener), loose):
+    for i, obj in _json_objects(path, _iter_lines(path, opener, dec), loose):
         if key is None:
             key = _pick_text_key(path, list(obj), text_key)
-        yield _text_of(path, f"line {i}", obj, key)
+        yield _text_of(path, f"line {i}", obj, key, dec)
     if key is None:
         raise DataError(f"{path}: no records")
 
@@ -700,27 +834,18 @@ def _format_of(path: Path) -> tuple[str, Callable[..., Any]]:
     return fmt, opener or open
 
 
-def _read_text(path: Path, opener: Callable[..., Any]) -> str:
-    try:
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"{path}: line {line}: not valid UTF-8 ({exc.reason} "
-                        f"at byte {exc.start})") from None
+def _read_text(path: Path, opener: Callable[..., Any], dec: Decoding) -> str:
+    return "".join(_decoded(path, opener, dec))
 
 
-def _read_csv_header(path: Path) -> list[str]:
+def _read_csv_header(path: Path, encoding: str = DEFAULT_ENCODING, errors: str = "strict") -> list[str]:
     """The header row of a csv file ([] when empty)."""
+    lines = _iter_lines(path, open, _decoding(path, encoding, errors))
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            return next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: line 1: cannot read the header ({exc})") from None
+        first = next(_csv_records(path, (line + "\n" for _, line in lines), ","), None)
+    finally:
+        lines.close()
+    return first[1] if first else []
 
 
 def _csv_rows(path: Path, content: str, delimiter: str) -> tuple[list[str], list[Row]]:
@@ -732,6 +857,8 @@ def _csv_rows(path: Path, content: str, delimiter: str) -> tuple[list[str], list
 def _csv_records(path: Path, lines: Iterable[str], delimiter: str) -> Iterator[tuple[str, list[str]]]:
     """("line N", fields) for every non-blank csv/tsv record, the header first; every
     record must have the header's number of fields. Raises DataError naming the line."""
+    if csv.field_size_limit() < MAX_CSV_FIELD:  # the default, 131,072 characters, refuses long reviews
+        csv.field_size_limit(MAX_CSV_FIELD)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     width, start = None, 1
     try:
@@ -747,6 +874,9 @@ def _csv_records(path: Path, lines: Iterable[str], delimiter: str) -> Iterator[t
         raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
 
 
+MAX_CSV_FIELD = 2**31 - 1  # characters in one csv field (a C long everywhere)
+
+
 def _csv_header(path: Path, records: Iterator[tuple[str, list[str]]]) -> list[str]:
     first = next(records, None)
     if first is None:
@@ -759,6 +889,8 @@ def _json_array_rows(path: Path, content: str) -> tuple[list[str], list[Row]]:
         data = json.loads(content)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # an integer of > 4300 digits; nesting too deep
+        raise DataError(f"{path}: invalid JSON ({_json_problem(exc)})") from None
     rows = []
     for i, obj in enumerate(data, 1):
         if not isinstance(obj, dict):
@@ -778,46 +910,60 @@ def _json_objects(path: Path, numbered_lines: Iterable[tuple[int, str]], loose: 
     for i, line in numbered_lines:
         if not line.strip():
             continue
-        obj = _parse_json_line(line, loose)
+        try:
+            obj = _parse_json_line(line, loose)
+        except (ValueError, RecursionError) as exc:
+            raise DataError(f"{path}: line {i}: invalid JSON ({_json_problem(exc)})") from None
         if not isinstance(obj, dict):
-            what = "invalid JSON" if obj is None else f"expected a JSON object, found {type(obj).__name__}"
-            raise DataError(f"{path}: line {i}: {what}")
+            raise DataError(f"{path}: line {i}: expected a JSON object, found {type(obj).__name__}")
         yield i, obj
 
 
 def _parse_json_line(line: str, loose: bool) -> Any:
-    """The object on one line; None when unparseable.
+    """The object on one line.
 
     ``loose`` also accepts Python dict literals (McAuley's older dumps).
+
+    Raises:
+        ValueError (json.JSONDecodeError included) or RecursionError: unparseable.
     """
     try:
         return json.loads(line)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError) as exc:
         if not loose:
-            return None
+            raise
+        error = exc
     try:
         return ast.literal_eval(line.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-        return None
+        raise error from None
+
+
+def _json_problem(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _build_records(path: Path, columns: list[str], rows: list[Row], text_key: str | None,
-                   label_key: str | None, multilabel_keys: list[str] | None) -> Records:
+                   label_key: str | None, multilabel_keys: list[str] | None, dec: Decoding) -> Records:
     if not rows:
         raise DataError(f"{path}: no records")
     text_key = _pick_text_key(path, columns, text_key)
-    texts = [_text_of(path, where, row, text_key) for where, row in rows]
+    texts = [_text_of(path, where, row, text_key, dec) for where, row in rows]
     if multilabel_keys:
         for k in multilabel_keys:
             _require_column(path, columns, k, "label")
-        labels = np.array([[_binary_of(path, where, row, k) for k in multilabel_keys]
+        labels = np.array([[_binary_of(path, where, row, k, dec) for k in multilabel_keys]
                            for where, row in rows], dtype=np.int64).reshape(len(rows), -1)
         return Records(texts, labels, list(multilabel_keys), str(path))
     if label_key is None and "label" not in columns:
         return Records(texts, None, [], str(path))
     label_key = label_key or "label"
     _require_column(path, columns, label_key, "label")
-    values = [_label_of(path, where, row, label_key) for where, row in rows]
+    values = [_label_of(path, where, row, label_key, dec) for where, row in rows]
     labels, names = _encode_labels(values)
     return Records(texts, labels, names, str(path))
 
@@ -828,36 +974,56 @@ def _pick_text_key(path: Path, columns: list[str], text_key: str | None) -> str:
         return text_key
     for k in TEXT_KEYS:
         if k in columns:
+            _require_column(path, columns, k, "text")
             return k
     raise DataError(f"{path}: no text column; tried {', '.join(map(repr, TEXT_KEYS))}; "
                     f"columns found: {_show(columns)}; pass text_key")
 
 
 def _require_column(path: Path, columns: list[str], key: str, what: str) -> None:
+    """`key` is one column of `columns` (a csv header may name two alike: which one would be meant?)."""
     if key not in columns:
         raise DataError(f"{path}: {what} column {key!r} not found; columns found: "
                         f"{_show(columns)}")
+    if columns.count(key) > 1:
+        raise DataError(f"{path}: the header names the {what} column {key!r} {columns.count(key)} times; "
+                        f"rename the others")
 
 
 def _show(columns: Iterable[str]) -> str:
     return ", ".join(repr(c) for c in columns) or "(none)"
 
 
-def _text_of(path: Path, where: str, row: dict, key: str) -> str:
+def _text_of(path: Path, where: str, row: dict, key: str, dec: Decoding) -> str:
     value = row.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise DataError(f"{path}: {where}: missing value in text column {key!r}")
     if not isinstance(value, str):
         raise DataError(f"{path}: {where}: text column {key!r} holds a "
                         f"{type(value).__name__}, not a string")
-    return value
+    return _valid_text(path, where, value, f"text column {key!r}", dec)
 
 
-def _label_of(path: Path, where: str, row: dict, key: str) -> int | str:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(path: Path, where: str, value: str, what: str, dec: Decoding) -> str:
+    """`value` if it is valid Unicode; unpaired surrogates (JSON ``"\\ud800"``, which no
+    encoding can write) raise DataError, or become U+FFFD with errors "replace"."""
+    found = _SURROGATE.search(value)
+    if found is None:
+        return value
+    if dec.errors == "replace":
+        return _SURROGATE.sub("\ufffd", value)
+    raise DataError(f"{path}: {where}: {what} holds an unpaired surrogate {found.group()!a} at character "
+                    f"{found.start()}, which is not valid Unicode (--encoding-errors replace makes it U+FFFD)")
+
+
+def _label_of(path: Path, where: str, row: dict, key: str, dec: Decoding) -> int | str:
     """An int when the value is an integer (``3``, ``"3"``, ``3.0``), else its string."""
     value = row.get(key)
     if isinstance(value, str):
-        value = value.strip()
+        value = _valid_text(path, where, value.strip(), f"label column {key!r}", dec)
         for parse in (int, float):
             try:
                 value = parse(value)
@@ -874,18 +1040,57 @@ def _label_of(path: Path, where: str, row: dict, key: str) -> int | str:
     return int(value) if isinstance(value, bool) else value
 
 
-def _binary_of(path: Path, where: str, row: dict, key: str) -> int:
-    value = _label_of(path, where, row, key)
+def _binary_of(path: Path, where: str, row: dict, key: str, dec: Decoding) -> int:
+    value = _label_of(path, where, row, key, dec)
     if value not in (0, 1):
         raise DataError(f"{path}: {where}: label column {key!r} must be 0 or 1, got {value!r}")
     return int(value)
 
 
+MAX_CLASS_INDEX = 999  # integer labels 0..999 are class indices; others are class names
+
+
+def align_labels(splits: Sequence[Records]) -> list[Records]:
+    """The splits (e.g. train, validation, test files of one task) with one shared ``label_names``.
+
+    Each file's labels are encoded on their own (:func:`read_records`): a test
+    file holding only "pos" would call it class 0, a training file with "neg"
+    and "pos" class 1. Here every split gets the union of the names, ordered as
+    :func:`read_records` orders classes, and its labels are renumbered to match.
+    Splits without labels, or multilabel ones, are returned as they are.
+    """
+    splits = list(splits)
+    if any(r.labels is None or r.labels.ndim != 1 for r in splits) or \
+            all(r.label_names == splits[0].label_names for r in splits):
+        return splits
+    if all(r.label_names == [str(i) for i in range(len(r.label_names))] for r in splits):  # class indices
+        names = [str(i) for i in range(max(len(r.label_names) for r in splits))]
+        return [replace(r, label_names=names) for r in splits]
+    names = sorted({name for r in splits for name in r.label_names}, key=lambda n: _class_order(_name_value(n)))
+    index = {name: i for i, name in enumerate(names)}
+    return [replace(r, labels=np.array([index[r.label_names[k]] for k in r.labels.tolist()], np.int64),
+                    label_names=list(names)) for r in splits]
+
+
+def _name_value(name: str) -> int | float | str:
+    """A class name as :func:`read_records` read the label: a number when it is one."""
+    for parse in (int, float):
+        try:
+            return parse(name)
+        except ValueError:
+            pass
+    return name
+
+
+def _class_order(value: int | float | str) -> tuple:
+    """Numbers first, numerically (exactly, however large), then strings."""
+    return (1, value, 0) if isinstance(value, str) else (0, "", value)
+
+
 def _encode_labels(values: list[int | float | str]) -> tuple[np.ndarray, list[str]]:
-    if all(isinstance(v, int) and v >= 0 for v in values):
+    if all(isinstance(v, int) and 0 <= v <= MAX_CLASS_INDEX for v in values):
         labels = np.asarray(values, dtype=np.int64)
         return labels, [str(i) for i in range(int(labels.max()) + 1)]
-    classes = sorted(set(values), key=lambda v: (isinstance(v, str), v if
-                                                 isinstance(v, str) else float(v)))
+    classes = sorted(set(values), key=_class_order)
     index = {v: i for i, v in enumerate(classes)}
     return np.array([index[v] for v in values], dtype=np.int64), [str(v) for v in classes]

@@ -11,6 +11,7 @@ from .corpus import build_corpus
 from .datasets import load_dataset
 from .heatmap import write_heatmaps
 from .models import ModelConfig
+from .precision import DEFAULT_PRECISION
 from .pretrain import TrainConfig, pretrain
 from .report import format_table, pct, write_json
 from .transfer import load_task, run_transfer
@@ -25,10 +26,14 @@ def run_demo(
     data_dir: str | Path | None = None,
     seed: int = 0,
     quiet: bool = False,
+    precision: str = DEFAULT_PRECISION,
 ) -> dict:
     """Run the demo; returns the summary written to out/summary.json.
 
-    summary = {"lm": {"hidden_size", "bytes_seen", "minutes", "validation_bpc"},
+    `precision` ("auto": bf16 where the CPU or GPU computes it natively, else
+    fp32) is used for pretraining and transfer alike, and recorded.
+
+    summary = {"lm": {"hidden_size", "bytes_seen", "minutes", "validation_bpc", "precision"},
                "tasks": {"sst2": {...}, "imdb": {...}}}, accuracies as fractions.
     """
     out, start = Path(out), time.time()
@@ -37,10 +42,11 @@ def run_demo(
     corpus = build_corpus(load_dataset("imdb", "unsup", data_dir).texts, seed=seed)
     model, state = pretrain(
         corpus, out / "lm", ModelConfig(hidden_size=hidden_size),
-        TrainConfig(max_minutes=minutes, seed=seed), data_description="imdb:unsup", quiet=quiet,
+        TrainConfig(max_minutes=minutes, seed=seed, precision=precision), data_description="imdb:unsup", quiet=quiet,
     )
+    precision = model.config.provenance["train_config"]["precision"]  # "auto" as resolved for training
     summary = {
-        "lm": {"hidden_size": hidden_size, "bytes_seen": state.bytes_seen,
+        "lm": {"hidden_size": hidden_size, "bytes_seen": state.bytes_seen, "precision": precision,
                "minutes": round(state.seconds / 60, 2), "validation_bpc": state.validation_bpc,
                "path": str(out / "lm")},
         "tasks": {},
@@ -49,10 +55,12 @@ def run_demo(
     for k, (name, limits) in enumerate(tasks, start=2):
         say(f"[{k}/3] transfer to {name}")
         task = load_task(name, data_dir, seed=seed, **limits)
-        report = run_transfer(model, task, out / name, model_name=str(out / "lm"), seed=seed, quiet=quiet)
+        report = run_transfer(model, task, out / name, model_name=str(out / "lm"), seed=seed, quiet=quiet,
+                              precision=precision)
         unit = report["sentiment_unit"]
         html_path, _ = write_heatmaps(model, _examples(task.test), unit["unit"], out / name / "heatmap",
-                                      negate=unit["sign"] == -1, title=f"{name}: sentiment unit {unit['unit']}")
+                                      negate=unit["sign"] == -1, title=f"{name}: sentiment unit {unit['unit']}",
+                                      precision=precision)
         summary["tasks"][name] = {
             "features": report["features"], "n": report["n"],
             "test_accuracy": report["test_accuracy"], "nonzero_units": report["nonzero_units"],
@@ -90,7 +98,7 @@ def demo_table(summary: dict) -> str:
         for name, t in summary["tasks"].items()
     ]
     header = (f"LM: mLSTM {lm['hidden_size']} units, {lm['bytes_seen'] / 1e6:.1f} M bytes in "
-              f"{lm['minutes']:.1f} min, validation BPC {lm['validation_bpc']:.3f}\n\n")
+              f"{lm['minutes']:.1f} min ({lm.get('precision', '?')}), validation BPC {lm['validation_bpc']:.3f}\n\n")
     return header + format_table(
         ["task", "test texts", "features", "accuracy (L1, all units)", "nonzero units", "sentiment unit",
          "unit alone"], rows

@@ -25,11 +25,12 @@ from tqdm.auto import tqdm
 from .baseline import TfidfBaseline
 from .features import parse_spec, spec_name
 from .models import ByteLM
+from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from .probe import L1Probe
 from .report import format_table, write_json
 from .runinfo import library_versions
 from .transfer import PARTS, Task, featurize_task
-from .viz import plt, save_figure
+from .viz import plain, plt, save_figure
 
 METHODS = {"l1_probe": "L1 probe (LM features)", "tfidf": "TF-IDF + logistic regression"}
 METHOD_COLORS = {"l1_probe": "tab:blue", "tfidf": "tab:orange"}
@@ -227,7 +228,7 @@ def plot_learning_curve(result: dict, path: str | Path, title: str = "") -> Path
     ax.minorticks_off()
     ax.set_xlabel("labeled training examples (log scale; the last is all)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title or "Data efficiency")
+    ax.set_title(plain(title) or "Data efficiency")
     ax.grid(alpha=0.3)
     ax.legend(title=f"mean ± std over {result['draws']} draws", fontsize=8, title_fontsize=8)
     return save_figure(fig, path)
@@ -253,6 +254,7 @@ def run_data_efficiency(
     seed: int = 0,
     model_name: str = "",
     quiet: bool = False,
+    precision: str = DEFAULT_PRECISION,
 ) -> dict:
     """Featurize a task once, measure the learning curve, write the results.
 
@@ -262,6 +264,7 @@ def run_data_efficiency(
         out: output folder.
         features: feature spec, e.g. "hidden-mean" (default: the model's).
         sizes, draws, seed, quiet: as in `learning_curve`.
+        precision: "auto", "fp32" or "bf16" for featurization (recorded in the result).
 
     Writes out/efficiency.json (the `learning_curve` result plus "task", "model",
     "features", "n" per split, "label_names", "seconds", "seconds_by_stage", "versions"),
@@ -277,7 +280,9 @@ def run_data_efficiency(
     task.check_single_labels("data efficiency")
     spec = parse_spec(features or (model.config.feature_state, model.config.feature_pooling))
     _check_sizes(sizes, task.train.labels, draws)  # fail before featurizing, not after
-    X = {part: by_spec[spec_name(spec)] for part, by_spec in featurize_task(model, task, [spec], quiet).items()}
+    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
+    X = {part: by_spec[spec_name(spec)]
+         for part, by_spec in featurize_task(model, task, [spec], quiet, precision).items()}
     featurized = time.time()
     args = [a for part in PARTS for a in (X[part], getattr(task, part).labels, getattr(task, part).texts)]
     curve = learning_curve(*args, sizes=sizes, draws=draws, seed=seed, quiet=quiet)
@@ -287,6 +292,7 @@ def run_data_efficiency(
         **curve, "plot": "efficiency.png",
         "seconds": round(time.time() - start, 1),
         "seconds_by_stage": {"featurize": round(featurized - start, 1), "fit": round(time.time() - featurized, 1)},
+        "precision": precision,
         "versions": library_versions(),
     }
     plot_learning_curve(result, out / "efficiency.png",

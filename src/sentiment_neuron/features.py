@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
+from .precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
 from .text import pad_batch, preprocess
 
 FeatureSpec = tuple[str, str]  # (state, pooling), e.g. ("hidden", "mean")
@@ -62,7 +63,7 @@ def featurize_many(
     specs: Sequence[str | FeatureSpec],
     batch_size: int = 128,
     chunk_len: int = 256,
-    precision: str = "bf16",
+    precision: str = DEFAULT_PRECISION,
     max_bytes: int | None = None,
     quiet: bool = False,
     desc: str = "featurize",
@@ -75,7 +76,8 @@ def featurize_many(
         specs: e.g. ["hidden-mean", "cell-last"].
         batch_size: texts per batch (sorted by length).
         chunk_len: bytes per forward call; the state carries between chunks.
-        precision: "bf16" (autocast matrix products) or "fp32".
+        precision: "auto" (bf16 where the hardware computes it natively, else
+            fp32; `precision.resolve_precision`), "bf16" (autocast matrix products) or "fp32".
         max_bytes: keep only the first `max_bytes` bytes of each preprocessed text.
 
     Returns:
@@ -85,11 +87,11 @@ def featurize_many(
         ValueError: an unknown spec or precision, or no texts.
     """
     specs = [parse_spec(s) for s in specs]
-    check_precision(precision)
     if len(texts) == 0:
         raise ValueError("no texts to featurize")
     model.eval()
     device = next(model.parameters()).device
+    precision = resolve_precision(precision, device, PRECISIONS)
     encoded = [preprocess(t, **model.config.preprocessing)[:max_bytes] for t in texts]
     order = np.argsort([-len(b) for b in encoded], kind="stable")
     out = {spec_name(s): np.empty((len(texts), model.hidden_size), np.float32) for s in specs}
@@ -105,17 +107,8 @@ def featurize_many(
     return out
 
 
-PRECISIONS = ("fp32", "bf16")
-
-
-def check_precision(precision: str) -> None:
-    """ValueError unless precision is "fp32" or "bf16" (autocast matrix products)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
-
-
 def iter_chunks(model: ByteLM, tokens: torch.Tensor, lengths: torch.Tensor, chunk_len: int = 256,
-                precision: str = "bf16", return_cells: bool = False):
+                precision: str = DEFAULT_PRECISION, return_cells: bool = False):
     """Run a padded batch through the model in chunks of time, the state carried.
 
     Rows must be sorted by decreasing length, so the texts still running at any
@@ -124,16 +117,18 @@ def iter_chunks(model: ByteLM, tokens: torch.Tensor, lengths: torch.Tensor, chun
 
     Args:
         tokens: (T, B) int64 on the model's device; lengths: (B,) decreasing.
+        precision: "auto", "fp32" or "bf16" (`precision.resolve_precision`).
 
     Yields:
         (t0, hs, cs): the chunk's first time step, hidden states (Tc, active, H)
         and cell states (same shape) or None; rows are the first `active` texts.
     """
+    precision = resolve_precision(precision, tokens.device, PRECISIONS)
     carried = None
     for t0 in range(0, int(lengths.max()), chunk_len):
         active = int((lengths > t0).sum())  # a prefix, lengths being sorted
         carried = None if carried is None else model.narrow_state(carried, active)
-        with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(precision, tokens.device):
             hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len, :active], carried, return_cells=return_cells)
         yield t0, hs, cs
 

@@ -37,6 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .models import ByteLM
+from .precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
 from .report import format_table, md_cell, pct, write_json
 from .runinfo import library_versions
 from .text import preprocess
@@ -187,6 +188,7 @@ def generate(
     return_trajectory_of: int | None = None,
     quiet: bool = True,
     desc: str = "generate",
+    precision: str = DEFAULT_PRECISION,
 ) -> Generation:
     """Sample n continuations of `length` bytes each, all advancing together.
 
@@ -195,8 +197,9 @@ def generate(
     end pad; so leading/trailing whitespace of the prime is stripped), read by
     the model, and then one byte per step is drawn from `next_byte_probs` of
     the decoder's logits. With `steer`, the unit is clamped after the prime and
-    after every byte (Radford et al. 2017, section 4). Runs in float32 under
-    `torch.no_grad`, with the model in eval mode (its mode is restored after).
+    after every byte (Radford et al. 2017, section 4). Runs under
+    `torch.no_grad` with the model in eval mode (its mode is restored after);
+    matrix products in `precision`, gates, state and probabilities in float32.
 
     Args:
         model: a ByteLM (mLSTM or LSTM; the top layer is read and clamped).
@@ -213,6 +216,7 @@ def generate(
         return_trajectory_of: record this unit after every byte; default the
             steered unit when steering, else none.
         quiet: no progress bar (default; run_steering shows its own).
+        precision: "auto" (bf16 where native, else fp32), "fp32" or "bf16".
 
     Returns:
         A `Generation`: texts, data (n x `length` bytes), trajectory float32
@@ -238,11 +242,12 @@ def generate(
     unit = return_trajectory_of if return_trajectory_of is not None else (steer.unit if steer else None)
     unit = None if unit is None else _check_unit(model, unit)
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    precision = resolve_precision(precision, device, PRECISIONS)
     model.to(device)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), torch.autocast(device.type, enabled=False):
+        with torch.no_grad(), autocast(precision, device):
             tokens, trajectory = _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed,
                                          device, unit, quiet, desc)
     finally:
@@ -384,6 +389,7 @@ def run_steering(
     data_dir: str | Path | None = None,
     model_name: str = "",
     quiet: bool = False,
+    precision: str = DEFAULT_PRECISION,
 ) -> dict:
     """Steer generation with a unit and let an independent classifier judge the result.
 
@@ -436,13 +442,14 @@ def run_steering(
     if not (math.isfinite(strength) and strength > 0):
         raise ValueError(f"strength must be a finite number > 0, got {strength!r}")
     _check_sampling(temperature, top_k, top_p)
+    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
     test = load_dataset("sst2", "test", data_dir)
     fitted_here = judge is None
     if fitted_here:
         judge = fit_sst2_judge(data_dir, seed)
     column = _positive_column(judge, test.label_names)
     sampling = dict(n=n, length=length, prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                    return_trajectory_of=unit, quiet=quiet)
+                    return_trajectory_of=unit, quiet=quiet, precision=precision)
     gens = {"control": generate(model, desc="control", **sampling)}
     scale = unit_scale(model, unit, gens["control"])
     if not scale > 0:
@@ -452,14 +459,14 @@ def run_steering(
         gens[condition] = generate(model, steer=Steering(unit, values[condition]), desc=condition, **sampling)
     texts = [t for c in CONDITIONS for t in gens[c].texts]
     p_positive = judge.predict_proba(texts)[:, column].reshape(len(CONDITIONS), n)
-    reread = sign * featurize(model, [prime + t for t in texts], "hidden", "mean", precision="fp32",
+    reread = sign * featurize(model, [prime + t for t in texts], "hidden", "mean", precision=precision,
                               quiet=quiet, desc="re-read")[:, unit].reshape(len(CONDITIONS), n)
     conditions = {c: _summary(gens[c].texts, p_positive[k], reread[k], values[c]) for k, c in enumerate(CONDITIONS)}
     files = _write_samples(out, gens, values, p_positive, reread)
     for condition in CONDITIONS:
         html_path, png_path = write_heatmaps(
             model, [prime + t for t in gens[condition].texts[:N_EXAMPLES]], unit, out / f"heatmap_{condition}",
-            negate=sign == -1, title=f"Unit {unit}, {condition} samples re-read unclamped")
+            negate=sign == -1, title=f"Unit {unit}, {condition} samples re-read unclamped", precision=precision)
         files[f"heatmap_{condition}"] = [html_path.name, png_path.name]
     report = {
         "unit": unit, "sign": sign, "scale": scale, "scale_percentile": SCALE_PERCENTILE,
@@ -473,7 +480,8 @@ def run_steering(
         "paired_test": paired_test(p_positive[CONDITIONS.index("positive")] > 0.5,
                                    p_positive[CONDITIONS.index("negative")] > 0.5),
         "files": {**files, "report": "steering.md"},
-        "model": model_name, "seconds": round(time.time() - start, 1), "seed": seed, "versions": library_versions(),
+        "model": model_name, "seconds": round(time.time() - start, 1), "seed": seed, "precision": precision,
+        "versions": library_versions(),
     }
     write_json(report, out / "steering.json")
     (out / "steering.md").write_text(steering_markdown(report), encoding="utf-8")

@@ -23,9 +23,11 @@ import numpy as np
 import torch
 from matplotlib.colors import LinearSegmentedColormap, Normalize
 
+from .atomic import atomic_write_text
 from .models import FEATURE_STATES
+from .precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
 from .text import preprocess
-from .viz import plt, save_figure  # viz selects the file-only Agg backend
+from .viz import plain, plt, save_figure  # viz selects the file-only Agg backend
 
 __all__ = [
     "unit_trajectory", "char_values", "value_color", "heatmap_html", "heatmap_png",
@@ -41,7 +43,8 @@ CMAP = LinearSegmentedColormap.from_list(
 CharValues = tuple[str, np.ndarray]  # (displayed text, one value per character of it)
 
 
-def unit_trajectory(model, text: str, unit: int, state: str = "hidden") -> tuple[bytes, np.ndarray]:
+def unit_trajectory(model, text: str, unit: int, state: str = "hidden",
+                    precision: str = DEFAULT_PRECISION) -> tuple[bytes, np.ndarray]:
     """The value of ``unit`` after every byte of the preprocessed ``text``.
 
     Args:
@@ -49,13 +52,14 @@ def unit_trajectory(model, text: str, unit: int, state: str = "hidden") -> tuple
         text: raw text; preprocessed with the model's ``config.preprocessing``.
         unit: index in 0..H-1.
         state: "hidden" or "cell".
+        precision: "auto", "fp32" or "bf16" (`precision.resolve_precision`), as featurization.
 
     Returns:
         ``(data, values)``: the preprocessed bytes (length T) and float32 (T,)
         values, ``values[t]`` being the unit after reading ``data[t]``.
 
     Raises:
-        ValueError: unit out of range or unknown state.
+        ValueError: unit out of range, unknown state or precision.
     """
     if state not in FEATURE_STATES:
         raise ValueError(f"state must be one of {FEATURE_STATES}, got {state!r}")
@@ -64,11 +68,12 @@ def unit_trajectory(model, text: str, unit: int, state: str = "hidden") -> tuple
         raise ValueError(f"unit {unit} out of range: the model has {hidden} units (0..{hidden - 1})")
     data = preprocess(text, **model.config.preprocessing)
     device = next(model.parameters()).device
+    precision = resolve_precision(precision, device, PRECISIONS)
     tokens = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device=device, dtype=torch.long)[:, None]
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), autocast(precision, device):
             hs, _, cs = model.encode(tokens, return_cells=(state == "cell"))
     finally:
         model.train(was_training)
@@ -108,9 +113,10 @@ def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad
     return "".join(chars), np.asarray(vals, dtype=np.float32)
 
 
-def text_char_values(model, text: str, unit: int, state: str = "hidden") -> CharValues:
+def text_char_values(model, text: str, unit: int, state: str = "hidden",
+                     precision: str = DEFAULT_PRECISION) -> CharValues:
     """``unit_trajectory`` then ``char_values``: the text as the model read it, one value per character."""
-    data, values = unit_trajectory(model, text, unit, state)
+    data, values = unit_trajectory(model, text, unit, state, precision)
     return char_values(data, values, **model.config.preprocessing)
 
 
@@ -221,7 +227,7 @@ def heatmap_png(
     for spine in ax.spines.values():
         spine.set_visible(False)
     label = f"unit {unit}" + (" (negated)" if negate else "")
-    ax.set_title(title or f"Unit {unit} after every character" + (" (negated)" if negate else ""), fontsize=10)
+    ax.set_title(plain(title) or f"Unit {unit} after every character" + (" (negated)" if negate else ""), fontsize=10)
     cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
     cbar.set_label(label, fontsize=8)
     cbar.ax.tick_params(labelsize=7)
@@ -232,18 +238,18 @@ def heatmap_png(
 
 def write_heatmaps(
     model, texts: Sequence[str], unit: int, out_prefix: str | Path, state: str = "hidden",
-    negate: bool = False, title: str = "",
+    negate: bool = False, title: str = "", precision: str = DEFAULT_PRECISION,
 ) -> tuple[Path, Path]:
     """Write ``out_prefix.html`` and ``out_prefix.png`` for ``texts``; returns both paths."""
     if not texts:
         raise ValueError("write_heatmaps: no texts")
-    items = [text_char_values(model, t, unit, state) for t in texts]
+    items = [text_char_values(model, t, unit, state, precision) for t in texts]
     title = title or f"Unit {unit} ({state} state)"
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     html_path = prefix.with_name(prefix.name + ".html")
     png_path = prefix.with_name(prefix.name + ".png")
-    html_path.write_text(heatmap_html(items, unit, title, negate=negate), encoding="utf-8")
+    atomic_write_text(html_path, heatmap_html(items, unit, title, negate=negate))
     heatmap_png(items, png_path, unit, negate=negate, title=title + (" (negated)" if negate else ""))
     return html_path, png_path
 

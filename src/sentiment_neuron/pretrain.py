@@ -6,8 +6,10 @@ are options. The budget is any of steps, bytes or minutes, whichever ends
 first; the schedule follows the fraction of the budget used. Validation bits
 per character (BPC = mean cross-entropy in nats / ln 2) on held-out documents.
 
-Precision: fp32, bf16 autocast (CPU and GPU), or fp16 autocast with dynamic
-loss scaling (GPU); master weights stay fp32. Data parallel under torchrun
+Precision: "auto" (the default: bf16 where the device computes it natively,
+else fp32; `precision.resolve_precision`), fp32, bf16 autocast (CPU and GPU),
+or fp16 autocast with dynamic loss scaling (GPU); master weights stay fp32.
+The resolved precision is what checkpoints and config.json record. Data parallel under torchrun
 (DistributedDataParallel; gloo on CPU, NCCL on GPU): the global batch of B
 streams is split across ranks, and optionally into `grad_accum` micro-batches
 per rank; the gradient is that of the whole global batch. Only rank 0 writes
@@ -16,7 +18,9 @@ logs, checkpoints and the progress bar.
 Checkpoints (model, optimizer, loss scaler, RNG, carried TBPTT state, step)
 are written atomically every N steps or minutes, at the end, and on Ctrl-C
 after the step in progress; `resume=True` continues from the newest one
-exactly (bitwise on CPU in fp32 with the same thread count).
+that loads, exactly (bitwise on CPU in fp32 with the same thread count, also
+after SIGKILL at any moment: tests/test_kill_resume.py), with the
+checkpoint's settings (given ones that disagree are refused, budgets extend).
 """
 from __future__ import annotations
 
@@ -25,9 +29,11 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,13 +45,18 @@ from . import distributed
 from .checkpoints import load_latest_checkpoint, save_checkpoint
 from .corpus import Corpus, TBPTTBatches
 from .models import ByteLM, ModelConfig, atomic_write, detach_state, save_model
+from .models.io import CONFIG_FILE, WEIGHTS_FILE
+from .precision import DEFAULT_PRECISION, TRAIN_PRECISIONS, autocast, resolve_precision
 from .runinfo import library_versions
 
 METRICS_FILE = "metrics.jsonl"
 LN2 = math.log(2.0)
-PRECISIONS = ("fp32", "bf16", "fp16")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("linear", "cosine")
+ARCHITECTURE = ("rnn", "hidden_size", "embed_size", "num_layers")  # ModelConfig fields a resume checks
+BUDGETS = ("max_steps", "max_bytes", "max_minutes")  # TrainConfig fields a resume may change (extend the run)
+# TrainConfig fields a resume may change: how the run is watched and saved, not what it computes.
+CADENCE = ("eval_every", "eval_bytes", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints")
 
 
 @dataclass
@@ -70,7 +81,7 @@ class TrainConfig:
     max_steps: int | None = None
     max_bytes: int | None = None
     max_minutes: float | None = None
-    precision: str = "bf16"
+    precision: str = DEFAULT_PRECISION
     eval_every: int = 500
     eval_bytes: int = 262_144
     checkpoint_every: int | None = None
@@ -81,7 +92,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.max_steps is None and self.max_bytes is None and self.max_minutes is None:
             raise ValueError("give a budget: max_steps, max_bytes or max_minutes")
-        for name, value, allowed in (("precision", self.precision, PRECISIONS),
+        for name, value, allowed in (("precision", self.precision, TRAIN_PRECISIONS),
                                      ("optimizer", self.optimizer, OPTIMIZERS),
                                      ("schedule", self.schedule, SCHEDULES)):
             if value not in allowed:
@@ -118,12 +129,7 @@ class TrainState:
     bytes_seen: int = 0
     seconds: float = 0.0
     validation_bpc: float | None = None
-
-
-def autocast(precision: str, device: torch.device):
-    """The autocast context for `precision` ("fp32": disabled)."""
-    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-    return torch.autocast(device.type, dtype=dtype, enabled=precision != "fp32")
+    lr: float | None = None  # of the last step taken; the final evaluation logs it, also after a resume
 
 
 def bits_per_char(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -182,8 +188,8 @@ def train_step(net, optimizer, scaler, x, y, state, cfg: TrainConfig, lr: float,
 def pretrain(
     corpus: Corpus,
     out: str | Path,
-    model_config: ModelConfig | None = None,
-    train_config: TrainConfig | None = None,
+    model_config: ModelConfig | Mapping[str, Any] | None = None,
+    train_config: TrainConfig | Mapping[str, Any] | None = None,
     resume: bool = False,
     data_description: str = "",
     quiet: bool = False,
@@ -200,14 +206,21 @@ def pretrain(
     Args:
         corpus: train and validation byte streams (`corpus.build_corpus`, or a prepared corpus).
         out: the run folder.
-        model_config, train_config: ignored on resume (taken from the checkpoint),
-            except the budgets of `train_config`, which may extend the run.
-        resume: continue from the newest checkpoint in out/checkpoints.
+        model_config, train_config: the settings, or a mapping of some of their fields
+            (the rest default; e.g. the flags a user gave). On resume the
+            checkpoint's settings are used and what is given is checked against
+            them: a ModelConfig's ARCHITECTURE fields, a mapping's fields, except
+            that the BUDGETS given (of a TrainConfig, or named in a mapping)
+            replace the saved ones (to extend the run) and a mapping's CADENCE
+            fields (evaluation and checkpoint intervals) replace the saved ones.
+        resume: continue from the newest checkpoint in out/checkpoints that loads
+            (damaged ones are skipped with a `checkpoints.CheckpointWarning`).
         device: "auto", "cpu" or "cuda".
 
     Raises:
         FileNotFoundError: resume without a checkpoint.
-        ValueError: the checkpoint was made on different data; fp16 without a GPU;
+        ValueError: on resume, the checkpoint was made on different data or with
+            other settings than those given (each named); fp16 without a GPU;
             a batch that does not split evenly across ranks and micro-batches.
 
     Returns:
@@ -216,16 +229,22 @@ def pretrain(
     d = distributed.setup(device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if d.is_main:
+        _remove_stale_temp_files(out)
     ckpt = None
     if resume:
         ckpt = load_latest_checkpoint(out)
         _check_corpus(ckpt, corpus, out)
-        model_config = ModelConfig(**ckpt["model_config"])
-        train_config = _with_budgets(TrainConfig(**ckpt["train_config"]), train_config)
+        model_config, train_config = _resumed_configs(ckpt, model_config, train_config, out, d.device)
+    if isinstance(model_config, Mapping):
+        model_config = ModelConfig(**model_config)
+    if isinstance(train_config, Mapping):
+        train_config = TrainConfig(**train_config)
     model_config = model_config or ModelConfig()
     cfg = train_config or TrainConfig(max_minutes=10)
+    cfg = replace(cfg, precision=resolve_precision(cfg.precision, d.device))  # "auto" -> what this device runs
     if cfg.precision == "fp16" and d.device.type != "cuda":
-        raise ValueError("fp16 with loss scaling needs a CUDA device; use --precision bf16 on CPU")
+        raise ValueError("fp16 with loss scaling needs a CUDA device; use --precision auto on CPU")
     if cfg.batch_size % (d.world_size * cfg.grad_accum):
         raise ValueError(f"batch size {cfg.batch_size} must split evenly into {d.world_size} ranks "
                          f"x {cfg.grad_accum} micro-batches")
@@ -247,13 +266,13 @@ def pretrain(
     bar = tqdm(total=100, unit="%", disable=quiet or not d.is_main, desc="pretrain", bar_format=_BAR, mininterval=1.0)
     start, last_ckpt = time.time() - ts.seconds, time.time()
     progress = distributed.agree(d, [cfg.progress(ts.step, ts.bytes_seen, ts.seconds)])[0]
-    lr = cfg.learning_rate(ts.step, progress)
+    lr = cfg.learning_rate(ts.step, progress) if ts.lr is None else ts.lr
     with _StopRequest() as stop:
         while progress < 1.0:
             if batches.starts_epoch(ts.step):
                 carried = None
             x, y = (t.to(d.device, non_blocking=True) for t in batches[ts.step])
-            lr = cfg.learning_rate(ts.step, progress)
+            lr = ts.lr = cfg.learning_rate(ts.step, progress)
             bpc, carried = train_step(net, optimizer, scaler, x, y, carried, cfg, lr, batch_dim)
             ts.step += 1
             ts.bytes_seen += x.numel() * d.world_size
@@ -426,13 +445,48 @@ def _check_corpus(ckpt: dict, corpus: Corpus, out: Path) -> None:
 def _drop_metrics_after(path: Path, step: int) -> None:
     """On resume, forget metrics logged after the checkpoint's step (they will be logged again)."""
     if path.is_file():
-        lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        lines = [line for line in path.read_text().splitlines() if _step_of(line) <= step]
         atomic_write(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in lines)))
 
 
-def _with_budgets(saved: TrainConfig, given: TrainConfig | None) -> TrainConfig:
-    """The saved settings, with the budgets of `given` when given (to extend a run)."""
-    if given is None:
-        return saved
-    budgets = {k: getattr(given, k) for k in ("max_steps", "max_bytes", "max_minutes")}
-    return TrainConfig(**{**asdict(saved), **budgets})
+def _step_of(line: str) -> float:
+    """The step of a metrics line; infinity (dropped on resume) for a line cut short by a crash."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
+def _resumed_configs(ckpt: dict, model_config, train_config, out: Path, device: torch.device):
+    """The checkpoint's ModelConfig and TrainConfig, with the budgets (and a mapping's cadence) given;
+    a ValueError naming every other given setting that disagrees with the checkpoint's."""
+    saved_model, saved_train = ModelConfig(**ckpt["model_config"]), TrainConfig(**ckpt["train_config"])
+    if isinstance(model_config, ModelConfig):
+        model_config = {k: getattr(model_config, k) for k in ARCHITECTURE}
+    if isinstance(train_config, TrainConfig):
+        train_config = {k: getattr(train_config, k) for k in BUDGETS}
+    given_model, given_train = dict(model_config or {}), dict(train_config or {})
+    if "precision" in given_train:  # the checkpoint holds the precision "auto" resolved to
+        given_train["precision"] = resolve_precision(given_train["precision"], device)
+    changes = {k: given_train.pop(k) for k in CADENCE if k in given_train}
+    if any(k in given_train for k in BUDGETS):  # the budgets given replace all the saved ones
+        changes.update({k: given_train.pop(k, None) for k in BUDGETS})
+    replace(saved_model, **given_model), replace(saved_train, **given_train)  # TypeError: no such setting
+    differ = [(k, getattr(saved, k), v) for saved, given in ((saved_model, given_model), (saved_train, given_train))
+              for k, v in given.items() if getattr(saved, k) != v]
+    if differ:
+        flags = ", ".join("--" + k.replace("_", "-") for k, _, _ in differ)
+        raise ValueError(
+            f"{out}: the run to resume was made with other settings than those given: "
+            + "; ".join(f"{k}: checkpoint {a!r}, given {b!r}" for k, a, b in differ)
+            + f". To continue it, drop {flags} (the checkpoint's settings are used); "
+            "to train with the new settings, start a new run in another folder (a new --out)")
+    return saved_model, replace(saved_train, **changes)
+
+
+def _remove_stale_temp_files(out: Path) -> None:
+    """Delete the temp files of the model folder's atomic writes left by a run killed mid-write
+    (checkpoints.save_checkpoint does the same for out/checkpoints)."""
+    for name in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)

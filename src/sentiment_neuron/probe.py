@@ -57,7 +57,7 @@ class L1Probe(ClassifierMixin, BaseEstimator):
         X, y = _check_xy(X, y)
         if X_val is None:
             X_val, y_val = X, y
-        X_val, y_val = _check_xy(X_val, y_val)
+        X_val, y_val = _check_xy(X_val, y_val, fitting=False)
         self.sweep_, best, since_best = [], None, 0
         for C in sorted(self.Cs):
             pipe = _l1_pipeline(C, self.seed, len(np.unique(y))).fit(X, y)
@@ -120,7 +120,7 @@ class SentimentUnit:
 def unit_accuracies(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, seed: int = 0):
     """Fit one logistic regression per unit. Returns (models, train acc (H,), validation acc (H,))."""
     X, y = _check_xy(X, y)
-    X_val, y_val = _check_xy(X_val, y_val)
+    X_val, y_val = _check_xy(X_val, y_val, fitting=False)
     models, train_acc, val_acc = [], np.zeros(X.shape[1]), np.zeros(X.shape[1])
     for j in range(X.shape[1]):
         clf = make_pipeline(StandardScaler(), LogisticRegression(random_state=seed)).fit(X[:, j : j + 1], y)
@@ -145,16 +145,17 @@ def find_sentiment_unit(
                          coef=[float(c) for c in clf.coef_[:, 0]],
                          intercept=[float(b) for b in clf.intercept_])
     if X_test is not None:
-        X_test, y_test = _check_xy(X_test, y_test)
+        X_test, y_test = _check_xy(X_test, y_test, fitting=False)
         unit.test_accuracy = float(models[best].score(X_test[:, best : best + 1], y_test))
     return unit
 
 
-def _check_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
+def _check_xy(X, y, fitting: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """X (N, H) float64 and y (N,); labels to fit on need two classes (to score on, one will do)."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
         raise ValueError(f"expected X (N, H) and y (N,), got {X.shape} and {y.shape}")
-    if len(np.unique(y)) < 2:
+    if fitting and len(np.unique(y)) < 2:
         raise ValueError("labels hold a single class; a classifier needs at least two")
     return X, y

@@ -5,6 +5,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from .atomic import atomic_write_text
+
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
     """A plain-text table, first column left-aligned; None prints as "-"."""
@@ -32,10 +34,8 @@ def md_cell(text: str) -> str:
 
 
 def write_json(data: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
+    """Write `data` as indented JSON (UTF-8), atomically: a failed run never leaves half a file."""
+    return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def transfer_markdown(report: dict) -> str:

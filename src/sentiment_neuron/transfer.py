@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .datasets import Records, load_dataset
+from .atomic import atomic_open, atomic_write_text
+from .datasets import Records, align_labels, load_dataset
 from .features import featurize_many, parse_spec, spec_name
 from .heatmap import write_heatmaps
 from .models import ByteLM
+from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from .probe import L1Probe, SentimentUnit, find_sentiment_unit
 from .report import transfer_markdown, write_json
 from .runinfo import library_versions
@@ -25,23 +27,37 @@ PARTS = ("train", "validation", "test")
 
 @dataclass
 class Task:
-    """A labeled task: train, validation and test Records with single labels (N,)."""
+    """A labeled task: train, validation and test Records with single labels (N,).
+
+    The three splits share one ``label_names`` (`datasets.align_labels`), so a
+    class index means the same class in each, even when files were read apart.
+    """
 
     name: str
     train: Records
     validation: Records
     test: Records
 
+    def __post_init__(self) -> None:
+        self.train, self.validation, self.test = align_labels([self.train, self.validation, self.test])
+
     def check_single_labels(self, what: str) -> None:
-        """Raise ValueError (naming the file) unless every split has one label per text."""
+        """Raise ValueError (naming the file) unless every split has one label per text
+        and the training split holds two classes at least."""
         for split in (self.train, self.validation, self.test):
             if split.labels is None or split.labels.ndim != 1:
                 raise ValueError(f"{split.source}: {what} needs one label per text (binary or multiclass)")
+        classes = np.unique(self.train.labels)
+        if len(classes) < 2:
+            only = f"every label is {self.train.label_names[classes[0]]!r}" if len(classes) else "no labels"
+            raise ValueError(f"{self.train.source}: {what} needs two classes or more to train on; {only}")
 
 
-def featurize_task(model: ByteLM, task: Task, specs, quiet: bool = False) -> dict[str, dict[str, np.ndarray]]:
+def featurize_task(model: ByteLM, task: Task, specs, quiet: bool = False,
+                   precision: str = DEFAULT_PRECISION) -> dict[str, dict[str, np.ndarray]]:
     """Features of every split in one pass per split: {part: {spec name: float32 (N_part, H)}}."""
-    return {part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, desc=f"{task.name} {part}")
+    return {part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, precision=precision,
+                                 desc=f"{task.name} {part}")
             for part in PARTS}
 
 
@@ -87,6 +103,7 @@ def run_transfer(
     quiet: bool = False,
     extremes_k: int = 5,
     X: dict[str, dict[str, np.ndarray]] | None = None,
+    precision: str = DEFAULT_PRECISION,
 ) -> dict:
     """Fit the L1 probe on `features` (default: the model's) and find the sentiment unit.
 
@@ -98,16 +115,17 @@ def run_transfer(
     tail of its distribution (report["extremes"] lists them).
 
     `X`: features already computed (`featurize_task`) holding every spec used;
-    None computes them.
+    None computes them. `precision`: "auto", "fp32" or "bf16" (recorded in the report).
 
     Raises:
         ValueError: a split has no labels or multilabel labels.
     """
     start, out = time.time(), Path(out)
     task.check_single_labels("transfer")
+    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
     main = spec_name(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
     specs = list(dict.fromkeys([main, *(spec_name(parse_spec(s)) for s in compare)]))
-    X = X if X is not None else featurize_task(model, task, specs, quiet)
+    X = X if X is not None else featurize_task(model, task, specs, quiet, precision)
     y = {part: getattr(task, part).labels for part in PARTS}
     probes = {spec: L1Probe(seed=seed).fit(X["train"][spec], y["train"], X["validation"][spec], y["validation"])
               for spec in tqdm(specs, desc=f"{task.name} L1 probes", disable=quiet)}
@@ -121,7 +139,7 @@ def run_transfer(
     )
     _save_probe(main_probe, main, out / "probe.npz", unit)
     extremes = unit_extremes(X["test"][main][:, unit.unit], task.test, unit.sign, k=extremes_k)
-    _extremes_heatmap(model, extremes, unit, parse_spec(main)[0], out / "extremes", f"{task.name} test")
+    _extremes_heatmap(model, extremes, unit, parse_spec(main)[0], out / "extremes", f"{task.name} test", precision)
     report = {
         "task": task.name, "model": model_name, "features": main, "hidden_size": model.hidden_size,
         "n": {part: len(getattr(task, part)) for part in PARTS},
@@ -135,11 +153,12 @@ def run_transfer(
         "extremes": extremes,
         "extremes_heatmap": "extremes.html",
         "seconds": round(time.time() - start, 1),
+        "precision": precision,
         "seed": seed,
         "versions": library_versions(),
     }
     write_json(report, out / "report.json")
-    (out / "report.md").write_text(transfer_markdown(report))
+    atomic_write_text(out / "report.md", transfer_markdown(report))
     return report
 
 
@@ -173,11 +192,12 @@ def unit_extremes(values: np.ndarray, records: Records, sign: int = 1, k: int = 
     return {"positive": [item(r) for r in order[::-1][:k]], "negative": [item(r) for r in order[:k]]}
 
 
-def _extremes_heatmap(model: ByteLM, extremes: dict, unit: SentimentUnit, state: str, prefix: Path, what: str):
+def _extremes_heatmap(model: ByteLM, extremes: dict, unit: SentimentUnit, state: str, prefix: Path, what: str,
+                      precision: str):
     """Heatmaps of the unit over the most positive and the most negative texts, one page."""
     items = extremes["positive"] + extremes["negative"]
     texts = [item["text"].removesuffix("...") for item in items]
-    return write_heatmaps(model, texts, unit.unit, prefix, state, negate=unit.sign == -1,
+    return write_heatmaps(model, texts, unit.unit, prefix, state, negate=unit.sign == -1, precision=precision,
                           title=f"{what}: unit {unit.unit} at its {len(extremes['positive'])} most positive, "
                           f"then {len(extremes['negative'])} most negative texts")
 
@@ -204,4 +224,5 @@ def _save_probe(probe: L1Probe, features: str, path: Path, unit: SentimentUnit |
                       unit_mean=np.array([unit.mean], np.float64), unit_scale=np.array([unit.scale], np.float64),
                       unit_coef=np.array(unit.coef, np.float64).reshape(-1, 1),
                       unit_intercept=np.array(unit.intercept, np.float64))
-    np.savez(path, **arrays)
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)

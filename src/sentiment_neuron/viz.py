@@ -9,7 +9,15 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .atomic import atomic_open  # noqa: E402
+
 CLASS_COLORS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple")
+
+
+def plain(text: str) -> str:
+    """`text` as matplotlib should draw it, as it is: "$" escaped, for a label such as
+    "$\\frac{$" would be parsed as math and fail to draw."""
+    return str(text).replace("$", "\\$")
 
 
 def plot_unit_histogram(
@@ -24,19 +32,24 @@ def plot_unit_histogram(
     bins = np.linspace(low, high, 41) if high > low else 40
     for k, name in enumerate(label_names):
         ax.hist(values[labels == k], bins=bins, alpha=0.55, color=CLASS_COLORS[k % len(CLASS_COLORS)],
-                label=f"{name} (n={int((labels == k).sum())})")
+                label=f"{plain(name)} (n={int((labels == k).sum())})")
     ax.set_xlabel(f"unit {unit} value (central 99% of texts)")
     ax.set_ylabel("texts")
-    ax.set_title(title or f"Unit {unit} by class")
+    ax.set_title(plain(title) or f"Unit {unit} by class")
     ax.legend()
     return save_figure(fig, path)
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    """Lay out `fig`, write it to `path` (folders created), and free it."""
-    fig.tight_layout()
+    """Lay out `fig`, write it to `path` atomically (folders created), and free it.
+
+    The format is the extension's (png, svg, pdf, ...; png when there is none).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)
     return path

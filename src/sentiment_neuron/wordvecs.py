@@ -45,13 +45,14 @@ import torch
 from matplotlib.colors import TwoSlopeNorm
 from tqdm.auto import tqdm
 
-from .features import check_precision, iter_chunks
+from .features import iter_chunks
+from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from .heatmap import CMAP
 from .models import ByteLM
 from .report import md_cell, write_json
 from .runinfo import library_versions
 from .text import pad_batch, preprocess
-from .viz import plt, save_figure  # viz selects the file-only Agg backend
+from .viz import plain, plt, save_figure  # viz selects the file-only Agg backend
 
 __all__ = [
     "WORD_RE", "MODES", "DEFAULT_WORDS", "WordSpans", "WordOccurrences", "segment_words", "word_vectors",
@@ -276,7 +277,7 @@ def word_vectors(
     batch_size: int = 64,
     quiet: bool = False,
     unit: int | None = None,
-    precision: str = "bf16",
+    precision: str = DEFAULT_PRECISION,
     chunk_len: int = 256,
     max_bytes: int | None = None,
 ) -> WordOccurrences:
@@ -298,8 +299,8 @@ def word_vectors(
         batch_size: texts per batch.
         quiet: no progress bar.
         unit: also keep this unit's boundary value per occurrence (``unit_values``).
-        precision: "bf16" (autocast matrix products, as featurization; default) or
-            "fp32" (exactly ``model.encode`` up to float rounding).
+        precision: "auto" (bf16 where native, else fp32; the default, as featurization),
+            "bf16" (autocast matrix products) or "fp32" (exactly ``model.encode`` up to float rounding).
         chunk_len: bytes per forward call.
         max_bytes: read only the first ``max_bytes`` preprocessed bytes of each text;
             words ending beyond are dropped.
@@ -326,7 +327,7 @@ def word_vectors(
 def _check_args(model, mode, precision, unit, batch_size, chunk_len, max_occurrences, max_bytes) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    check_precision(precision)
+    resolve_precision(precision, "cpu", PRECISIONS)  # validates the name
     if unit is not None and not 0 <= int(unit) < model.hidden_size:
         raise ValueError(f"unit {unit} out of range: the model has {model.hidden_size} units")
     for name, value in (("batch_size", batch_size), ("chunk_len", chunk_len),
@@ -454,7 +455,7 @@ def nearest_neighbours(
              "char_start": int(occurrences.char_start[i])} for i in top]
 
 
-def _occurrence_in_context(model, text, word, mode, unit=None, precision="bf16") -> WordOccurrences:
+def _occurrence_in_context(model, text, word, mode, unit=None, precision=DEFAULT_PRECISION) -> WordOccurrences:
     """The first occurrence of ``word`` in ``text`` (one row)."""
     target = _check_word(word)
     occ = word_vectors(model, [text], mode, words={target}, max_occurrences=1, quiet=True, unit=unit,
@@ -466,7 +467,7 @@ def _occurrence_in_context(model, text, word, mode, unit=None, precision="bf16")
 
 
 def word_in_context(model: ByteLM, text: str, word: str, mode: str = "boundary",
-                    precision: str = "bf16") -> np.ndarray:
+                    precision: str = DEFAULT_PRECISION) -> np.ndarray:
     """The vector of ``word`` at its first occurrence in ``text``: float32 (H,).
 
     E.g. ``nearest_neighbours(occ, word_in_context(model, "not good at all", "good"))``:
@@ -565,9 +566,9 @@ def _draw_tsne(coords, words, values, path, title, sign, unit, center) -> None:
         style = ({"c": values[m], "cmap": CMAP, "norm": norm} if values is not None
                  else {"color": plt.get_cmap("tab10")(k % 10)})
         scatter = ax.scatter(coords[m, 0], coords[m, 1], marker=_MARKERS[k % len(_MARKERS)], s=28,
-                             edgecolors="#555", linewidths=0.4, label=w, **style)
+                             edgecolors="#555", linewidths=0.4, label=plain(w), **style)
         # the word just above its points, at their mean x, so it never hides a small cluster
-        ax.annotate(w, (coords[m, 0].mean(), coords[m, 1].max()), xytext=(0, 5), textcoords="offset points",
+        ax.annotate(plain(w), (coords[m, 0].mean(), coords[m, 1].max()), xytext=(0, 5), textcoords="offset points",
                     ha="center", va="bottom", fontsize=9, weight="bold",
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#999", "alpha": 0.8})
     legend = ax.legend(fontsize=7, markerscale=0.8, loc="best", ncol=2 if len(names) > 6 else 1)
@@ -582,7 +583,7 @@ def _draw_tsne(coords, words, values, path, title, sign, unit, center) -> None:
     ax.margins(0.08)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title or f"t-SNE of contextual word vectors ({len(words)} occurrences)", fontsize=10)
+    ax.set_title(plain(title) or f"t-SNE of contextual word vectors ({len(words)} occurrences)", fontsize=10)
     save_figure(fig, path)
 
 
@@ -657,7 +658,7 @@ def run_word_vectors(
     seed: int = 0,
     quiet: bool = False,
     per_word: int = 40,
-    precision: str = "bf16",
+    precision: str = DEFAULT_PRECISION,
     batch_size: int = 64,
     pool_mb: float = 1024.0,
 ) -> dict:
@@ -704,6 +705,7 @@ def run_word_vectors(
     if sign not in (1, -1):
         raise ValueError(f"sign must be +1 or -1, got {sign}")
     _check_args(model, mode, precision, unit, batch_size, 256, None, None)
+    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)  # as recorded
     query_occ = None
     if query is not None:  # before the long pass: a word missing from its context fails fast
         word, context = (query, query) if isinstance(query, str) else query

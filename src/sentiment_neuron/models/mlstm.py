@@ -18,12 +18,14 @@ Every W is weight-normalized per output row: W = g * V / ||V||_row.
 The input-side products W_x x and W_mx x for the whole sequence are one matrix
 product before the time loop; only W_mh h and W_h m run step by step.
 
-Speed (benchmarks/mlstm_throughput.py; 2-core AVX-512 CPU, bf16): with
-autograd, the loop uses one sigmoid for the three gates and split/addcmul;
-without it (featurization) a separate loop reuses buffers, updates the gates
-in place, computes tanh(x) as 2 sigmoid(2x) - 1 and multiplies by recurrent
-weights prepacked for oneDNN. torch.compile of the step's elementwise part
-measured no better than this hand-fused eager loop, at ~17 s compile time.
+Speed (benchmarks/mlstm_throughput.py): with autograd, the loop uses one
+sigmoid for the three gates and split/addcmul; without it (featurization) a
+separate loop reuses float32 buffers and fuses the multiply by W_mx x and the
+add of W_x x + b into the two recurrent products (`_recurrent_products`,
+which picks its kernel by CPU kind). tanh(x) as 2 sigmoid(2x) - 1 was
+measured and dropped: no faster on a Xeon with AMX, slower on AVX2.
+torch.compile of the step's elementwise part gained ~10% in bf16 for ~16 s
+of compilation per process: not worth it for featurization runs of minutes.
 """
 from __future__ import annotations
 
@@ -139,12 +141,10 @@ def _recurrence_no_grad(
     w_mh: torch.Tensor,
     return_cells: bool,
 ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
-    """The time loop without autograd (featurization): buffers allocated once,
-    gate math in place, float32 gates and cell state as in `MLSTM.forward`.
-
-    tanh(x) is computed as 2 sigmoid(2x) - 1 (one sigmoid over all four gate
-    blocks; tanh is several times slower than sigmoid on CPU): equal to the
-    autograd loop up to float32 rounding (~1e-7 absolute).
+    """The time loop without autograd (featurization): the same equations as
+    `MLSTM.forward`, float32 gates and cell state, with each elementwise
+    operation that can ride on a matrix product fused into it
+    (`_recurrent_products`) and the float32 buffers allocated once.
 
     Args:
         xz: (T, B, 4H), W_x x + b for every step, in the compute dtype.
@@ -156,7 +156,7 @@ def _recurrence_no_grad(
     hidden = hidden4 // 4
     dtype, device = w_h.dtype, xz.device
     with torch.autocast(device.type, enabled=False):  # dtypes are explicit here
-        times_w_mh, times_w_h = _right_multiplier(w_mh, batch), _right_multiplier(w_h, batch)
+        times_w_mh_mul, times_w_h_add = _recurrent_products(w_mh, w_h, batch)
         hs = torch.empty(time, batch, hidden, device=device)
         cs = torch.empty(time, batch, hidden, device=device) if return_cells else None
         c = c.float().clone()
@@ -166,46 +166,60 @@ def _recurrence_no_grad(
         ifo, u = z.split([3 * hidden, hidden], dim=1)
         i, f, o = ifo.chunk(3, dim=1)
         for t in range(time):
-            m = times_w_mh(h_low).mul_(xm[t])  # m = (W_mx x) * (W_mh h)
-            zh = times_w_h(m)  # W_h m
-            z.copy_(xz[t]).add_(zh)  # float32 sum of the two products
-            u.mul_(2)
-            z.sigmoid_()  # i, f, o; and sigmoid(2u)
-            u.mul_(2).sub_(1)  # tanh(u)
-            if cs is not None:
-                c = torch.mul(f, c, out=cs[t])
-            else:
-                c.mul_(f)
+            m = times_w_mh_mul(h_low, xm[t])  # m = (W_mh h) * (W_mx x)
+            z.copy_(times_w_h_add(m, xz[t]))  # W_h m + (W_x x + b), then float32
+            ifo.sigmoid_()  # i, f, o
+            u.tanh_()
+            c = torch.mul(f, c, out=cs[t]) if cs is not None else c.mul_(f)
             c.addcmul_(i, u)  # c = f * c + i * tanh(u)
-            torch.mul(c, 2, out=tanh_c).sigmoid_().mul_(2).sub_(1)  # tanh(c)
-            h = torch.mul(o, tanh_c, out=hs[t])
-            if dtype == torch.float32:
-                h_low = h
-            else:
-                h_low.copy_(h)
+            h = torch.mul(o, torch.tanh(c, out=tanh_c), out=hs[t])
+            h_low = h if dtype == torch.float32 else h_low.copy_(h)
         if time == 0:
             return hs, (h.clone(), c), cs
         return hs, (hs[-1].clone(), c.clone() if cs is not None else c), cs
 
 
-def _right_multiplier(weight: torch.Tensor, batch: int):
-    """x -> x @ weight.T for a fixed weight (out, in), used at every step.
+def _recurrent_products(w_mh: torch.Tensor, w_h: torch.Tensor, batch: int):
+    """The two per-step products with their elementwise neighbour fused in:
+    ``(h, xm_t) -> (h @ w_mh.T) * xm_t`` and ``(m, xz_t) -> m @ w_h.T + xz_t``.
 
-    On CPU in bf16 the weight is reordered once into oneDNN's blocked layout
-    (what `torch.nn.LSTM` and inductor's frozen linears do): the product then
-    skips the per-call weight reorder, 5-15% faster at the batch sizes used
-    here, the same result. Elsewhere (or if this private op is missing): mm.
+    Which kernel runs is chosen by measurement on each CPU kind
+    (benchmarks/mlstm_throughput.py, DESIGN.md "Performance notes"):
+
+    - CPU with AVX-512 (``torch.backends.cpu.get_cpu_capability()``), bf16 or
+      fp32: oneDNN linear with the weight reordered once into its blocked
+      layout (as `torch.nn.LSTM` and inductor's frozen linears do) and the
+      multiply/add as a binary post-op, so neither costs a pass over memory.
+      Featurization 5-15% faster than the plain loop on a 2-core Xeon with AMX.
+    - Elsewhere (AVX2-only CPUs, where the fused op measured 0-7% slower in
+      fp32, CUDA, or a build without the private op): ``torch.mm`` then an
+      in-place multiply, and ``torch.addmm`` (the add rides on the GEMM).
     """
-    if weight.device.type == "cpu" and weight.dtype == torch.bfloat16 and torch.backends.mkldnn.is_available():
+    if _fused_onednn_ok(w_mh):
         try:
-            packed = torch.ops.mkldnn._reorder_linear_weight(weight, batch)
-            probe = torch.zeros(1, weight.shape[1], dtype=weight.dtype)
-            if torch.ops.mkldnn._linear_pointwise(probe, packed, None, "none", [], "").shape == (1, weight.shape[0]):
-                return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
-        except (RuntimeError, AttributeError):
+            return _onednn_products(w_mh, w_h, batch)
+        except (RuntimeError, AttributeError):  # the private op changed: fall back
             pass
-    weight_t = weight.t()
-    return lambda x: torch.mm(x, weight_t)
+    w_mh_t, w_h_t = w_mh.t(), w_h.t()
+    return (lambda h, xm_t: torch.mm(h, w_mh_t).mul_(xm_t)), (lambda m, xz_t: torch.addmm(xz_t, m, w_h_t))
+
+
+def _fused_onednn_ok(weight: torch.Tensor) -> bool:
+    return (weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
+            and torch.backends.mkldnn.is_available() and "AVX512" in torch.backends.cpu.get_cpu_capability())
+
+
+def _onednn_products(w_mh: torch.Tensor, w_h: torch.Tensor, batch: int):
+    linear = torch.ops.mkldnn._linear_pointwise.binary
+    packed_mh = torch.ops.mkldnn._reorder_linear_weight(w_mh, batch)
+    packed_h = torch.ops.mkldnn._reorder_linear_weight(w_h, batch)
+    probe_h = torch.ones(1, w_mh.shape[1], dtype=w_mh.dtype)
+    probe = linear(probe_h, torch.zeros(1, w_mh.shape[0], dtype=w_mh.dtype), packed_mh, None, "add")
+    if probe.shape != (1, w_mh.shape[0]) or not torch.allclose(probe.float(), w_mh.float().sum(1)[None],
+                                                                rtol=0.02, atol=0.02 * w_mh.shape[1] ** 0.5):
+        raise RuntimeError("mkldnn._linear_pointwise.binary gave an unexpected result")
+    return ((lambda h, xm_t: linear(h, xm_t, packed_mh, None, "mul")),
+            (lambda m, xz_t: linear(m, xz_t, packed_h, None, "add")))
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:

@@ -1,0 +1,52 @@
+"""The one atomic-write helper: whole files or none, never an earlier file clobbered."""
+import os
+
+import pytest
+
+from sentiment_neuron.atomic import atomic_open, atomic_write, atomic_write_bytes, atomic_write_text
+
+
+def test_writes_whole_files_and_creates_folders(tmp_path):
+    path = tmp_path / "a" / "b" / "out.txt"
+    assert atomic_write_text(path, "café\n") == path
+    assert path.read_bytes() == "café\n".encode("utf-8")
+    atomic_write_bytes(path, b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01"
+    atomic_write(path, lambda tmp: open(tmp, "w").write("by path"))
+    assert path.read_text() == "by path"
+    assert os.listdir(path.parent) == ["out.txt"]
+
+
+def test_a_failure_keeps_the_earlier_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_text("good\n")
+
+    def fail(tmp):
+        open(tmp, "w").write("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, fail)
+    with pytest.raises(ValueError):
+        with atomic_open(path, "w") as f:
+            f.write("half a row")
+            raise ValueError("bad row")
+    assert path.read_text() == "good\n" and os.listdir(tmp_path) == ["out.csv"]
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "new.npy", fail)
+    assert os.listdir(tmp_path) == ["out.csv"]
+
+
+def test_permissions_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "x.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
+
+
+def test_the_models_package_reexports_it():
+    from sentiment_neuron.models import atomic_write as reexported
+
+    assert reexported is atomic_write
