@@ -15,8 +15,9 @@ Equations (DESIGN.md, "The model, exactly"), for input x_t (E) and state (h, c) 
     h_t = o * tanh(c_t)
 
 Every W is weight-normalized per output row: W = g * V / ||V||_row.
-The input-side products W_x x and W_mx x for the whole sequence are one matrix
-product before the time loop; only W_mh h and W_h m run step by step.
+With autograd (training) the input-side products W_x x and W_mx x for the
+whole sequence are one matrix product before the time loop; only W_mh h and
+W_h m run step by step. Without it, see `_recurrence_no_grad`.
 
 Speed (benchmarks/mlstm_throughput.py): with autograd, the loop uses one
 sigmoid for the three gates and split/addcmul; without it (featurization) a
@@ -106,10 +107,12 @@ class MLSTM(nn.Module):
         # re-cast these non-leaf tensors each time they are used).
         compute_dtype = _compute_dtype(x)
         w_h, w_mh = self.w_h.weight().to(compute_dtype), self.w_mh.weight().to(compute_dtype)
+        if not _needs_grad(x, h, c, *self.parameters()):
+            w_x, w_mx = self.w_x.weight().to(compute_dtype), self.w_mx.weight().to(compute_dtype)
+            return _recurrence_no_grad(x.to(compute_dtype), w_x, self.bias.to(compute_dtype), w_mx,
+                                       h, c, w_h, w_mh, return_cells)
         xz = F.linear(x, self.w_x.weight(), self.bias)  # (T, B, 4H), one product for all steps
         xm = F.linear(x, self.w_mx.weight())  # (T, B, H)
-        if not _needs_grad(x, h, c, *self.parameters()):
-            return _recurrence_no_grad(xz, xm, h, c, w_h, w_mh, return_cells)
         hidden = self.hidden_size
         hs, cs = [], []
         # unbind(0), not xz[t]: indexing makes autograd build a full-size zero
@@ -133,8 +136,10 @@ def _needs_grad(*tensors: torch.Tensor) -> bool:
 
 
 def _recurrence_no_grad(
-    xz: torch.Tensor,
-    xm: torch.Tensor,
+    x: torch.Tensor,
+    w_x: torch.Tensor,
+    bias: torch.Tensor,
+    w_mx: torch.Tensor,
     h: torch.Tensor,
     c: torch.Tensor,
     w_h: torch.Tensor,
@@ -142,32 +147,38 @@ def _recurrence_no_grad(
     return_cells: bool,
 ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
     """The time loop without autograd (featurization): the same equations as
-    `MLSTM.forward`, float32 gates and cell state, with each elementwise
-    operation that can ride on a matrix product fused into it
-    (`_recurrent_products`) and the float32 buffers allocated once.
+    `MLSTM.forward`, float32 gates and cell state. Here the input-side
+    products are taken step by step (tiny (B, E) GEMMs) rather than for the
+    whole sequence at once: the (T, B, 4H) buffer of the latter costs more in
+    memory traffic than it saves (measured: up to 25% at B=256). Each
+    elementwise operation that can ride on a recurrent product is fused into
+    it (`_recurrent_products`); float32 buffers are allocated once.
 
     Args:
-        xz: (T, B, 4H), W_x x + b for every step, in the compute dtype.
-        xm: (T, B, H), W_mx x for every step, in the compute dtype.
+        x: (T, B, E) inputs, in the compute dtype.
+        w_x (4H, E), bias (4H,), w_mx (H, E): input-side weights, compute dtype.
         h, c: (B, H) initial state (not modified).
         w_h (4H, H), w_mh (H, H): recurrent weights in the compute dtype.
     """
-    time, batch, hidden4 = xz.shape
+    time, batch, _ = x.shape
+    hidden4 = w_h.shape[0]
     hidden = hidden4 // 4
-    dtype, device = w_h.dtype, xz.device
+    dtype, device = w_h.dtype, x.device
+    w_x_t, w_mx_t = w_x.t(), w_mx.t()
     with torch.autocast(device.type, enabled=False):  # dtypes are explicit here
         times_w_mh_mul, times_w_h_add = _recurrent_products(w_mh, w_h, batch)
         hs = torch.empty(time, batch, hidden, device=device)
         cs = torch.empty(time, batch, hidden, device=device) if return_cells else None
         c = c.float().clone()
         h_low = h.to(dtype, copy=True)  # h in the compute dtype: the matmul's input
-        z = torch.empty(batch, hidden4, device=device)  # float32 pre-activations
+        z32 = torch.empty(batch, hidden4, device=device) if dtype != torch.float32 else None
         tanh_c = torch.empty(batch, hidden, device=device)
-        ifo, u = z.split([3 * hidden, hidden], dim=1)
-        i, f, o = ifo.chunk(3, dim=1)
-        for t in range(time):
-            m = times_w_mh_mul(h_low, xm[t])  # m = (W_mh h) * (W_mx x)
-            z.copy_(times_w_h_add(m, xz[t]))  # W_h m + (W_x x + b), then float32
+        for t, x_t in enumerate(x.unbind(0)):
+            m = times_w_mh_mul(h_low, torch.mm(x_t, w_mx_t))  # m = (W_mh h) * (W_mx x)
+            z = times_w_h_add(m, torch.addmm(bias, x_t, w_x_t))  # W_h m + (W_x x + b): (B, 4H), fresh
+            z = z if z32 is None else z32.copy_(z)  # float32 pre-activations
+            ifo, u = z.split([3 * hidden, hidden], dim=1)
+            i, f, o = ifo.chunk(3, dim=1)
             ifo.sigmoid_()  # i, f, o
             u.tanh_()
             c = torch.mul(f, c, out=cs[t]) if cs is not None else c.mul_(f)
