@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_neuron.datasets import cache_dir
+from sentiment_neuron.data.datasets import cache_dir
 
 DATA_ENV = "SENTIMENT_NEURON_DATA"
 

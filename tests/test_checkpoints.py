@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from sentiment_neuron.checkpoints import (CHECKPOINT_DIR, REQUIRED_KEYS, CheckpointWarning, checkpoint_files,
+from sentiment_neuron.training.checkpoints import (CHECKPOINT_DIR, REQUIRED_KEYS, CheckpointWarning, checkpoint_files,
                                           load_latest_checkpoint, save_checkpoint)
 from sentiment_neuron.models import ByteLM, ModelConfig
 

@@ -10,13 +10,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sentiment_neuron import transfer
-from sentiment_neuron.classify import (
+from sentiment_neuron.recipes import transfer
+from sentiment_neuron.transfer.classify import (
     TransferResult, classify_texts, load_transfer, predict_proba, read_texts, write_predictions,
 )
-from sentiment_neuron.datasets import load_dataset
-from sentiment_neuron.features import featurize
-from sentiment_neuron.probe import L1Probe, find_sentiment_unit
+from sentiment_neuron.data.datasets import load_dataset
+from sentiment_neuron.transfer.features import featurize
+from sentiment_neuron.transfer.probe import L1Probe, find_sentiment_unit
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sentiment_neuron.cli import main
-from sentiment_neuron.datasets import load_dataset
-from sentiment_neuron.features import featurize
+from sentiment_neuron.data.datasets import load_dataset
+from sentiment_neuron.transfer.features import featurize
 from sentiment_neuron.models import load_model
 
 
@@ -247,7 +247,7 @@ def test_pretrain_resume_refuses_other_model_and_training_flags(sst, tmp_path, c
 def test_pretrain_flags_default_to_the_library_dataclasses():
     from sentiment_neuron.cli import build_parser
     from sentiment_neuron.models import ModelConfig
-    from sentiment_neuron.pretrain import TrainConfig
+    from sentiment_neuron.training.pretrain import TrainConfig
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["pretrain"]
     helps = {a.dest: a.help for a in sub._actions}

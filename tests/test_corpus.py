@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiment_neuron import datasets
-from sentiment_neuron.corpus import (CORPUS_FILE, Corpus, ShardedStream, TBPTTBatches, document_offsets,
+from sentiment_neuron.data import datasets
+from sentiment_neuron.data.corpus import (CORPUS_FILE, Corpus, ShardedStream, TBPTTBatches, document_offsets,
                                      load_prepared_corpus, prepare_corpus)
-from sentiment_neuron.datasets import DataError, iter_texts, load_dataset, read_records
+from sentiment_neuron.data.datasets import DataError, iter_texts, load_dataset, read_records
 from sentiment_neuron.text import preprocess
 
 LOOSE_JSON = (
@@ -236,7 +236,7 @@ def test_existing_corpus_is_kept_unless_overwrite_and_damage_is_caught(tmp_path)
 
 def test_pretrain_reads_a_prepared_corpus(sst_texts, tmp_path):
     from sentiment_neuron.models import ModelConfig
-    from sentiment_neuron.pretrain import TrainConfig, pretrain
+    from sentiment_neuron.training.pretrain import TrainConfig, pretrain
 
     prepare_corpus(sst_texts[:300], tmp_path / "corpus", validation_fraction=0.1, shard_bytes=10_000, quiet=True)
     corpus = load_prepared_corpus(tmp_path / "corpus")
@@ -250,8 +250,8 @@ def test_pretrain_reads_a_prepared_corpus(sst_texts, tmp_path):
 MEMORY_SCRIPT = textwrap.dedent("""
     import json, resource, sys
     from tqdm.auto import tqdm  # noqa: F401  (imported by prepare_corpus; load it before the limit)
-    from sentiment_neuron.corpus import prepare_corpus
-    from sentiment_neuron.datasets import iter_texts, read_records
+    from sentiment_neuron.data.corpus import prepare_corpus
+    from sentiment_neuron.data.datasets import iter_texts, read_records
 
     def vm_size():
         with open("/proc/self/status") as f:

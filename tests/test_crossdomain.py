@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from helpers import tiny_model
 
-from sentiment_neuron.crossdomain import METHODS, align_labels, run_cross_domain
-from sentiment_neuron.datasets import Records, load_dataset
-from sentiment_neuron.transfer import Task
+from sentiment_neuron.recipes.crossdomain import METHODS, align_labels, run_cross_domain
+from sentiment_neuron.data.datasets import Records, load_dataset
+from sentiment_neuron.recipes.transfer import Task
 
 
 def balanced(records: Records, per_class: int, offset: int = 0) -> Records:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiment_neuron import datasets
-from sentiment_neuron.datasets import (DATASETS, DataError, Records, data_root, load_dataset,
+from sentiment_neuron.data import datasets
+from sentiment_neuron.data.datasets import (DATASETS, DataError, Records, data_root, load_dataset,
                                        read_records)
 
 

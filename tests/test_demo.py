@@ -1,7 +1,7 @@
 """The demo's plumbing on a tiny budget (the real run is `make demo`)."""
 import json
 
-from sentiment_neuron.demo import run_demo
+from sentiment_neuron.recipes.demo import run_demo
 
 
 def test_demo_writes_summary_reports_and_histograms(data_dir, tmp_path, capsys):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from helpers import tiny_model
 
-from sentiment_neuron.datasets import Records, load_dataset
-from sentiment_neuron.efficiency import (
+from sentiment_neuron.data.datasets import Records, load_dataset
+from sentiment_neuron.recipes.efficiency import (
     METHODS,
     default_sizes,
     draw_indices,
@@ -16,7 +16,7 @@ from sentiment_neuron.efficiency import (
     run_data_efficiency,
     stratified_counts,
 )
-from sentiment_neuron.transfer import Task
+from sentiment_neuron.recipes.transfer import Task
 
 
 def synthetic(n, seed, units=10, informative=3):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment_neuron.datasets import load_dataset
-from sentiment_neuron.features import featurize, featurize_many, parse_spec
+from sentiment_neuron.data.datasets import load_dataset
+from sentiment_neuron.transfer.features import featurize, featurize_many, parse_spec
 from sentiment_neuron.text import preprocess
 
 from helpers import tiny_model

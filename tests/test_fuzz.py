@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from sentiment_neuron.classify import load_transfer, read_texts
+from sentiment_neuron.transfer.classify import load_transfer, read_texts
 from sentiment_neuron.cli import build_parser, main
-from sentiment_neuron.datasets import DataError, Records, iter_texts, read_records
+from sentiment_neuron.data.datasets import DataError, Records, iter_texts, read_records
 
 HIDDEN = 8
 FORMATS = ("csv", "tsv", "json", "jsonl", "txt")
@@ -510,7 +510,7 @@ def test_a_10_mb_text_reads_whole(tmp_path, fmt):
 
 
 def test_a_10_mb_text_featurizes_with_max_bytes(tiny_model):
-    from sentiment_neuron.features import featurize
+    from sentiment_neuron.transfer.features import featurize
     from sentiment_neuron.models import load_model
 
     text = "x" * BIG

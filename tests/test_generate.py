@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from sentiment_neuron.generate import (
+from sentiment_neuron.inspect.sampling import (
     CONDITIONS, Generation, Steering, format_steering_table, generate, next_byte_probs, paired_test, run_steering,
     unit_scale,
 )
@@ -158,8 +158,8 @@ def test_unit_scale(model):
 
 @pytest.fixture(scope="module")
 def small_judge(data_dir):
-    from sentiment_neuron.baseline import TfidfBaseline
-    from sentiment_neuron.datasets import load_dataset
+    from sentiment_neuron.transfer.baseline import TfidfBaseline
+    from sentiment_neuron.data.datasets import load_dataset
 
     train = load_dataset("sst2", "train", data_dir).subset(np.arange(300))
     return TfidfBaseline(Cs=(10.0,)).fit(train.texts, train.labels)

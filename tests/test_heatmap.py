@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from sentiment_neuron.heatmap import (
+from sentiment_neuron.inspect.heatmap import (
     char_values, heatmap_html, heatmap_png, text_char_values, transfer_unit, unit_trajectory, value_color,
     write_heatmaps,
 )

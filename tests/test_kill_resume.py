@@ -21,7 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sentiment_neuron.checkpoints import CHECKPOINT_DIR, checkpoint_files
+from sentiment_neuron.training.checkpoints import CHECKPOINT_DIR, checkpoint_files
 
 # One thread: bitwise equality holds for the same thread count, and two processes with 2 threads
 # each on 2 cores slow matrix products down badly (DESIGN.md).

@@ -6,12 +6,12 @@ import signal
 import pytest
 import torch
 
-from sentiment_neuron import pretrain as pretrain_module
-from sentiment_neuron.corpus import TBPTTBatches, build_corpus
-from sentiment_neuron.datasets import load_dataset
+from sentiment_neuron.training import pretrain as pretrain_module
+from sentiment_neuron.data.corpus import TBPTTBatches, build_corpus
+from sentiment_neuron.data.datasets import load_dataset
 from sentiment_neuron.models import ByteLM, ModelConfig
-from sentiment_neuron.checkpoints import checkpoint_files, load_latest_checkpoint
-from sentiment_neuron.pretrain import TrainConfig, evaluate_bpc, pretrain
+from sentiment_neuron.training.checkpoints import checkpoint_files, load_latest_checkpoint
+from sentiment_neuron.training.pretrain import TrainConfig, evaluate_bpc, pretrain
 
 TINY = ModelConfig(hidden_size=32, embed_size=8)
 
@@ -115,7 +115,7 @@ def test_resume_refuses_settings_that_disagree_with_the_checkpoint(corpus, tmp_p
 
 
 def test_resume_skips_a_damaged_newest_checkpoint_and_stays_exact(corpus, tmp_path):
-    from sentiment_neuron.checkpoints import CheckpointWarning
+    from sentiment_neuron.training.checkpoints import CheckpointWarning
 
     config = small_config(max_steps=6, checkpoint_every=2)
     whole, _ = pretrain(corpus, tmp_path / "whole", TINY, config, quiet=True)

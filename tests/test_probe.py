@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sentiment_neuron.probe import L1Probe, find_sentiment_unit
+from sentiment_neuron.transfer.probe import L1Probe, find_sentiment_unit
 
 
 def planted(n=1500, units=64, informative=41, sign=-1, seed=0):

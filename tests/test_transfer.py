@@ -4,8 +4,8 @@ import json
 import numpy as np
 from helpers import tiny_model
 
-from sentiment_neuron import transfer
-from sentiment_neuron.datasets import Records, load_dataset
+from sentiment_neuron.recipes import transfer
+from sentiment_neuron.data.datasets import Records, load_dataset
 
 
 def test_unit_extremes_picks_both_tails_in_order():

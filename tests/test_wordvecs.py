@@ -8,9 +8,9 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from sentiment_neuron.datasets import load_dataset
+from sentiment_neuron.data.datasets import load_dataset
 from sentiment_neuron.text import preprocess
-from sentiment_neuron.wordvecs import (
+from sentiment_neuron.inspect.wordvecs import (
     load_occurrences, nearest_neighbours, run_word_vectors, save_occurrences, segment_words, select_occurrences,
     tsne_plot, word_in_context, word_vectors,
 )

@@ -45,14 +45,14 @@ import torch
 from matplotlib.colors import TwoSlopeNorm
 from tqdm.auto import tqdm
 
-from .features import iter_chunks
-from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..transfer.features import iter_chunks
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from .heatmap import CMAP
-from .models import ByteLM
-from .report import md_cell, write_json
-from .runinfo import library_versions
-from .text import pad_batch, preprocess
-from .viz import plain, plt, save_figure  # viz selects the file-only Agg backend
+from ..models import ByteLM
+from ..report.markdown import md_cell, write_json
+from ..report.runinfo import library_versions
+from ..text import pad_batch, preprocess
+from ..report.figures import plain, plt, save_figure  # viz selects the file-only Agg backend
 
 __all__ = [
     "WORD_RE", "MODES", "DEFAULT_WORDS", "WordSpans", "WordOccurrences", "segment_words", "word_vectors",

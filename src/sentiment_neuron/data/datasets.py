@@ -46,7 +46,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from .atomic import atomic_open
+from ..atomic import atomic_open
 
 __all__ = [
     "DATASETS",

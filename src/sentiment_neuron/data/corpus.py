@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .text import preprocess
+from ..text import preprocess
 
 CORPUS_FILE = "corpus.json"
 CORPUS_FORMAT = "sentiment-neuron-corpus"

@@ -5,7 +5,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from ..atomic import atomic_write_text
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:

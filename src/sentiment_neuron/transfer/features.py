@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
-from .precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
-from .text import pad_batch, preprocess
+from ..models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
+from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
+from ..text import pad_batch, preprocess
 
 FeatureSpec = tuple[str, str]  # (state, pooling), e.g. ("hidden", "mean")
 

@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .baseline import TfidfBaseline
-from .features import parse_spec, spec_name
-from .models import ByteLM
-from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
-from .probe import L1Probe
-from .report import format_table, write_json
-from .runinfo import library_versions
+from ..transfer.baseline import TfidfBaseline
+from ..transfer.features import parse_spec, spec_name
+from ..models import ByteLM
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..transfer.probe import L1Probe
+from ..report.markdown import format_table, write_json
+from ..report.runinfo import library_versions
 from .transfer import PARTS, Task, featurize_task
-from .viz import plain, plt, save_figure
+from ..report.figures import plain, plt, save_figure
 
 METHODS = {"l1_probe": "L1 probe (LM features)", "tfidf": "TF-IDF + logistic regression"}
 METHOD_COLORS = {"l1_probe": "tab:blue", "tfidf": "tab:orange"}

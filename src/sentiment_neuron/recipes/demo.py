@@ -7,13 +7,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .corpus import build_corpus
-from .datasets import load_dataset
-from .heatmap import write_heatmaps
-from .models import ModelConfig
-from .precision import DEFAULT_PRECISION
-from .pretrain import TrainConfig, pretrain
-from .report import format_table, pct, write_json
+from ..data.corpus import build_corpus
+from ..data.datasets import load_dataset
+from ..inspect.heatmap import write_heatmaps
+from ..models import ModelConfig
+from ..precision import DEFAULT_PRECISION
+from ..training.pretrain import TrainConfig, pretrain
+from ..report.markdown import format_table, pct, write_json
 from .transfer import load_task, run_transfer
 
 

@@ -11,7 +11,7 @@ def library_versions() -> dict:
     import sklearn
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "sentiment_neuron": __version__,

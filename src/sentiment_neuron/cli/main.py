@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_open
-from .datasets import DEFAULT_ENCODING, ENCODING_ERRORS
-from .models import FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES, ModelConfig
-from .precision import DEFAULT_PRECISION, PRECISIONS, TRAIN_PRECISIONS, describe_precision
-from .pretrain import OPTIMIZERS, SCHEDULES, TrainConfig
+from ..atomic import atomic_open
+from ..data.datasets import DEFAULT_ENCODING, ENCODING_ERRORS
+from ..models import FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES, ModelConfig
+from ..precision import DEFAULT_PRECISION, PRECISIONS, TRAIN_PRECISIONS, describe_precision
+from ..training.pretrain import OPTIMIZERS, SCHEDULES, TrainConfig
 
 EPILOG = """examples:
   sentiment-neuron demo
@@ -279,7 +279,7 @@ def _add_cross_domain(sub) -> None:
 
 
 def _add_generate(sub) -> None:
-    from .generate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+    from ..inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
     p = sub.add_parser(
         "generate", help="sample text, optionally steered by clamping a unit; measure steering",
@@ -317,9 +317,9 @@ def _add_generate(sub) -> None:
 
 
 def _run_generate(args) -> None:
-    from .generate import Steering, format_steering_table, generate, run_steering, unit_scale
-    from .heatmap import transfer_unit, write_heatmaps
-    from .models import load_model
+    from ..inspect.sampling import Steering, format_steering_table, generate, run_steering, unit_scale
+    from ..inspect.heatmap import transfer_unit, write_heatmaps
+    from ..models import load_model
 
     unit, sign = args.unit, 1
     if args.transfer:
@@ -396,11 +396,11 @@ def _add_word_vectors(sub) -> None:
 def _run_word_vectors(args) -> None:
     import itertools
 
-    from .classify import load_transfer
-    from .datasets import iter_texts, load_dataset
-    from .models import load_model
-    from .report import format_table
-    from .wordvecs import run_word_vectors
+    from ..transfer.classify import load_transfer
+    from ..data.datasets import iter_texts, load_dataset
+    from ..models import load_model
+    from ..report.markdown import format_table
+    from ..inspect.wordvecs import run_word_vectors
 
     if args.context is not None and args.query is None:
         raise ValueError("--context needs --query WORD")
@@ -500,8 +500,8 @@ def _add_transfer(sub) -> None:
 
 
 def _run_classify(args) -> None:
-    from .classify import classify_texts, load_transfer, read_texts, write_predictions
-    from .models import load_model
+    from ..transfer.classify import classify_texts, load_transfer, read_texts, write_predictions
+    from ..models import load_model
 
     result = load_transfer(args.transfer)
     texts = _some_texts(read_texts(args.input, args.text_key, **_encoding(args)), args.input)
@@ -517,9 +517,9 @@ def _run_classify(args) -> None:
 def _run_heatmap(args) -> None:
     import itertools
 
-    from .datasets import iter_texts
-    from .heatmap import transfer_unit, write_heatmaps
-    from .models import load_model
+    from ..data.datasets import iter_texts
+    from ..inspect.heatmap import transfer_unit, write_heatmaps
+    from ..models import load_model
 
     unit, sign, state = args.unit, 1, "hidden"
     if args.transfer:
@@ -535,16 +535,16 @@ def _run_heatmap(args) -> None:
 
 
 def _run_demo(args) -> None:
-    from .demo import run_demo
+    from ..recipes.demo import run_demo
 
     run_demo(args.out, args.minutes, args.hidden_size, args.imdb_train, args.imdb_test,
              args.data_dir, args.seed, args.quiet, args.precision)
 
 
 def _run_pretrain(args) -> None:
-    from . import distributed
-    from .corpus import build_corpus, load_prepared_corpus, read_corpus_metadata
-    from .pretrain import ARCHITECTURE, pretrain
+    from ..training import distributed
+    from ..data.corpus import build_corpus, load_prepared_corpus, read_corpus_metadata
+    from ..training.pretrain import ARCHITECTURE, pretrain
 
     if args.corpus:
         corpus = load_prepared_corpus(args.corpus)
@@ -581,8 +581,8 @@ _TRAIN_FLAGS = ("batch_size", "seq_len", "grad_accum", "optimizer", "lr", "weigh
 def _run_prepare_corpus(args) -> None:
     import itertools
 
-    from .corpus import prepare_corpus
-    from .datasets import iter_texts, load_dataset
+    from ..data.corpus import prepare_corpus
+    from ..data.datasets import iter_texts, load_dataset
 
     if args.dataset:
         texts, source = load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
@@ -599,7 +599,7 @@ def _run_prepare_corpus(args) -> None:
 
 def _read_texts(args):
     """(texts, description) of --dataset or --input (its texts only: a bad label is no matter here)."""
-    from .datasets import iter_texts, load_dataset
+    from ..data.datasets import iter_texts, load_dataset
 
     if args.dataset:
         return load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
@@ -607,9 +607,9 @@ def _read_texts(args):
 
 
 def _run_featurize(args) -> None:
-    from .datasets import iter_texts
-    from .features import featurize
-    from .models import load_model
+    from ..data.datasets import iter_texts
+    from ..transfer.features import featurize
+    from ..models import load_model
 
     model = load_model(args.model)
     texts = _some_texts(list(iter_texts(args.input, text_key=args.text_key, **_encoding(args))), args.input)
@@ -623,8 +623,8 @@ def _run_featurize(args) -> None:
 
 def _task_from_args(args):
     """The labeled task of --dataset, or of --train/--validation/--test files (transfer, data-efficiency)."""
-    from .datasets import read_records
-    from .transfer import Task, load_task
+    from ..data.datasets import read_records
+    from ..recipes.transfer import Task, load_task
 
     if args.dataset:
         return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
@@ -636,8 +636,8 @@ def _task_from_args(args):
 
 
 def _run_data_efficiency(args) -> None:
-    from .efficiency import learning_curve_table, run_data_efficiency
-    from .models import load_model
+    from ..recipes.efficiency import learning_curve_table, run_data_efficiency
+    from ..models import load_model
 
     task = _task_from_args(args)
     result = run_data_efficiency(load_model(args.model), task, args.out, args.features, args.sizes, args.draws,
@@ -650,9 +650,9 @@ def _run_data_efficiency(args) -> None:
 
 
 def _run_transfer(args) -> None:
-    from .models import load_model
-    from .report import comparison_table
-    from .transfer import run_transfer
+    from ..models import load_model
+    from ..report.markdown import comparison_table
+    from ..recipes.transfer import run_transfer
 
     task = _task_from_args(args)
     compare = tuple(s for s in args.compare.split(",") if s.strip())
@@ -667,8 +667,8 @@ def _run_transfer(args) -> None:
 
 def _file_task(spec: str, text_key: str | None, label_key: str | None, encoding: dict):
     """NAME=TRAIN,VALIDATION,TEST -> a Task read from the three labeled files."""
-    from .datasets import read_records
-    from .transfer import Task
+    from ..data.datasets import read_records
+    from ..recipes.transfer import Task
 
     name, _, files = spec.partition("=")
     paths = files.split(",")
@@ -679,9 +679,9 @@ def _file_task(spec: str, text_key: str | None, label_key: str | None, encoding:
 
 
 def _run_cross_domain(args) -> None:
-    from .crossdomain import cross_domain_table, run_cross_domain
-    from .models import load_model
-    from .transfer import load_task
+    from ..recipes.crossdomain import cross_domain_table, run_cross_domain
+    from ..models import load_model
+    from ..recipes.transfer import load_task
 
     named = [n.strip() for n in args.datasets.split(",") if n.strip()]
     tasks = [load_task(n, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from matplotlib.colors import LinearSegmentedColormap, Normalize
 
-from .atomic import atomic_write_text
-from .models import FEATURE_STATES
-from .precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
-from .text import preprocess
-from .viz import plain, plt, save_figure  # viz selects the file-only Agg backend
+from ..atomic import atomic_write_text
+from ..models import FEATURE_STATES
+from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
+from ..text import preprocess
+from ..report.figures import plain, plt, save_figure  # viz selects the file-only Agg backend
 
 __all__ = [
     "unit_trajectory", "char_values", "value_color", "heatmap_html", "heatmap_png",

@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .atomic import atomic_open, atomic_write_text
-from .datasets import Records, align_labels, load_dataset
-from .features import featurize_many, parse_spec, spec_name
-from .heatmap import write_heatmaps
-from .models import ByteLM
-from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
-from .probe import L1Probe, SentimentUnit, find_sentiment_unit
-from .report import transfer_markdown, write_json
-from .runinfo import library_versions
-from .viz import plot_unit_histogram
+from ..atomic import atomic_open, atomic_write_text
+from ..data.datasets import Records, align_labels, load_dataset
+from ..transfer.features import featurize_many, parse_spec, spec_name
+from ..inspect.heatmap import write_heatmaps
+from ..models import ByteLM
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..transfer.probe import L1Probe, SentimentUnit, find_sentiment_unit
+from ..report.markdown import transfer_markdown, write_json
+from ..report.runinfo import library_versions
+from ..report.figures import plot_unit_histogram
 
 COMPARED_FEATURES = ("hidden-last", "cell-last", "hidden-mean", "hidden-max")
 PARTS = ("train", "validation", "test")

@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .baseline import TfidfBaseline
-from .classify import load_transfer, predict
-from .datasets import Records
-from .features import parse_spec
-from .models import ByteLM
-from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
-from .report import format_table, pct, write_json
-from .runinfo import library_versions
+from ..transfer.baseline import TfidfBaseline
+from ..transfer.classify import load_transfer, predict
+from ..data.datasets import Records
+from ..transfer.features import parse_spec
+from ..models import ByteLM
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..report.markdown import format_table, pct, write_json
+from ..report.runinfo import library_versions
 from .transfer import Task, featurize_task, run_transfer
 
 METHODS = {"l1_probe": "L1 probe (all units)", "unit": "sentiment unit alone", "tfidf": "TF-IDF + LR"}

@@ -36,11 +36,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .models import ByteLM
-from .precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
-from .report import format_table, md_cell, pct, write_json
-from .runinfo import library_versions
-from .text import preprocess
+from ..models import ByteLM
+from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
+from ..report.markdown import format_table, md_cell, pct, write_json
+from ..report.runinfo import library_versions
+from ..text import preprocess
 
 __all__ = [
     "Steering", "Generation", "generate", "next_byte_probs", "unit_scale", "run_steering",
@@ -322,8 +322,8 @@ def fit_sst2_judge(data_dir: str | Path | None = None, seed: int = 0):
     Raises:
         DataError: SST-2 not found (see `datasets.load_dataset`).
     """
-    from .baseline import TfidfBaseline
-    from .datasets import load_dataset
+    from ..transfer.baseline import TfidfBaseline
+    from ..data.datasets import load_dataset
 
     train, val = load_dataset("sst2", "train", data_dir), load_dataset("sst2", "validation", data_dir)
     return TfidfBaseline(seed=seed).fit(train.texts, train.labels, val.texts, val.labels)
@@ -430,8 +430,8 @@ def run_steering(
         ValueError: bad sign, strength, unit or sampling settings, or a unit that never moves (scale 0).
         DataError: SST-2 not found.
     """
-    from .datasets import load_dataset
-    from .features import featurize
+    from ..data.datasets import load_dataset
+    from ..transfer.features import featurize
     from .heatmap import write_heatmaps
 
     start, out = time.time(), Path(out)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_open
-from .datasets import DEFAULT_ENCODING, iter_stream_texts, iter_texts
+from ..atomic import atomic_open
+from ..data.datasets import DEFAULT_ENCODING, iter_stream_texts, iter_texts
 from .features import featurize, parse_spec
-from .models import ByteLM
+from ..models import ByteLM
 
 PROBE_KEYS = ("coef", "intercept", "classes", "mean", "scale", "features")
 UNIT_KEYS = ("unit", "unit_mean", "unit_scale", "unit_coef", "unit_intercept")

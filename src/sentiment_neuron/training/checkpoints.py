@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .models import atomic_write
+from ..models import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 # What pretraining stores and a resume reads (optional as well: "scaler", "cuda_rng").

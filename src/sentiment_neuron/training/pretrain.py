@@ -43,11 +43,11 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .checkpoints import load_latest_checkpoint, save_checkpoint
-from .corpus import Corpus, TBPTTBatches
-from .models import ByteLM, ModelConfig, atomic_write, detach_state, save_model
-from .models.io import CONFIG_FILE, WEIGHTS_FILE
-from .precision import DEFAULT_PRECISION, TRAIN_PRECISIONS, autocast, resolve_precision
-from .runinfo import library_versions
+from ..data.corpus import Corpus, TBPTTBatches
+from ..models import ByteLM, ModelConfig, atomic_write, detach_state, save_model
+from ..models.io import CONFIG_FILE, WEIGHTS_FILE
+from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS, autocast, resolve_precision
+from ..report.runinfo import library_versions
 
 METRICS_FILE = "metrics.jsonl"
 LN2 = math.log(2.0)

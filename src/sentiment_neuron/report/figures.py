@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .atomic import atomic_open  # noqa: E402
+from ..atomic import atomic_open  # noqa: E402
 
 CLASS_COLORS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple")
 
