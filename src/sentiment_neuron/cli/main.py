@@ -11,7 +11,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..data.datasets import DEFAULT_ENCODING, ENCODING_ERRORS
-from ..models import FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES, ModelConfig
+from ..models import DEFAULT_HIDDEN_SIZE, FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES, ModelConfig
 from ..precision import DEFAULT_PRECISION, PRECISIONS, TRAIN_PRECISIONS, describe_precision
 from ..training.pretrain import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -125,7 +125,8 @@ def _add_demo(sub) -> None:
                        "then transfer to binary SST and an IMDB subset; prints a table, writes OUT/summary.json.")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.add_argument("--minutes", type=float, default=17.0, help="pretraining budget in minutes (default: 17)")
-    p.add_argument("--hidden-size", type=int, default=512, help="mLSTM units (default: 512)")
+    p.add_argument("--hidden-size", type=int, default=DEFAULT_HIDDEN_SIZE,
+                   help=f"mLSTM units (default: {DEFAULT_HIDDEN_SIZE})")
     p.add_argument("--imdb-train", type=int, default=2000, help="IMDB training reviews for the probe (default: 2000)")
     p.add_argument("--imdb-test", type=int, default=2000, help="IMDB test reviews (default: 2000)")
     _precision_argument(p)

@@ -45,7 +45,7 @@ import torch
 from matplotlib.colors import TwoSlopeNorm
 from tqdm.auto import tqdm
 
-from ..transfer.features import iter_chunks
+from ..models.encode import iter_chunks
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from .heatmap import CMAP
 from ..models import ByteLM

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -18,6 +19,8 @@ from .lstm import LSTM
 from .mlstm import MLSTM
 
 VOCAB_SIZE = 256  # bytes
+DEFAULT_HIDDEN_SIZE = 512  # what 2 CPU cores train in minutes; the paper: 4096
+DEFAULT_FEATURES = "hidden-mean"  # what transfers best at small scale (README, "What to expect")
 RNN_TYPES = ("mlstm", "lstm")
 FEATURE_STATES = ("hidden", "cell")
 FEATURE_POOLINGS = ("last", "mean", "max")
@@ -39,11 +42,11 @@ class ModelConfig:
     """
 
     rnn: str = "mlstm"
-    hidden_size: int = 512
+    hidden_size: int = DEFAULT_HIDDEN_SIZE
     embed_size: int = 64
     num_layers: int = 1
-    feature_state: str = "hidden"
-    feature_pooling: str = "mean"
+    feature_state: str = DEFAULT_FEATURES.split("-")[0]
+    feature_pooling: str = DEFAULT_FEATURES.split("-")[1]
     preprocessing: dict = field(default_factory=lambda: {"front_pad": "\n ", "end_pad": " "})
     provenance: dict = field(default_factory=dict)
 
@@ -79,6 +82,22 @@ class ByteLM(nn.Module):
     @property
     def hidden_size(self) -> int:
         return self.config.hidden_size
+
+    @property
+    def default_features(self) -> str:
+        """The feature spec transfer uses by default, e.g. "hidden-mean" (from the config)."""
+        return f"{self.config.feature_state}-{self.config.feature_pooling}"
+
+    def check_unit(self, unit) -> int:
+        """`unit` as an int in 0..H-1 (the top layer's units).
+
+        Raises:
+            ValueError: not an integer, or out of range (the message names H).
+        """
+        hidden = int(self.config.hidden_size)
+        if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= int(unit) < hidden:
+            raise ValueError(f"unit {unit!r} out of range: the model has {hidden} units (0..{hidden - 1})")
+        return int(unit)
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu"):
         """Zero state for `batch_size` sequences (a tuple of float32 tensors)."""

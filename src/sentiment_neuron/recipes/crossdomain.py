@@ -78,7 +78,7 @@ def run_cross_domain(
     names = [task.name for task in tasks]
     if len(tasks) < 2 or len(set(names)) != len(names):
         raise ValueError(f"cross-domain transfer needs two or more differently named tasks, got {names}")
-    spec = "-".join(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
+    spec = "-".join(parse_spec(features or model.default_features))
     precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
     X = {task.name: featurize_task(model, task, [spec], quiet, precision) for task in tasks}  # once per text
     accuracy = {method: {} for method in METHODS}

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..data.corpus import build_corpus
 from ..data.datasets import load_dataset
 from ..inspect.heatmap import write_heatmaps
-from ..models import ModelConfig
+from ..models import DEFAULT_HIDDEN_SIZE, ModelConfig
 from ..precision import DEFAULT_PRECISION
 from ..training.pretrain import TrainConfig, pretrain
 from ..report.markdown import format_table, pct, write_json
@@ -20,7 +20,7 @@ from .transfer import load_task, run_transfer
 def run_demo(
     out: str | Path = "runs/demo",
     minutes: float = 17.0,
-    hidden_size: int = 512,
+    hidden_size: int = DEFAULT_HIDDEN_SIZE,
     imdb_train: int = 2000,
     imdb_test: int = 2000,
     data_dir: str | Path | None = None,

@@ -278,7 +278,7 @@ def run_data_efficiency(
     """
     start, out = time.time(), Path(out)
     task.check_single_labels("data efficiency")
-    spec = parse_spec(features or (model.config.feature_state, model.config.feature_pooling))
+    spec = parse_spec(features or model.default_features)
     _check_sizes(sizes, task.train.labels, draws)  # fail before featurizing, not after
     precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
     X = {part: by_spec[spec_name(spec)]

@@ -123,7 +123,7 @@ def run_transfer(
     start, out = time.time(), Path(out)
     task.check_single_labels("transfer")
     precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
-    main = spec_name(parse_spec(features or (model.config.feature_state, model.config.feature_pooling)))
+    main = spec_name(parse_spec(features or model.default_features))
     specs = list(dict.fromkeys([main, *(spec_name(parse_spec(s)) for s in compare)]))
     X = X if X is not None else featurize_task(model, task, specs, quiet, precision)
     y = {part: getattr(task, part).labels for part in PARTS}

@@ -15,7 +15,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
-from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
+from ..models.encode import iter_chunks
+from ..models.pooling import finish_pool, fold_chunk, init_pool
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..text import pad_batch, preprocess
 
 FeatureSpec = tuple[str, str]  # (state, pooling), e.g. ("hidden", "mean")
@@ -107,59 +109,16 @@ def featurize_many(
     return out
 
 
-def iter_chunks(model: ByteLM, tokens: torch.Tensor, lengths: torch.Tensor, chunk_len: int = 256,
-                precision: str = DEFAULT_PRECISION, return_cells: bool = False):
-    """Run a padded batch through the model in chunks of time, the state carried.
-
-    Rows must be sorted by decreasing length, so the texts still running at any
-    time form a prefix of the batch: each chunk runs only on that prefix, and
-    padding costs (almost) nothing even when lengths vary a lot.
-
-    Args:
-        tokens: (T, B) int64 on the model's device; lengths: (B,) decreasing.
-        precision: "auto", "fp32" or "bf16" (`precision.resolve_precision`).
-
-    Yields:
-        (t0, hs, cs): the chunk's first time step, hidden states (Tc, active, H)
-        and cell states (same shape) or None; rows are the first `active` texts.
-    """
-    precision = resolve_precision(precision, tokens.device, PRECISIONS)
-    carried = None
-    for t0 in range(0, int(lengths.max()), chunk_len):
-        active = int((lengths > t0).sum())  # a prefix, lengths being sorted
-        carried = None if carried is None else model.narrow_state(carried, active)
-        with autocast(precision, tokens.device):
-            hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len, :active], carried, return_cells=return_cells)
-        yield t0, hs, cs
-
-
 def _pool_batch(model, tokens, lengths, specs, chunk_len, precision) -> dict[str, torch.Tensor]:
     """Pool states of one length-sorted padded batch. tokens (T, B) int64, lengths (B,) -> {spec: (B, H)}."""
     batch = tokens.shape[1]
     need_cells = any(state == "cell" for state, _ in specs)
-    init = {"mean": 0.0, "max": float("-inf"), "last": 0.0}
-    acc = {(s, p): torch.full((batch, model.hidden_size), init[p], device=tokens.device) for s, p in specs}
+    acc = {(s, p): init_pool(p, batch, model.hidden_size, tokens.device) for s, p in specs}
     for t0, hs, cs in iter_chunks(model, tokens, lengths, chunk_len, precision, need_cells):
         active = hs.shape[1]
         steps = torch.arange(t0, t0 + hs.shape[0], device=tokens.device)
         for state, pooling in specs:
             values = (hs if state == "hidden" else cs).float()  # (Tc, active, H)
-            _fold(acc[state, pooling][:active], values, steps, lengths[:active], pooling)
-    for state, pooling in specs:
-        if pooling == "mean":
-            acc[state, pooling] /= lengths[:, None].to(torch.float32)
-    return {spec_name(spec): value for spec, value in acc.items()}
-
-
-def _fold(acc: torch.Tensor, values: torch.Tensor, steps: torch.Tensor, lengths: torch.Tensor, pooling: str) -> None:
-    """Fold one chunk of states (Tc, B, H) into acc (B, H) in place: running sum, max or last."""
-    valid = (steps[:, None] < lengths[None, :]).unsqueeze(-1)  # (Tc, B, 1)
-    if pooling == "mean":
-        acc += (values * valid).sum(0)
-    elif pooling == "max":
-        torch.maximum(acc, values.masked_fill(~valid, float("-inf")).amax(0), out=acc)
-    else:
-        last = lengths - 1 - steps[0]  # (B,) position of each text's last byte in this chunk
-        ends = (last >= 0) & (last < len(steps))
-        rows = ends.nonzero().squeeze(1)
-        acc[rows] = values[last[rows], rows]
+            acc[state, pooling][:active] = fold_chunk(acc[state, pooling][:active], values, steps,
+                                                      lengths[:active], pooling)
+    return {spec_name((s, p)): finish_pool(value, lengths, p) for (s, p), value in acc.items()}
