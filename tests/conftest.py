@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import tiny_model
 
-from sentiment_neuron.data.datasets import cache_dir
+from sentiment_neuron.data.registry import cache_dir
 
 DATA_ENV = "SENTIMENT_NEURON_DATA"
 
@@ -40,6 +41,12 @@ def test_cache(session_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 
 @pytest.fixture(scope="module")
+def random_lm():
+    """A tiny untrained mLSTM ByteLM (H=16, E=8, seed 0; `helpers.tiny_model`), one per test module."""
+    return tiny_model(hidden_size=16)
+
+
+@pytest.fixture(scope="module")
 def one_thread():
     """Torch on one thread for a module: tiny models gain nothing from threads, and two threads
     fighting another job for 2 cores run byte-by-byte steps 10-100x slower (DESIGN.md)."""
@@ -49,3 +56,30 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sst_transfer(tmp_path_factory, data_dir):
+    """One transfer result the transfer and recipe tests share: `run_transfer` of a tiny model
+    (H=16, seed 0) on SST-2 slices (train 200, validation 60, test 60 texts), hidden-mean, fp32.
+
+    Returns a namespace: model, task, result (the TransferResult run_transfer returned),
+    folder, and X ({"train", "validation", "test"}: the float32 (N, 16) features the probe saw).
+    """
+    from types import SimpleNamespace
+
+    from helpers import tiny_model
+
+    from sentiment_neuron.data.registry import load_dataset
+    from sentiment_neuron.data.tasks import Task
+    from sentiment_neuron.recipes.transfer import featurize_task, run_transfer
+
+    sst = load_dataset("sst2", "train", data_dir)
+    task = Task("sst2", sst.subset(range(0, 200)), sst.subset(range(200, 260)), sst.subset(range(260, 320)))
+    model = tiny_model(16)
+    X = {part: by_spec["hidden-mean"]
+         for part, by_spec in featurize_task(model, task, ["hidden-mean"], quiet=True, precision="fp32").items()}
+    folder = tmp_path_factory.mktemp("sst_transfer")
+    result = run_transfer(model, task, folder, features="hidden-mean", compare=(), quiet=True, precision="fp32",
+                          extremes_k=3)
+    return SimpleNamespace(model=model, task=task, result=result, folder=folder, X=X)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from sentiment_neuron.cli import main
-from sentiment_neuron.data.datasets import load_dataset
+from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.transfer.features import featurize
+from sentiment_neuron.transfer.result import load_transfer
 from sentiment_neuron.models import load_model
 
 
@@ -66,8 +67,7 @@ def test_transfer_from_files_writes_reports(tiny_lm, sst, tmp_path, capsys):
     assert 0.0 <= report["test_accuracy"] <= 1.0 and 0 <= report["sentiment_unit"]["unit"] < 16
     assert (out / "sentiment_unit_hist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "sentiment unit" in (out / "report.md").read_text()
-    probe = np.load(out / "probe.npz", allow_pickle=False)
-    assert probe["coef"].shape == (1, 16)
+    assert load_transfer(out).probe.coef_.shape == (1, 16)
     assert "sentiment unit" in capsys.readouterr().out
 
 
@@ -247,7 +247,7 @@ def test_pretrain_resume_refuses_other_model_and_training_flags(sst, tmp_path, c
 def test_pretrain_flags_default_to_the_library_dataclasses():
     from sentiment_neuron.cli import build_parser
     from sentiment_neuron.models import ModelConfig
-    from sentiment_neuron.training.pretrain import TrainConfig
+    from sentiment_neuron.training.config import TrainConfig
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["pretrain"]
     helps = {a.dest: a.help for a in sub._actions}

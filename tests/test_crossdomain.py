@@ -6,8 +6,9 @@ import pytest
 from helpers import tiny_model
 
 from sentiment_neuron.recipes.crossdomain import METHODS, align_labels, run_cross_domain
-from sentiment_neuron.data.datasets import Records, load_dataset
-from sentiment_neuron.recipes.transfer import Task
+from sentiment_neuron.data.records import Records
+from sentiment_neuron.data.registry import load_dataset
+from sentiment_neuron.data.tasks import Task
 
 
 def balanced(records: Records, per_class: int, offset: int = 0) -> Records:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from helpers import tiny_model
 
-from sentiment_neuron.data.datasets import Records, load_dataset
+from sentiment_neuron.data.records import Records
+from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.recipes.efficiency import (
     METHODS,
     default_sizes,
@@ -16,7 +17,7 @@ from sentiment_neuron.recipes.efficiency import (
     run_data_efficiency,
     stratified_counts,
 )
-from sentiment_neuron.recipes.transfer import Task
+from sentiment_neuron.data.tasks import Task
 
 
 def synthetic(n, seed, units=10, informative=3):

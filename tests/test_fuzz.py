@@ -24,9 +24,11 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from sentiment_neuron.transfer.classify import load_transfer, read_texts
+from sentiment_neuron.transfer.classify import read_texts
+from sentiment_neuron.transfer.result import load_transfer
 from sentiment_neuron.cli import build_parser, main
-from sentiment_neuron.data.datasets import DataError, Records, iter_texts, read_records
+from sentiment_neuron.data.readers import iter_texts, read_records
+from sentiment_neuron.data.records import DataError, Records
 
 HIDDEN = 8
 FORMATS = ("csv", "tsv", "json", "jsonl", "txt")

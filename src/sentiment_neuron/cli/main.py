@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_open
-from ..data.datasets import DEFAULT_ENCODING, ENCODING_ERRORS
+from ..data.decoding import DEFAULT_ENCODING, ENCODING_ERRORS
 from ..models import DEFAULT_HIDDEN_SIZE, FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES, ModelConfig
 from ..precision import DEFAULT_PRECISION, PRECISIONS, TRAIN_PRECISIONS, describe_precision
-from ..training.pretrain import OPTIMIZERS, SCHEDULES, TrainConfig
+from ..training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
 EPILOG = """examples:
   sentiment-neuron demo
@@ -318,14 +318,16 @@ def _add_generate(sub) -> None:
 
 
 def _run_generate(args) -> None:
-    from ..inspect.sampling import Steering, format_steering_table, generate, run_steering, unit_scale
-    from ..inspect.heatmap import transfer_unit, write_heatmaps
+    from ..inspect.heatmap import write_heatmaps
+    from ..inspect.sampling import Steering, clamp_value, generate, unit_scale
+    from ..recipes.steering import format_steering_table, run_steering
     from ..models import load_model
+    from ..transfer.result import load_transfer
 
     unit, sign = args.unit, 1
     if args.transfer:
-        chosen = transfer_unit(args.transfer)
-        unit, sign = chosen["unit"], chosen["sign"]
+        chosen = load_transfer(args.transfer).unit
+        unit, sign = chosen.unit, chosen.sign
     if unit is None and (args.experiment or args.steer != "none" or args.value is not None or args.heatmap):
         raise ValueError("--experiment, --steer, --value and --heatmap need a unit: give --transfer or --unit")
     model = load_model(args.model)
@@ -348,7 +350,7 @@ def _run_generate(args) -> None:
     if value is None and args.steer != "none":  # the scale from unclamped samples of this run
         control = generate(model, n=max(n, 16), return_trajectory_of=unit, quiet=args.quiet, **sampling)
         scale = unit_scale(model, unit, control)
-        value = (1 if args.steer == "positive" else -1) * sign * args.strength * scale
+        value = clamp_value(args.steer, sign, args.strength, scale)
         print(f"unit {unit} clamped to {value:+.4f} ({args.steer}: {args.strength} x scale {scale:.4f})",
               file=sys.stderr)
     steer = Steering(unit, value) if value is not None else None
@@ -397,20 +399,19 @@ def _add_word_vectors(sub) -> None:
 def _run_word_vectors(args) -> None:
     import itertools
 
-    from ..transfer.classify import load_transfer
-    from ..data.datasets import iter_texts, load_dataset
+    from ..transfer.result import load_transfer
+    from ..data.readers import iter_texts
+    from ..data.registry import load_dataset
     from ..models import load_model
     from ..report.markdown import format_table
-    from ..inspect.wordvecs import run_word_vectors
+    from ..recipes.wordvecs import run_word_vectors
 
     if args.context is not None and args.query is None:
         raise ValueError("--context needs --query WORD")
     unit, sign = args.unit, 1
     if args.transfer:
-        result = load_transfer(args.transfer)
-        if result.unit is None:
-            raise ValueError(f"{args.transfer}: no sentiment unit recorded (run `sentiment-neuron transfer` again)")
-        unit, sign = result.unit, int(result.unit_sign or 1)
+        chosen = load_transfer(args.transfer).unit
+        unit, sign = chosen.unit, chosen.sign
     max_texts = args.max_texts or None
     if args.dataset:
         texts = load_dataset(args.dataset, args.split, args.data_dir).texts
@@ -501,7 +502,8 @@ def _add_transfer(sub) -> None:
 
 
 def _run_classify(args) -> None:
-    from ..transfer.classify import classify_texts, load_transfer, read_texts, write_predictions
+    from ..transfer.classify import classify_texts, read_texts, write_predictions
+    from ..transfer.result import load_transfer
     from ..models import load_model
 
     result = load_transfer(args.transfer)
@@ -511,21 +513,23 @@ def _run_classify(args) -> None:
     write_predictions(args.out, len(texts), proba, labels, result.label_names, args.format)
     if args.out != "-" and not args.quiet:
         counts = ", ".join(f"{name} {int((labels == k).sum()):,}" for k, name in enumerate(result.label_names))
-        how = f"sentiment unit {result.unit}" if args.unit else f"L1 probe on {result.features}"
+        how = f"sentiment unit {result.unit.unit}" if args.unit else f"L1 probe on {result.features}"
         print(f"{args.out}: {len(texts):,} texts classified by the {how}: {counts}", file=sys.stderr)
 
 
 def _run_heatmap(args) -> None:
     import itertools
 
-    from ..data.datasets import iter_texts
-    from ..inspect.heatmap import transfer_unit, write_heatmaps
+    from ..data.readers import iter_texts
+    from ..inspect.heatmap import write_heatmaps
     from ..models import load_model
+    from ..transfer.features import parse_spec
+    from ..transfer.result import load_transfer
 
     unit, sign, state = args.unit, 1, "hidden"
     if args.transfer:
-        chosen = transfer_unit(args.transfer)
-        unit, sign, state = chosen["unit"], chosen["sign"], chosen["state"]
+        result = load_transfer(args.transfer)
+        unit, sign, state = result.unit.unit, result.unit.sign, parse_spec(result.features)[0]
     negate = sign == -1 if args.negate is None else args.negate
     texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **_encoding(args)),
                                                args.max_texts))
@@ -544,8 +548,10 @@ def _run_demo(args) -> None:
 
 def _run_pretrain(args) -> None:
     from ..training import distributed
-    from ..data.corpus import build_corpus, load_prepared_corpus, read_corpus_metadata
-    from ..training.pretrain import ARCHITECTURE, pretrain
+    from ..data.corpus import build_corpus
+    from ..data.prepared import load_prepared_corpus, read_corpus_metadata
+    from ..training.config import ARCHITECTURE
+    from ..training.pretrain import pretrain
 
     if args.corpus:
         corpus = load_prepared_corpus(args.corpus)
@@ -582,8 +588,9 @@ _TRAIN_FLAGS = ("batch_size", "seq_len", "grad_accum", "optimizer", "lr", "weigh
 def _run_prepare_corpus(args) -> None:
     import itertools
 
-    from ..data.corpus import prepare_corpus
-    from ..data.datasets import iter_texts, load_dataset
+    from ..data.prepared import prepare_corpus
+    from ..data.readers import iter_texts
+    from ..data.registry import load_dataset
 
     if args.dataset:
         texts, source = load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
@@ -600,7 +607,8 @@ def _run_prepare_corpus(args) -> None:
 
 def _read_texts(args):
     """(texts, description) of --dataset or --input (its texts only: a bad label is no matter here)."""
-    from ..data.datasets import iter_texts, load_dataset
+    from ..data.readers import iter_texts
+    from ..data.registry import load_dataset
 
     if args.dataset:
         return load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
@@ -608,7 +616,7 @@ def _read_texts(args):
 
 
 def _run_featurize(args) -> None:
-    from ..data.datasets import iter_texts
+    from ..data.readers import iter_texts
     from ..transfer.features import featurize
     from ..models import load_model
 
@@ -624,8 +632,8 @@ def _run_featurize(args) -> None:
 
 def _task_from_args(args):
     """The labeled task of --dataset, or of --train/--validation/--test files (transfer, data-efficiency)."""
-    from ..data.datasets import read_records
-    from ..recipes.transfer import Task, load_task
+    from ..data.readers import read_records
+    from ..data.tasks import Task, load_task
 
     if args.dataset:
         return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
@@ -658,7 +666,8 @@ def _run_transfer(args) -> None:
     task = _task_from_args(args)
     compare = tuple(s for s in args.compare.split(",") if s.strip())
     report = run_transfer(load_model(args.model), task, args.out, args.features, compare,
-                          model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
+                          model_name=str(args.model), seed=args.seed, quiet=args.quiet,
+                          precision=args.precision).report
     print(comparison_table(report["feature_comparison"]))
     unit = report["sentiment_unit"]
     print(f"\nsentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
@@ -668,8 +677,8 @@ def _run_transfer(args) -> None:
 
 def _file_task(spec: str, text_key: str | None, label_key: str | None, encoding: dict):
     """NAME=TRAIN,VALIDATION,TEST -> a Task read from the three labeled files."""
-    from ..data.datasets import read_records
-    from ..recipes.transfer import Task
+    from ..data.readers import read_records
+    from ..data.tasks import Task
 
     name, _, files = spec.partition("=")
     paths = files.split(",")
@@ -682,7 +691,7 @@ def _file_task(spec: str, text_key: str | None, label_key: str | None, encoding:
 def _run_cross_domain(args) -> None:
     from ..recipes.crossdomain import cross_domain_table, run_cross_domain
     from ..models import load_model
-    from ..recipes.transfer import load_task
+    from ..data.tasks import load_task
 
     named = [n.strip() for n in args.datasets.split(",") if n.strip()]
     tasks = [load_task(n, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)

@@ -9,12 +9,15 @@ The model reads the *preprocessed* text (``text.preprocess``: unescaped, newline
 to spaces, stripped, padded with ``"\\n "`` in front and ``" "`` behind). Values
 come from that padded run; the pads are not drawn. A character made of several
 UTF-8 bytes is drawn once, with the value after its last byte.
+
+The per-byte values come from ``models.encode.iter_chunks``, the pass
+featurization makes (length-sorted batches, chunks of time with the state
+carried, the same precision): a heatmap shows the very states the probe saw.
 """
 from __future__ import annotations
 
 import codecs
 import html
-import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,14 +27,15 @@ import torch
 from matplotlib.colors import LinearSegmentedColormap, Normalize
 
 from ..atomic import atomic_write_text
-from ..models import FEATURE_STATES
-from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
-from ..text import preprocess
-from ..report.figures import plain, plt, save_figure  # viz selects the file-only Agg backend
+from ..models import FEATURE_STATES, ByteLM
+from ..models.encode import iter_chunks
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..report.figures import plain, plt, save_figure  # figures selects the file-only Agg backend
+from ..text import pad_batch, preprocess
 
 __all__ = [
-    "unit_trajectory", "char_values", "value_color", "heatmap_html", "heatmap_png",
-    "write_heatmaps", "transfer_unit", "CMAP",
+    "unit_trajectories", "unit_trajectory", "text_char_values", "char_values", "value_color", "heatmap_html",
+    "heatmap_png", "write_heatmaps", "CMAP",
 ]
 
 # Red - white - green, centered at 0 (the paper's figure 2 colors).
@@ -43,43 +47,69 @@ CMAP = LinearSegmentedColormap.from_list(
 CharValues = tuple[str, np.ndarray]  # (displayed text, one value per character of it)
 
 
-def unit_trajectory(model, text: str, unit: int, state: str = "hidden",
-                    precision: str = DEFAULT_PRECISION) -> tuple[bytes, np.ndarray]:
-    """The value of ``unit`` after every byte of the preprocessed ``text``.
+@torch.no_grad()
+def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int, state: str = "hidden",
+                      precision: str = DEFAULT_PRECISION, batch_size: int = 128,
+                      chunk_len: int = 256) -> list[tuple[bytes, np.ndarray]]:
+    """The value of ``unit`` after every byte of each preprocessed text.
+
+    The texts run as featurization runs them (``transfer.features.featurize``):
+    sorted by length, in batches of ``batch_size``, through
+    ``models.encode.iter_chunks`` in chunks of ``chunk_len`` bytes with the state
+    carried, in ``precision``. So the mean of a text's hidden-state trajectory is
+    its ``featurize(model, texts, "hidden", "mean")[:, unit]``, and in fp32 the
+    values equal one ``model.encode`` over the whole text, whatever the batching.
+    Runs under no_grad in eval mode (the model's mode is restored after).
 
     Args:
-        model: a ByteLM.
-        text: raw text; preprocessed with the model's ``config.preprocessing``.
+        model: a ByteLM; texts are preprocessed with its ``config.preprocessing``.
+        texts: raw texts.
         unit: index in 0..H-1.
         state: "hidden" or "cell".
         precision: "auto", "fp32" or "bf16" (`precision.resolve_precision`), as featurization.
+        batch_size: texts per batch; chunk_len: bytes per forward call.
 
     Returns:
-        ``(data, values)``: the preprocessed bytes (length T) and float32 (T,)
-        values, ``values[t]`` being the unit after reading ``data[t]``.
+        Per text, in input order, ``(data, values)``: the preprocessed bytes (length T)
+        and float32 (T,) values, ``values[t]`` being the unit after reading ``data[t]``.
 
     Raises:
-        ValueError: unit out of range, unknown state or precision.
+        ValueError: unit out of range (``ByteLM.check_unit``), unknown state or
+            precision, or batch_size/chunk_len < 1.
     """
     if state not in FEATURE_STATES:
         raise ValueError(f"state must be one of {FEATURE_STATES}, got {state!r}")
-    hidden = int(model.config.hidden_size)
-    if not 0 <= int(unit) < hidden:
-        raise ValueError(f"unit {unit} out of range: the model has {hidden} units (0..{hidden - 1})")
-    data = preprocess(text, **model.config.preprocessing)
+    unit = model.check_unit(unit)
+    if batch_size < 1 or chunk_len < 1:
+        raise ValueError(f"batch_size and chunk_len must be positive, got {batch_size} and {chunk_len}")
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device, PRECISIONS)
-    tokens = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device=device, dtype=torch.long)[:, None]
+    encoded = [preprocess(t, **model.config.preprocessing) for t in texts]
+    values = [np.empty(len(data), np.float32) for data in encoded]
+    nonempty = [i for i, data in enumerate(encoded) if data]  # no pads and no text: nothing to read
+    order = [nonempty[k] for k in np.argsort([-len(encoded[i]) for i in nonempty], kind="stable")]
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), autocast(precision, device):
-            hs, _, cs = model.encode(tokens, return_cells=(state == "cell"))
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            tokens, lengths = pad_batch([encoded[i] for i in rows])
+            for t0, hs, cs in iter_chunks(model, tokens.to(device), lengths.to(device), chunk_len, precision,
+                                          return_cells=state == "cell"):
+                chunk = (cs if state == "cell" else hs)[:, :, unit].float().cpu().numpy()  # (Tc, active)
+                for b in range(chunk.shape[1]):  # the first `active` rows are the texts still running
+                    stop = min(len(encoded[rows[b]]) - t0, chunk.shape[0])
+                    values[rows[b]][t0:t0 + stop] = chunk[:stop, b]
     finally:
         model.train(was_training)
-    seq = cs if state == "cell" else hs
-    values = seq[:, 0, int(unit)].float().cpu().numpy().astype(np.float32)
-    return data, values
+    return list(zip(encoded, values))
+
+
+def unit_trajectory(model: ByteLM, text: str, unit: int, state: str = "hidden",
+                    precision: str = DEFAULT_PRECISION) -> tuple[bytes, np.ndarray]:
+    """``unit_trajectories`` of one text: ``(data, values)``, float32 (T,) values, ``values[t]``
+    the unit after reading ``data[t]``. Raises ValueError as ``unit_trajectories``."""
+    return unit_trajectories(model, [text], unit, state, precision)[0]
 
 
 def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad: str = " ") -> CharValues:
@@ -243,7 +273,8 @@ def write_heatmaps(
     """Write ``out_prefix.html`` and ``out_prefix.png`` for ``texts``; returns both paths."""
     if not texts:
         raise ValueError("write_heatmaps: no texts")
-    items = [text_char_values(model, t, unit, state, precision) for t in texts]
+    items = [char_values(data, values, **model.config.preprocessing)
+             for data, values in unit_trajectories(model, texts, unit, state, precision)]
     title = title or f"Unit {unit} ({state} state)"
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -253,17 +284,3 @@ def write_heatmaps(
     heatmap_png(items, png_path, unit, negate=negate, title=title + (" (negated)" if negate else ""))
     return html_path, png_path
 
-
-def transfer_unit(transfer_dir: str | Path) -> dict:
-    """The sentiment unit of a transfer result folder (its report.json).
-
-    Returns ``{"unit": int, "sign": +1/-1, "state": "hidden"/"cell"}``; state
-    comes from the report's ``features`` (e.g. "hidden-mean").
-    """
-    path = Path(transfer_dir)
-    path = path / "report.json" if path.is_dir() else path
-    report = json.loads(path.read_text())
-    su = report["sentiment_unit"]
-    state = str(report.get("features", "hidden")).partition("-")[0]
-    return {"unit": int(su["unit"]), "sign": int(su.get("sign", 1)),
-            "state": state if state in FEATURE_STATES else "hidden"}

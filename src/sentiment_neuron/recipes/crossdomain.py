@@ -19,14 +19,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..transfer.baseline import TfidfBaseline
-from ..transfer.classify import load_transfer, predict
-from ..data.datasets import Records
+from ..data.records import Records
+from ..data.tasks import Task
 from ..transfer.features import parse_spec
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, pct, write_json
 from ..report.runinfo import library_versions
-from .transfer import Task, featurize_task, run_transfer
+from .transfer import featurize_task, run_transfer
 
 METHODS = {"l1_probe": "L1 probe (all units)", "unit": "sentiment unit alone", "tfidf": "TF-IDF + LR"}
 
@@ -85,10 +85,9 @@ def run_cross_domain(
     units = {}
     for source in tasks:
         result_dir = out / source.name
-        run_transfer(model, source, result_dir, spec, compare=(), model_name=model_name, seed=seed, quiet=quiet,
-                     X=X[source.name], precision=precision)
-        result = load_transfer(result_dir)
-        units[source.name] = {"unit": result.unit, "sign": result.unit_sign}
+        result = run_transfer(model, source, result_dir, spec, compare=(), model_name=model_name, seed=seed,
+                              quiet=quiet, X=X[source.name], precision=precision)
+        units[source.name] = {"unit": result.unit.unit, "sign": result.unit.sign}
         judge = TfidfBaseline(seed=seed).fit(source.train.texts, source.train.labels,
                                              source.validation.texts, source.validation.labels)
         names_of_source = source.train.label_names
@@ -97,8 +96,8 @@ def run_cross_domain(
         for target in tqdm(tasks, desc=f"fitted on {source.name}: testing", disable=quiet):
             y = align_labels(target.test, names_of_source)
             X_test = X[target.name]["test"][spec]
-            accuracy["l1_probe"][source.name][target.name] = float(np.mean(predict(result, X_test)[1] == y))
-            accuracy["unit"][source.name][target.name] = float(np.mean(predict(result, X_test, unit=True)[1] == y))
+            accuracy["l1_probe"][source.name][target.name] = float(np.mean(result.predict(X_test) == y))
+            accuracy["unit"][source.name][target.name] = float(np.mean(result.predict(X_test, unit=True) == y))
             accuracy["tfidf"][source.name][target.name] = judge.score(target.test.texts, y)
     report = {
         "tasks": names, "model": model_name, "features": spec, "precision": precision,

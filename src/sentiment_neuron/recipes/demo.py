@@ -8,13 +8,15 @@ import time
 from pathlib import Path
 
 from ..data.corpus import build_corpus
-from ..data.datasets import load_dataset
+from ..data.registry import load_dataset
 from ..inspect.heatmap import write_heatmaps
 from ..models import DEFAULT_HIDDEN_SIZE, ModelConfig
 from ..precision import DEFAULT_PRECISION
-from ..training.pretrain import TrainConfig, pretrain
+from ..training.config import TrainConfig
+from ..training.pretrain import pretrain
 from ..report.markdown import format_table, pct, write_json
-from .transfer import load_task, run_transfer
+from ..data.tasks import load_task
+from .transfer import run_transfer
 
 
 def run_demo(
@@ -56,7 +58,7 @@ def run_demo(
         say(f"[{k}/3] transfer to {name}")
         task = load_task(name, data_dir, seed=seed, **limits)
         report = run_transfer(model, task, out / name, model_name=str(out / "lm"), seed=seed, quiet=quiet,
-                              precision=precision)
+                              precision=precision).report
         unit = report["sentiment_unit"]
         html_path, _ = write_heatmaps(model, _examples(task.test), unit["unit"], out / name / "heatmap",
                                       negate=unit["sign"] == -1, title=f"{name}: sentiment unit {unit['unit']}",

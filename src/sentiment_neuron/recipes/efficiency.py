@@ -29,7 +29,8 @@ from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..transfer.probe import L1Probe
 from ..report.markdown import format_table, write_json
 from ..report.runinfo import library_versions
-from .transfer import PARTS, Task, featurize_task
+from ..data.tasks import PARTS, Task
+from .transfer import featurize_task
 from ..report.figures import plain, plt, save_figure
 
 METHODS = {"l1_probe": "L1 probe (LM features)", "tfidf": "TF-IDF + logistic regression"}
@@ -182,7 +183,7 @@ def _check_split(name: str, X, y: np.ndarray, texts: Sequence[str]) -> None:
 
 def _fit_probe(X, y, X_val, y_val, X_test, y_test, seed: int) -> dict:
     start = time.time()
-    probe = L1Probe(seed=seed).fit(X, y, X_val, y_val)
+    probe = L1Probe(seed=seed).fit(X, y, validation=(X_val, y_val))
     return {"accuracy": float(probe.score(X_test, y_test)), "C": probe.C_,
             "nonzero_units": probe.nonzero_units_, "seconds": time.time() - start}
 

@@ -71,7 +71,8 @@ def test_a_damaged_newest_checkpoint_is_skipped_with_a_warning(run, kind):
     with pytest.warns(CheckpointWarning, match=f"skipping checkpoint .*{newest.name}: it does not load") as record:
         ckpt = load_latest_checkpoint(run)
     assert ckpt["train_state"]["step"] == 1
-    assert len(record) == 1 and record[0].filename == __file__  # stacklevel: points at the caller
+    assert len(record) == 1
+    assert record[0].filename == __file__  # stacklevel: points at the caller
 
 
 NOT_CHECKPOINTS = {

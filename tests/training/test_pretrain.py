@@ -8,10 +8,11 @@ import torch
 
 from sentiment_neuron.training import pretrain as pretrain_module
 from sentiment_neuron.data.corpus import TBPTTBatches, build_corpus
-from sentiment_neuron.data.datasets import load_dataset
+from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.models import ByteLM, ModelConfig
 from sentiment_neuron.training.checkpoints import checkpoint_files, load_latest_checkpoint
-from sentiment_neuron.training.pretrain import TrainConfig, evaluate_bpc, pretrain
+from sentiment_neuron.training.config import TrainConfig
+from sentiment_neuron.training.pretrain import evaluate_bpc, pretrain
 
 TINY = ModelConfig(hidden_size=32, embed_size=8)
 

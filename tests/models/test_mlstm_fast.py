@@ -10,7 +10,7 @@ import torch
 from sentiment_neuron.models import mlstm
 from sentiment_neuron.models.mlstm import MLSTM
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "mlstm_throughput.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "mlstm_throughput.py"
 
 
 def _random_cell(hidden: int = 24, embed: int = 6) -> MLSTM:

@@ -11,9 +11,10 @@ import torch
 
 from sentiment_neuron.training.checkpoints import checkpoint_files
 from sentiment_neuron.data.corpus import build_corpus
-from sentiment_neuron.data.datasets import load_dataset
+from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.models import ModelConfig, load_model
-from sentiment_neuron.training.pretrain import TrainConfig, pretrain
+from sentiment_neuron.training.config import TrainConfig
+from sentiment_neuron.training.pretrain import pretrain
 
 # One thread per process: two torch processes with 2 threads each on 2 cores
 # slow matrix products down badly (DESIGN.md), and equal thread counts keep runs bitwise comparable.

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from sentiment_neuron.data.datasets import load_dataset
+from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.transfer.features import featurize, featurize_many, parse_spec
 from sentiment_neuron.text import preprocess
 
@@ -37,7 +37,8 @@ def test_featurize_defaults_shape_dtype_and_bf16(data_dir):
     texts = load_dataset("sst2", "test", data_dir).texts[:10]
     model = tiny_model(hidden_size=12)
     X = featurize(model, texts, quiet=True)  # precision auto: bf16 or fp32 by the CPU
-    assert X.shape == (10, 12) and X.dtype == np.float32
+    assert X.shape == (10, 12)
+    assert X.dtype == np.float32
     fp32 = featurize(model, texts, "hidden", "mean", precision="fp32", quiet=True)
     np.testing.assert_allclose(X, fp32, atol=0.05)
     bf16 = featurize(model, texts, precision="bf16", quiet=True)  # emulated where not native: slow, still right
@@ -45,11 +46,12 @@ def test_featurize_defaults_shape_dtype_and_bf16(data_dir):
     assert not np.array_equal(bf16, fp32)  # bf16 did run
 
 
-def test_bad_specs_and_inputs():
-    model = tiny_model()
+def test_unknown_spec():
     with pytest.raises(ValueError, match="unknown features"):
         parse_spec("hidden-median")
-    with pytest.raises(ValueError, match="no texts"):
-        featurize(model, [], quiet=True)
-    with pytest.raises(ValueError, match="precision"):
-        featurize(model, ["a"], precision="fp8", quiet=True)
+
+
+@pytest.mark.parametrize("texts, kwargs, match", [([], {}, "no texts"), (["a"], {"precision": "fp8"}, "precision")])
+def test_bad_inputs(texts, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        featurize(tiny_model(), texts, quiet=True, **kwargs)

@@ -1,0 +1,179 @@
+"""A transfer result folder: the ONE reader and writer of its data files.
+
+A transfer result (written by `recipes.transfer.run_transfer`) is a folder:
+
+- ``report.json``: what was fitted and how well (task, model, ``features``,
+  ``hidden_size``, ``label_names``, chosen ``C``, accuracies, ``top_units``,
+  ``sentiment_unit`` with its one-feature model's mean, scale, coef and
+  intercept, the C sweep, the feature comparison, ...);
+- ``probe.npz``: the L1 probe's fitted arrays, read with ``allow_pickle=False``:
+  ``coef`` (1 or K, H), ``intercept`` (1 or K,), ``classes`` (K,), ``mean`` (H,)
+  and ``scale`` (H,) (the standardization);
+- ``report.md``: the report for people (`report.markdown.transfer_markdown`);
+- the pictures the recipe draws beside them (named in report.json).
+
+Each fact is stored once: the probe's arrays in probe.npz, everything else in
+report.json. `load_transfer` rebuilds the fitted `L1Probe` and the sentiment
+unit's one-feature model from them, so predictions are scikit-learn's own.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from ..atomic import atomic_open, atomic_write_text
+from ..report.markdown import transfer_markdown, write_json
+from .features import parse_spec, spec_name
+from .probe import L1Probe, SentimentUnit
+
+REPORT, PROBE, MARKDOWN = "report.json", "probe.npz", "report.md"
+PROBE_ARRAYS = ("coef", "intercept", "classes", "mean", "scale")
+REPORT_KEYS = ("features", "hidden_size", "label_names", "C", "sentiment_unit")
+
+
+@dataclass
+class TransferResult:
+    """A fitted transfer result: the L1 probe, the sentiment unit and the report.
+
+    Args:
+        report: report.json's dict; holds ``features``, ``hidden_size``, ``label_names``
+            (one name per class index), ``C`` and ``sentiment_unit`` at least.
+        probe: the fitted L1Probe (on `features`, H = `hidden_size` inputs).
+        folder: where the result lives (None before it is saved).
+
+    Derived attributes:
+        features: the feature spec the probe was fitted on, e.g. "hidden-mean".
+        hidden_size: H, the features' width.
+        label_names: one name per class of ``probe.classes_`` (per column of predict_proba).
+        unit: the SentimentUnit (index, sign, accuracies, its one-feature model's numbers).
+        unit_model: that one-feature model, a fitted scikit-learn pipeline on ``X[:, [unit.unit]]``.
+
+    Raises:
+        ValueError: the report lacks a key, or it and the probe disagree.
+    """
+
+    report: dict
+    probe: L1Probe
+    folder: Path | None = None
+    features: str = field(init=False)
+    hidden_size: int = field(init=False)
+    label_names: list[str] = field(init=False)
+    unit: SentimentUnit = field(init=False)
+    unit_model: Pipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        where = self.folder / REPORT if self.folder is not None else "transfer report"
+        missing = [k for k in REPORT_KEYS if k not in self.report]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
+        self.features = spec_name(parse_spec(str(self.report["features"])))
+        self.hidden_size = int(self.report["hidden_size"])
+        if self.probe.n_features_in_ != self.hidden_size:
+            raise ValueError(f"{where}: hidden_size {self.hidden_size} but the probe has "
+                             f"{self.probe.n_features_in_} inputs")
+        names = [str(n) for n in self.report["label_names"]]
+        classes = self.probe.classes_.tolist()
+        if not all(isinstance(c, int) and 0 <= c < len(names) for c in classes):
+            raise ValueError(f"{where}: classes {classes} are not indices into label_names {names}")
+        self.label_names = [names[c] for c in classes]
+        try:
+            self.unit = SentimentUnit(**self.report["sentiment_unit"])
+        except TypeError as exc:
+            raise ValueError(f"{where}: bad sentiment_unit ({exc})") from None
+        if not 0 <= self.unit.unit < self.hidden_size:
+            raise ValueError(f"{where}: sentiment unit {self.unit.unit} out of range 0..{self.hidden_size - 1}")
+        self.unit_model = self.unit.model(self.probe.classes_)
+
+    @property
+    def classes(self) -> np.ndarray:
+        """(K,) class indices, one per column of predict_proba."""
+        return self.probe.classes_
+
+    def predict_proba(self, X: np.ndarray, unit: bool = False) -> np.ndarray:
+        """Class probabilities (N, K) float64, columns in the order of `classes`.
+
+        X: features (N, H) of the kind `features` names. `unit=True` uses only the
+        sentiment unit's column and its one-feature model.
+
+        Raises:
+            ValueError: X is not (N, H) with this result's H.
+        """
+        return self._model(unit).predict_proba(self._unit_column(X) if unit else X)
+
+    def predict(self, X: np.ndarray, unit: bool = False) -> np.ndarray:
+        """Labels (N,) from `classes` (as `predict_proba`)."""
+        return self._model(unit).predict(self._unit_column(X) if unit else X)
+
+    def _model(self, unit: bool):
+        return self.unit_model if unit else self.probe
+
+    def _unit_column(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.hidden_size:
+            raise ValueError(f"expected features (N, {self.hidden_size}), got {X.shape}")
+        return X[:, self.unit.unit : self.unit.unit + 1]
+
+
+def save_transfer(result: TransferResult, folder: str | Path | None = None) -> Path:
+    """Write probe.npz, report.json and report.md into `folder` (default: result.folder).
+
+    Each file is written atomically (`atomic`: temp file, fsync, rename), so a
+    reader sees a file whole, old or new. Sets result.folder and returns it.
+    """
+    folder = Path(folder if folder is not None else result.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = result.probe
+    scaler, clf = probe.pipeline_[0], probe.pipeline_[-1]
+    arrays = dict(coef=clf.coef_, intercept=clf.intercept_, classes=probe.classes_,
+                  mean=scaler.mean_, scale=scaler.scale_)
+    with atomic_open(folder / PROBE, "wb") as f:
+        np.savez(f, **arrays)
+    write_json(result.report, folder / REPORT)
+    atomic_write_text(folder / MARKDOWN, transfer_markdown(result.report))
+    result.folder = folder
+    return folder
+
+
+def load_transfer(folder: str | Path) -> TransferResult:
+    """Read a transfer result folder (report.json + probe.npz); never unpickles.
+
+    Raises:
+        FileNotFoundError: the folder, report.json or probe.npz is missing.
+        ValueError: a file is unreadable, lacks keys, or the two disagree.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: transfer result folder not found (run `sentiment-neuron transfer` first)")
+    for name in (REPORT, PROBE):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder}: not a transfer result, {name} is missing")
+    try:
+        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{folder / REPORT}: cannot read report ({exc})") from None
+    if not isinstance(report, dict):
+        raise ValueError(f"{folder / REPORT}: expected a JSON object")
+    try:
+        with np.load(folder / PROBE, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder / PROBE}: cannot read probe arrays ({exc})") from None
+    missing = [k for k in PROBE_ARRAYS if k not in arrays]
+    if missing:
+        raise ValueError(f"{folder / PROBE}: missing {', '.join(missing)} (has {', '.join(sorted(arrays)) or 'nothing'})")
+    coef, intercept, classes, mean, scale = (arrays[k] for k in PROBE_ARRAYS)
+    if coef.ndim != 2 or coef.shape[1] != mean.shape[0] or scale.shape != mean.shape or mean.ndim != 1 \
+            or intercept.shape != coef.shape[:1] or classes.ndim != 1 or len(classes) < 2 \
+            or coef.shape[0] != (1 if len(classes) == 2 else len(classes)):
+        raise ValueError(f"{folder / PROBE}: inconsistent shapes coef {coef.shape}, intercept {intercept.shape}, "
+                         f"mean {mean.shape}, scale {scale.shape}, classes {classes.shape}")
+    missing = [k for k in REPORT_KEYS if k not in report]
+    if missing:
+        raise ValueError(f"{folder / REPORT}: missing {', '.join(missing)}")
+    probe = L1Probe.from_arrays(mean, scale, coef, intercept, classes, C=float(report["C"]),
+                                seed=int(report.get("seed", 0)), sweep=report.get("c_sweep", ()))
+    return TransferResult(report, probe, folder)

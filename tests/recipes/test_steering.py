@@ -1,0 +1,128 @@
+"""The steering experiment: clamped samples judged by an independent classifier (recipes/steering.py)."""
+import json
+import re
+
+import numpy as np
+import pytest
+from helpers import planted_model
+
+from sentiment_neuron.data.registry import load_dataset
+from sentiment_neuron.inspect.sampling import clamp_value
+from sentiment_neuron.recipes.steering import CONDITIONS, format_steering_table, paired_test, run_steering
+from sentiment_neuron.transfer.baseline import TfidfBaseline
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny byte-by-byte steps
+
+
+@pytest.fixture(scope="module")
+def small_judge(data_dir):
+    train = load_dataset("sst2", "train", data_dir).subset(np.arange(300))
+    return TfidfBaseline(Cs=(10.0,)).fit(train.texts, train.labels)
+
+
+@pytest.fixture(scope="module")
+def steered(tmp_path_factory, data_dir, small_judge):
+    out = tmp_path_factory.mktemp("steer")
+    report = run_steering(planted_model(), 0, -1, out, judge=small_judge, n=5, length=30, prime="The movie",
+                          data_dir=data_dir, model_name="planted", quiet=True)
+    return out, report
+
+
+def test_report_on_disk_is_the_returned_one(steered):
+    out, report = steered
+    assert json.loads((out / "steering.json").read_text()) == json.loads(json.dumps(report))
+
+
+@pytest.mark.parametrize("key", ["unit", "sign", "scale", "settings", "judge", "conditions", "files", "model",
+                                 "seconds", "seed", "versions", "paired_test"])
+def test_report_keys(steered, key):
+    assert key in steered[1]
+
+
+def test_report_names_the_run(steered):
+    report = steered[1]
+    assert report["unit"] == 0
+    assert report["sign"] == -1
+    assert report["model"] == "planted"
+
+
+def test_judge_is_credible_and_not_refitted(steered):
+    judge = steered[1]["judge"]
+    assert 0.5 < judge["sst2_test_accuracy"] <= 1
+    assert judge["fitted_here"] is False
+
+
+def test_clamp_values_come_from_clamp_value(steered):
+    report = steered[1]
+    conds = report["conditions"]
+    assert set(conds) == set(CONDITIONS)
+    assert conds["control"]["clamp_value"] is None
+    for direction in ("positive", "negative"):
+        assert conds[direction]["clamp_value"] == clamp_value(direction, -1, 1.0, report["scale"])
+    # sign -1: "positive" clamps the unit negative
+    assert conds["positive"]["clamp_value"] == pytest.approx(-report["scale"])
+
+
+def test_paired_test_in_range(steered):
+    pairs = steered[1]["paired_test"]
+    assert pairs["positive_only"] + pairs["negative_only"] <= 5
+    assert 0 < pairs["p_value"] <= 1
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_condition_summary(steered, condition):
+    c = steered[1]["conditions"][condition]
+    assert 0 <= c["fraction_positive"] <= 1
+    assert 0 <= c["mean_p_positive"] <= 1
+    assert 1 <= len(c["examples"]) <= 5
+
+
+def test_samples_file(steered):
+    rows = [json.loads(line) for line in (steered[0] / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 15
+    assert {r["condition"] for r in rows} == set(CONDITIONS)
+    assert all(0 <= r["p_positive"] <= 1 for r in rows)
+    # the negative clamp (+scale on unit 0) writes mostly "a", the positive clamp mostly "b"
+    assert "".join(r["text"] for r in rows if r["condition"] == "negative").count("a") > 100
+    assert "".join(r["text"] for r in rows if r["condition"] == "positive").count("b") > 100
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_heatmaps_self_contained(steered, condition):
+    out = steered[0]
+    page = (out / f"heatmap_{condition}.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)
+    assert (out / f"heatmap_{condition}.png").stat().st_size > 0
+
+
+def test_markdown_and_table(steered):
+    out, report = steered
+    md = (out / "steering.md").read_text(encoding="utf-8")
+    assert "judged positive" in md
+    assert "heatmap_positive.html" in md
+    table = format_steering_table(report)
+    assert all(c in table for c in CONDITIONS)
+
+
+@pytest.mark.parametrize("unit,sign,strength,match", [
+    (0, 0, 1.0, "sign"), (0, 1, 0, "strength"), (99, 1, 1.0, "16 units"),
+])
+def test_bad_arguments(random_lm, tmp_path, data_dir, small_judge, unit, sign, strength, match):
+    with pytest.raises(ValueError, match=match):
+        run_steering(random_lm, unit, sign, tmp_path, judge=small_judge, n=2, length=5, strength=strength,
+                     data_dir=data_dir, quiet=True)
+
+
+def test_paired_test_counts_discordant_pairs():
+    positive = np.array([True, True, True, True, True, True, True, True, False, True])
+    negative = np.array([False, False, False, False, False, False, False, False, False, True])
+    test = paired_test(positive, negative)
+    assert test["positive_only"] == 8
+    assert test["negative_only"] == 0
+    assert test["p_value"] == pytest.approx(2 * 0.5 ** 8)  # two-sided exact binomial
+
+
+def test_paired_test_without_discordant_pairs():
+    positive = np.array([True, False, True])
+    assert paired_test(positive, positive)["p_value"] == 1.0
