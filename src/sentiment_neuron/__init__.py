@@ -1,3 +1,65 @@
-"""sentiment-neuron: byte-level mLSTM pretraining, L1 transfer and the sentiment unit."""
+"""sentiment-neuron: byte-level mLSTM pretraining, L1 transfer and the sentiment unit.
+
+Radford, Jozefowicz & Sutskever (2017), "Learning to Generate Reviews and
+Discovering Sentiment"; NVIDIA's sentiment-discovery. The public API, one
+import away::
+
+    from sentiment_neuron import L1Probe, featurize, load_dataset, load_model
+
+    model = load_model("runs/lm")
+    train, val = load_dataset("sst2", "train"), load_dataset("sst2", "validation")
+    probe = L1Probe().fit(featurize(model, train.texts), train.labels,
+                          validation=(featurize(model, val.texts), val.labels))
+
+Names are loaded on first use (PEP 562), so `import sentiment_neuron` and the
+command line's `--help` stay fast: torch, scikit-learn and matplotlib load
+only with the piece that needs them.
+"""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# name -> the module that defines it (relative to this package)
+_WHERE = {
+    # data: records, files, named datasets, labeled tasks
+    "Records": "data.records", "DataError": "data.records",
+    "read_records": "data.readers", "iter_texts": "data.readers",
+    "load_dataset": "data.registry", "Task": "data.tasks", "load_task": "data.tasks",
+    # models
+    "ByteLM": "models.bytelm", "ModelConfig": "models.bytelm",
+    "load_model": "models.io", "save_model": "models.io",
+    # training
+    "pretrain": "training.pretrain", "TrainConfig": "training.config",
+    # transfer: features, the L1 probe, the sentiment unit, baselines, results
+    "featurize": "transfer.features", "featurize_many": "transfer.features",
+    "L1Probe": "transfer.probe", "SentimentUnit": "transfer.probe", "find_sentiment_unit": "transfer.probe",
+    "TfidfBaseline": "transfer.baseline",
+    "TransferResult": "transfer.result", "load_transfer": "transfer.result", "save_transfer": "transfer.result",
+    "classify_texts": "transfer.classify",
+    # inspect: what the model sees
+    "unit_trajectories": "inspect.heatmap", "write_heatmaps": "inspect.heatmap",
+    "generate": "inspect.sampling", "Steering": "inspect.sampling",
+    "word_vectors": "inspect.wordvecs",
+    # recipes: end to end, writing report folders
+    "run_transfer": "recipes.transfer", "run_data_efficiency": "recipes.efficiency",
+    "run_cross_domain": "recipes.crossdomain", "run_steering": "recipes.steering",
+    "run_word_vectors": "recipes.wordvecs", "run_demo": "recipes.demo",
+    # foundation
+    "preprocess": "text", "resolve_precision": "precision",
+}
+
+__all__ = ["__version__", *_WHERE]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'sentiment_neuron' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # the next lookup skips this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -31,7 +31,7 @@ from .transfer import featurize_task, run_transfer
 METHODS = {"l1_probe": "L1 probe (all units)", "unit": "sentiment unit alone", "tfidf": "TF-IDF + LR"}
 
 
-def align_labels(target: Records, label_names: list[str]) -> np.ndarray:
+def labels_in_source_classes(target: Records, label_names: list[str]) -> np.ndarray:
     """Target labels (N,) re-indexed into `label_names` (the source's classes), matched by name.
 
     Raises:
@@ -94,7 +94,7 @@ def run_cross_domain(
         for method in METHODS:
             accuracy[method][source.name] = {}
         for target in tqdm(tasks, desc=f"fitted on {source.name}: testing", disable=quiet):
-            y = align_labels(target.test, names_of_source)
+            y = labels_in_source_classes(target.test, names_of_source)
             X_test = X[target.name]["test"][spec]
             accuracy["l1_probe"][source.name][target.name] = float(np.mean(result.predict(X_test) == y))
             accuracy["unit"][source.name][target.name] = float(np.mean(result.predict(X_test, unit=True) == y))

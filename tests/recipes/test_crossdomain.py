@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from helpers import tiny_model
 
-from sentiment_neuron.recipes.crossdomain import METHODS, align_labels, run_cross_domain
+from sentiment_neuron.recipes.crossdomain import METHODS, labels_in_source_classes, run_cross_domain
 from sentiment_neuron.data.records import Records
 from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.data.tasks import Task
@@ -48,9 +48,9 @@ def test_cross_domain_fits_each_source_and_tests_every_target(tasks, tmp_path):
 
 def test_labels_are_matched_by_name():
     target = Records(["a", "b", "c"], np.array([0, 1, 0]), ["positive", "negative"])
-    np.testing.assert_array_equal(align_labels(target, ["negative", "positive"]), [1, 0, 1])
+    np.testing.assert_array_equal(labels_in_source_classes(target, ["negative", "positive"]), [1, 0, 1])
     with pytest.raises(ValueError, match="joy"):
-        align_labels(Records(["a"], np.array([0]), ["joy"]), ["negative", "positive"])
+        labels_in_source_classes(Records(["a"], np.array([0]), ["joy"]), ["negative", "positive"])
 
 
 def test_needs_two_distinct_tasks(tasks, tmp_path):
