@@ -11,9 +11,8 @@ import away::
     probe = L1Probe().fit(featurize(model, train.texts), train.labels,
                           validation=(featurize(model, val.texts), val.labels))
 
-Names are loaded on first use (PEP 562), so `import sentiment_neuron` and the
-command line's `--help` stay fast: torch, scikit-learn and matplotlib load
-only with the piece that needs them.
+Names are loaded on first use (PEP 562), so `import sentiment_neuron` stays
+light: torch, scikit-learn and matplotlib load only with the piece that needs them.
 """
 from __future__ import annotations
 

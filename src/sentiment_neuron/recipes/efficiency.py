@@ -245,6 +245,12 @@ def learning_curve_table(result: dict) -> str:
     return format_table(["n", "draws", "L1 probe", "TF-IDF + LR"], rows)
 
 
+def format_efficiency_summary(result: dict) -> str:
+    """The learning-curve table and what it measured: what `run_data_efficiency` found, for a terminal."""
+    return (f"{learning_curve_table(result)}\n\n{result['task']}, features {result['features']}: test accuracy, "
+            f"mean ± std over draws; C chosen on the full validation set ({result['n']['validation']:,} texts)")
+
+
 def run_data_efficiency(
     model: ByteLM,
     task: Task,

@@ -36,7 +36,7 @@ from ..transfer.features import featurize
 
 __all__ = [
     "CONDITIONS", "N_EXAMPLES", "run_steering", "fit_sst2_judge", "paired_test", "format_steering_table",
-    "steering_markdown",
+    "format_steering_summary", "steering_markdown",
 ]
 
 CONDITIONS = ("control", "positive", "negative")
@@ -231,6 +231,16 @@ def format_steering_table(report: dict) -> str:
                      f"{c['unit_mean_reread']:+.3f}"])
     return format_table(["condition", "clamp value", "judged positive", "mean P(positive)",
                          "unit (re-read, x sign)"], rows)
+
+
+def format_steering_summary(report: dict) -> str:
+    """The table, the paired test, the unit's scale and the judge's accuracy: `run_steering`'s result for a terminal."""
+    test = report["paired_test"]
+    return (f"{format_steering_table(report)}\n"
+            f"paired: positive only {test['positive_only']}, negative only {test['negative_only']}, "
+            f"exact McNemar p = {test['p_value']:.2g}\n"
+            f"unit {report['unit']} (sign {report['sign']:+d}), scale {report['scale']:.4f}; judge: SST-2 test "
+            f"accuracy {100 * report['judge']['sst2_test_accuracy']:.1f}%")
 
 
 def _paired_sentence(test: dict) -> str:

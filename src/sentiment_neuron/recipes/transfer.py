@@ -20,6 +20,7 @@ from ..transfer.probe import L1Probe, SentimentUnit, find_sentiment_unit
 from ..transfer.result import TransferResult, save_transfer
 from ..report.runinfo import library_versions
 from ..report.figures import plot_unit_histogram
+from ..report.markdown import comparison_table
 
 COMPARED_FEATURES = ("hidden-last", "cell-last", "hidden-mean", "hidden-max")
 
@@ -108,6 +109,14 @@ def run_transfer(
     result = TransferResult(report, main_probe, out)
     save_transfer(result)
     return result
+
+
+def format_transfer_summary(report: dict) -> str:
+    """The feature comparison table and the sentiment unit in a line: what `run_transfer` found, for a terminal."""
+    unit = report["sentiment_unit"]
+    return (f"{comparison_table(report['feature_comparison'])}\n\n"
+            f"sentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
+            f"test accuracy alone {100 * unit['test_accuracy']:.1f}%")
 
 
 def unit_extremes(values: np.ndarray, records: Records, sign: int = 1, k: int = 5,

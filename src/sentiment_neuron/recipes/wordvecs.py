@@ -22,10 +22,10 @@ from ..inspect.wordvecs import (
 )
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
-from ..report.markdown import md_cell, write_json
+from ..report.markdown import format_table, md_cell, write_json
 from ..report.runinfo import library_versions
 
-__all__ = ["DEFAULT_WORDS", "run_word_vectors"]
+__all__ = ["DEFAULT_WORDS", "run_word_vectors", "format_word_vectors_summary"]
 
 DEFAULT_WORDS = ("good", "great", "best", "love", "funny", "bad", "awful", "worst", "boring", "dull")
 
@@ -129,6 +129,20 @@ def run_word_vectors(
     return summary
 
 
+def format_word_vectors_summary(summary: dict) -> str:
+    """Count and mean unit value per word, then the totals: `run_word_vectors`'s summary for a terminal."""
+    rows = [[w, s["count"], None if s["mean_unit"] is None else f"{s['mean_unit']:+.3f}"]
+            for w, s in summary["words"].items()]
+    return (format_table(["word", "count", f"mean {_unit_label(summary)}"], rows) + "\n"
+            f"{summary['n_occurrences']:,} occurrences in {summary['n_texts']:,} texts, {summary['seconds']:.1f} s")
+
+
+def _unit_label(summary: dict) -> str:
+    """The name of the unit-value column: "unit 7", "unit 7 x -1" (sign -1), or "-" without a unit."""
+    unit = summary["unit"]
+    return "-" if unit is None else f"unit {unit}" + (" x -1" if summary["sign"] == -1 else "")
+
+
 def _word_stats(occ: WordOccurrences, chosen: list[str], sign: int) -> dict:
     """Per chosen word: count, and mean/std of sign * unit value (None without a unit)."""
     arr = np.asarray(occ.words, dtype=np.str_)
@@ -191,15 +205,13 @@ def _markdown(summary: dict) -> str:
     stats = summary["words"]
     ranked = sorted(stats, key=lambda w: -(stats[w]["mean_unit"] if stats[w]["mean_unit"] is not None else -np.inf))
     fmt = lambda v, sign="+": "-" if v is None else f"{v:{sign}.3f}"  # noqa: E731
-    unit = summary["unit"]
     lines = [
         "# Contextual word vectors", "",
         f"{summary['n_texts']:,} texts, {summary['n_word_occurrences']:,} word occurrences; "
         f"{summary['n_occurrences']:,} of the chosen words. Mode `{summary['mode']}` "
         f"({summary['precision']}); neighbours searched among {summary['neighbour_pool']}.", "",
     ]
-    what = "-" if unit is None else f"unit {unit}" + (" x -1" if summary["sign"] == -1 else "")
-    lines += [f"| word | count | mean {what} | std |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| word | count | mean {_unit_label(summary)} | std |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {w} | {stats[w]['count']:,} | {fmt(stats[w]['mean_unit'])} | {fmt(stats[w]['std_unit'], '')} |"
               for w in ranked]
     if summary["missing"]:

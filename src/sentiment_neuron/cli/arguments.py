@@ -1,0 +1,101 @@
+"""Flags and helpers shared by the command groups: --precision, --encoding, --seed, the labeled task.
+
+Defaults come from the library (a dataclass field, a module constant, or a
+function's own default via `default_of`), never a copy: one source of truth.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+from pathlib import Path
+
+from ..data.decoding import DEFAULT_ENCODING, ENCODING_ERRORS
+from ..data.readers import read_records
+from ..data.tasks import Task, load_task
+from ..precision import DEFAULT_PRECISION, PRECISIONS
+
+
+def default_of(function, name: str):
+    """The default of `function`'s parameter `name`, for a flag that takes the library's default."""
+    return inspect.signature(function).parameters[name].default
+
+
+def dataclass_defaults(cls) -> dict:
+    """The field defaults of a library dataclass (ModelConfig, TrainConfig), for flags' help texts."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+def common_arguments(p: argparse.ArgumentParser) -> None:
+    """--data-dir, --seed and --quiet, for every command."""
+    p.add_argument("--data-dir", help="folder holding the named datasets (default: $SENTIMENT_NEURON_DATA)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def precision_argument(p: argparse.ArgumentParser, choices: tuple[str, ...] = PRECISIONS) -> None:
+    """--precision, the same flag for every command that runs the model."""
+    extra = "; fp16: autocast with loss scaling, CUDA only" if "fp16" in choices else ""
+    p.add_argument("--precision", choices=choices, default=DEFAULT_PRECISION,
+                   help="matrix-product precision: auto picks bf16 where this CPU/GPU computes it natively "
+                        f"(AVX-512 BF16/AMX, Ampere+), else fp32; bf16 is ~300x slower where emulated{extra} "
+                        f"(default: {DEFAULT_PRECISION})")
+
+
+def encoding_arguments(p: argparse.ArgumentParser) -> None:
+    """--encoding and --encoding-errors, the same flags for every command that reads the user's files;
+    `encoding(args)` passes them on."""
+    p.add_argument("--encoding", default=DEFAULT_ENCODING,
+                   help="text encoding of the input files: any Python codec, e.g. latin-1, cp1252, utf-16 "
+                        f"(default: {DEFAULT_ENCODING}, a BOM allowed)")
+    p.add_argument("--encoding-errors", choices=ENCODING_ERRORS, default=ENCODING_ERRORS[0],
+                   help="undecodable bytes: strict stops, naming the line and byte offset; replace reads "
+                        f"them as U+FFFD (default: {ENCODING_ERRORS[0]})")
+
+
+def encoding(args) -> dict:
+    """The keyword arguments of --encoding and --encoding-errors for the library's readers."""
+    return {"encoding": args.encoding, "encoding_errors": args.encoding_errors}
+
+
+def some_texts(texts: list[str], source: str) -> list[str]:
+    """`texts`, or a ValueError naming `source` if it held none (a .txt file or stdin of blank lines)."""
+    if not texts:
+        raise ValueError(f"{'<stdin>' if source == '-' else source}: no texts (the input is empty or all blank)")
+    return texts
+
+
+def validation_size_argument(p: argparse.ArgumentParser) -> None:
+    """--validation-size: imdb's held-out training reviews (`data.tasks.load_task`'s default)."""
+    size = default_of(load_task, "validation_size")
+    p.add_argument("--validation-size", type=int, default=size,
+                   help=f"imdb only (no validation split): training reviews held out (default: {size})")
+
+
+def task_arguments(p: argparse.ArgumentParser) -> None:
+    """--model, the labeled task (--dataset, or --train/--validation/--test files), --out, --features."""
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--dataset", help="named task: sst2 or imdb")
+    p.add_argument("--train", help="labeled file (instead of --dataset)")
+    p.add_argument("--validation", help="labeled file (with --train)")
+    p.add_argument("--test", help="labeled file (with --train)")
+    p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
+    p.add_argument("--max-train", type=int, help="random subset of the training texts")
+    p.add_argument("--max-test", type=int, help="random subset of the test texts")
+    validation_size_argument(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
+    precision_argument(p)
+
+
+def task_from_args(args) -> Task:
+    """The labeled task of --dataset, or of --train/--validation/--test files (transfer, data-efficiency)."""
+    if args.dataset:
+        return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
+    if args.train and args.validation and args.test:
+        read = lambda p: read_records(p, text_key=args.text_key, label_key=args.label_key,  # noqa: E731
+                                      **encoding(args))
+        return Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))
+    raise ValueError("give --dataset, or all of --train, --validation and --test")

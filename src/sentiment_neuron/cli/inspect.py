@@ -1,0 +1,191 @@
+"""Commands that look inside a model: heatmap, generate (and the steering experiment), word-vectors."""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+
+from ..data.readers import iter_texts
+from ..data.registry import load_dataset
+from ..inspect.heatmap import write_heatmaps
+from ..inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Steering, clamp_value, generate, unit_scale
+from ..inspect.wordvecs import MODES
+from ..models import FEATURE_STATES, load_model
+from ..recipes.steering import format_steering_summary, run_steering
+from ..recipes.wordvecs import DEFAULT_WORDS, format_word_vectors_summary, run_word_vectors
+from ..transfer.features import parse_spec
+from ..transfer.result import load_transfer
+from .arguments import common_arguments, default_of, encoding, encoding_arguments, precision_argument
+
+
+def add_heatmap(sub) -> None:
+    p = sub.add_parser("heatmap", help="a unit's value after every character: HTML page + PNG",
+                       description="Color every character of some texts by a unit's value after it "
+                       "(red-white-green; value on hover) as a self-contained HTML page and a PNG. "
+                       "Default unit: the sentiment unit of --transfer, negated when its sign is -1.")
+    p.add_argument("--model", required=True, help="model folder")
+    unit = p.add_mutually_exclusive_group(required=True)
+    unit.add_argument("--transfer", help="transfer result folder: use its sentiment unit")
+    unit.add_argument("--unit", type=int, help="unit index")
+    texts = p.add_mutually_exclusive_group(required=True)
+    texts.add_argument("--text", nargs="+", help="one or more texts")
+    texts.add_argument("--input", help="csv/tsv/json/jsonl/txt file of texts")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--max-texts", type=int, default=10, help="texts from --input (default: 10)")
+    p.add_argument("--state", choices=FEATURE_STATES,
+                   help=f"hidden or cell (default: the transfer's, else {default_of(write_heatmaps, 'state')})")
+    p.add_argument("--negate", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip the unit's sign (default: when the transfer's sign is -1)")
+    p.add_argument("--title", default="", help="page title")
+    p.add_argument("--out", required=True, help="output prefix: writes PREFIX.html and PREFIX.png")
+    precision_argument(p)
+    common_arguments(p)
+    p.set_defaults(func=_run_heatmap)
+
+
+def add_generate(sub) -> None:
+    p = sub.add_parser(
+        "generate", help="sample text, optionally steered by clamping a unit; measure steering",
+        description="Sample bytes from a model (temperature, top-k, top-p), optionally clamping a hidden unit "
+                    "after every byte (Radford et al. 2017, section 4). With --experiment: N control, N "
+                    "positively and N negatively clamped samples, judged by TF-IDF + logistic regression "
+                    "trained on SST-2; writes OUT/steering.{json,md}, samples.jsonl and heatmaps.")
+    p.add_argument("--model", required=True, help="model folder")
+    unit = p.add_mutually_exclusive_group()
+    unit.add_argument("--transfer", help="transfer result folder: steer its sentiment unit, with its sign")
+    unit.add_argument("--unit", type=int, help="unit index (sign +1)")
+    p.add_argument("--prime", default="", help="priming text (default: none, the model's front pad alone)")
+    p.add_argument("--n", type=int, help=f"samples (default: {default_of(generate, 'n')}; "
+                   f"with --experiment {default_of(run_steering, 'n')} per condition)")
+    length = default_of(generate, "length")
+    p.add_argument("--length", type=int, default=length, help=f"bytes per sample (default: {length})")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                   help=f"softmax temperature, > 0 (default: {DEFAULT_TEMPERATURE})")
+    p.add_argument("--top-k", type=int, help="sample from the k most likely bytes only (default: all)")
+    p.add_argument("--top-p", type=float, default=DEFAULT_TOP_P,
+                   help=f"nucleus sampling: the smallest set of bytes with probability >= p; 1 disables "
+                        f"(default: {DEFAULT_TOP_P})")
+    steer = p.add_mutually_exclusive_group()
+    steer.add_argument("--steer", choices=("none", "positive", "negative"), default="none",
+                       help="clamp the unit to +-strength x its scale, in its positive or negative "
+                            "direction (default: none)")
+    steer.add_argument("--value", type=float, help="clamp the unit to this value (a hidden value, in (-1, 1))")
+    strength = default_of(run_steering, "strength")
+    p.add_argument("--strength", type=float, default=strength,
+                   help="clamp in units of the unit's scale, the 99th percentile of |h| in unclamped "
+                        f"samples (default: {strength:g})")
+    p.add_argument("--heatmap", help="one-off: also write PREFIX.html and PREFIX.png of the samples, re-read unclamped")
+    p.add_argument("--experiment", action="store_true", help="run the steering experiment into --out")
+    p.add_argument("--out", help="output folder for --experiment")
+    precision_argument(p)
+    common_arguments(p)
+    p.set_defaults(func=_run_generate)
+
+
+def add_word_vectors(sub) -> None:
+    p = sub.add_parser("word-vectors", help="contextual word vectors at word boundaries: neighbours, t-SNE",
+                       description="Read the model's hidden state at word boundaries (contextual word vectors, "
+                       "as in ELMo) for chosen words of a text collection: per-word sentiment unit values, "
+                       "nearest neighbours of a word in context, a t-SNE map coloured by the sentiment unit. "
+                       "Writes OUT/word_vectors.npz, occurrences.csv, neighbours.json, tsne.png, tsne.json, "
+                       "word_vectors.md and summary.json.")
+    p.add_argument("--model", required=True, help="model folder")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="named dataset, e.g. sst2")
+    src.add_argument("--input", help="csv/tsv/json/jsonl/txt file of texts")
+    p.add_argument("--split", default="train", help="split of --dataset (default: train)")
+    p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--max-texts", type=int, default=2000, help="read the first N texts (default: 2000; 0: all)")
+    p.add_argument("--words", default=",".join(DEFAULT_WORDS),
+                   help="comma-separated words to collect, plot and summarize "
+                        f"(default: {len(DEFAULT_WORDS)} sentiment words)")
+    unit = p.add_mutually_exclusive_group()
+    unit.add_argument("--transfer", help="transfer result folder: colour by its sentiment unit (negated if sign -1)")
+    unit.add_argument("--unit", type=int, help="unit index to colour by")
+    p.add_argument("--query", metavar="WORD", help="find the nearest neighbours of WORD as read in --context")
+    p.add_argument("--context", metavar="TEXT", help="the text --query is read in (default: the word alone)")
+    mode = default_of(run_word_vectors, "mode")
+    p.add_argument("--mode", choices=MODES, default=mode,
+                   help=f"boundary: h after the word; difference: h after minus h before it (default: {mode})")
+    k, per_word = default_of(run_word_vectors, "k"), default_of(run_word_vectors, "per_word")
+    p.add_argument("-k", type=int, default=k, help=f"nearest neighbours to list (default: {k})")
+    p.add_argument("--per-word", type=int, default=per_word,
+                   help=f"t-SNE points per word at most (default: {per_word})")
+    precision_argument(p)
+    p.add_argument("--out", required=True, help="output folder")
+    common_arguments(p)
+    p.set_defaults(func=_run_word_vectors)
+
+
+def _run_heatmap(args: argparse.Namespace) -> None:
+    unit, sign, state = args.unit, 1, default_of(write_heatmaps, "state")
+    if args.transfer:
+        result = load_transfer(args.transfer)
+        unit, sign, state = result.unit.unit, result.unit.sign, parse_spec(result.features)[0]
+    negate = sign == -1 if args.negate is None else args.negate
+    texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **encoding(args)),
+                                               args.max_texts))
+    html_path, png_path = write_heatmaps(load_model(args.model), texts, unit, args.out,
+                                         state=args.state or state, negate=negate, title=args.title,
+                                         precision=args.precision)
+    print(f"unit {unit}{' (negated)' if negate else ''}: {html_path}, {png_path}")
+
+
+def _run_generate(args: argparse.Namespace) -> None:
+    unit, sign = args.unit, 1
+    if args.transfer:
+        chosen = load_transfer(args.transfer).unit
+        unit, sign = chosen.unit, chosen.sign
+    if unit is None and (args.experiment or args.steer != "none" or args.value is not None or args.heatmap):
+        raise ValueError("--experiment, --steer, --value and --heatmap need a unit: give --transfer or --unit")
+    model = load_model(args.model)
+    sampling = dict(length=args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
+                    top_p=args.top_p, seed=args.seed, precision=args.precision)
+    if args.experiment:
+        if not args.out:
+            raise ValueError("--experiment needs --out")
+        report = run_steering(model, unit, sign, args.out, n=args.n or default_of(run_steering, "n"),
+                              strength=args.strength, data_dir=args.data_dir, model_name=str(args.model),
+                              quiet=args.quiet, **sampling)
+        print(f"{format_steering_summary(report)}; {args.out}/steering.md")
+        return
+    n = args.n or default_of(generate, "n")
+    value = args.value
+    if value is None and args.steer != "none":  # the scale from unclamped samples of this run
+        control = generate(model, n=max(n, 16), return_trajectory_of=unit, quiet=args.quiet, **sampling)
+        scale = unit_scale(model, unit, control)
+        value = clamp_value(args.steer, sign, args.strength, scale)
+        print(f"unit {unit} clamped to {value:+.4f} ({args.steer}: {args.strength} x scale {scale:.4f})",
+              file=sys.stderr)
+    steer = Steering(unit, value) if value is not None else None
+    gen = generate(model, n=n, steer=steer, quiet=args.quiet, **sampling)
+    for k, text in enumerate(gen.texts):
+        print(("\n" if k else "") + args.prime + text)
+    if args.heatmap:
+        html_path, png_path = write_heatmaps(model, [args.prime + t for t in gen.texts], unit, args.heatmap,
+                                             negate=sign == -1, title=f"Unit {unit}, samples re-read unclamped",
+                                             precision=args.precision)
+        print(f"heatmap: {html_path}, {png_path}", file=sys.stderr)
+
+
+def _run_word_vectors(args: argparse.Namespace) -> None:
+    if args.context is not None and args.query is None:
+        raise ValueError("--context needs --query WORD")
+    unit, sign = args.unit, 1
+    if args.transfer:
+        chosen = load_transfer(args.transfer).unit
+        unit, sign = chosen.unit, chosen.sign
+    max_texts = args.max_texts or None
+    if args.dataset:
+        texts = load_dataset(args.dataset, args.split, args.data_dir).texts
+    else:
+        texts = list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **encoding(args)),
+                                      max_texts))
+    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    query = None if args.query is None else (args.query, args.context or args.query)
+    summary = run_word_vectors(load_model(args.model), texts, args.out, words, unit=unit, sign=sign, query=query,
+                               mode=args.mode, k=args.k, max_texts=max_texts, seed=args.seed, quiet=args.quiet,
+                               per_word=args.per_word, precision=args.precision)
+    print(f"{format_word_vectors_summary(summary)}: {args.out}/word_vectors.md")

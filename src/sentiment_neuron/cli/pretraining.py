@@ -1,0 +1,149 @@
+"""Commands that make a language model: prepare-corpus, pretrain."""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+
+from ..data.corpus import build_corpus
+from ..data.prepared import load_prepared_corpus, prepare_corpus, read_corpus_metadata
+from ..data.readers import iter_texts
+from ..data.registry import load_dataset
+from ..models import RNN_TYPES, ModelConfig
+from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS
+from ..training import distributed
+from ..training.config import ARCHITECTURE, OPTIMIZERS, SCHEDULES, TrainConfig
+from ..training.pretrain import pretrain
+from .arguments import common_arguments, dataclass_defaults, default_of, encoding, encoding_arguments, \
+    precision_argument
+
+# TrainConfig fields with a flag defaulting to None (not given: the dataclass's default applies)
+TRAIN_FLAGS = ("batch_size", "seq_len", "grad_accum", "optimizer", "lr", "weight_decay", "schedule", "warmup_steps",
+               "clip", "max_steps", "max_bytes", "max_minutes", "eval_every", "checkpoint_every",
+               "checkpoint_minutes", "keep_checkpoints")
+
+
+def add_prepare_corpus(sub) -> None:
+    p = sub.add_parser("prepare-corpus", help="stream texts into a preprocessed byte corpus on disk",
+                       description="Stream texts (never all in memory) through the paper's preprocessing into "
+                       "uint8 shards plus document offsets, split into train/validation by documents. "
+                       "Train on it with `pretrain --corpus OUT` (memmapped; each rank reads its own part).")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", nargs="+", help="csv/tsv/json (loose: one object per line)/jsonl/txt files, "
+                     "optionally .gz/.xz/.bz2")
+    src.add_argument("--dataset", help="named dataset, e.g. imdb")
+    p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--out", required=True, help="corpus folder")
+    fraction = default_of(prepare_corpus, "validation_fraction")
+    shard_mb = default_of(prepare_corpus, "shard_bytes") >> 20
+    p.add_argument("--validation-fraction", type=float, default=fraction,
+                   help=f"held-out documents (default: {fraction:g})")
+    p.add_argument("--shard-mb", type=int, default=shard_mb, help=f"shard size in MiB (default: {shard_mb})")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing corpus in OUT")
+    common_arguments(p)
+    p.set_defaults(func=_run_prepare_corpus)
+
+
+def add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="train a byte-level language model",
+                       description="Train a byte-level LM (next-byte prediction) with truncated BPTT. "
+                       "Writes OUT/config.json + OUT/model.safetensors, OUT/checkpoints/ and OUT/metrics.jsonl. "
+                       "Stops at the first budget reached (--max-steps/--max-bytes/--max-minutes); "
+                       "Ctrl-C writes a checkpoint; --resume continues exactly.")
+    m, t = dataclass_defaults(ModelConfig), dataclass_defaults(TrainConfig)  # one source of truth for the defaults
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="named dataset, e.g. imdb")
+    src.add_argument("--input", help="a csv/tsv/json/jsonl/txt file of texts (read into memory)")
+    src.add_argument("--corpus", help="a corpus folder from prepare-corpus (memmapped; any size)")
+    p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
+    p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--out", required=True, help="run folder (the model is written here)")
+    p.add_argument("--rnn", choices=RNN_TYPES, help=f"recurrent cell (default: {m['rnn']})")
+    p.add_argument("--hidden-size", type=int, help=f"units H (default: {m['hidden_size']}; the paper: 4096)")
+    p.add_argument("--embed-size", type=int, help=f"byte embedding size (default: {m['embed_size']})")
+    p.add_argument("--num-layers", type=int, help=f"stacked layers, lstm only (default: {m['num_layers']})")
+    p.add_argument("--batch-size", type=int,
+                   help=f"global parallel streams per step, split across ranks (default: {t['batch_size']})")
+    p.add_argument("--seq-len", type=int, help=f"TBPTT length in bytes (default: {t['seq_len']})")
+    p.add_argument("--grad-accum", type=int,
+                   help=f"micro-batches per rank and step (gradient accumulation; default: {t['grad_accum']})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {t['optimizer']})")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default: {t['lr']:g})")
+    p.add_argument("--weight-decay", type=float, help=f"(default: {t['weight_decay']:g}; use with adamw)")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help=f"decay to 0 over the budget: linear (the paper's) or cosine (default: {t['schedule']})")
+    p.add_argument("--warmup-steps", type=int, help=f"linear warmup steps (default: {t['warmup_steps']})")
+    p.add_argument("--clip", type=float, help=f"gradient-norm clipping (default: {t['clip']:g})")
+    p.add_argument("--max-steps", type=int, help="budget in optimizer steps")
+    p.add_argument("--max-bytes", type=int, help="budget in training bytes (all ranks)")
+    p.add_argument("--max-minutes", type=float, help="budget in minutes of training")
+    precision_argument(p, TRAIN_PRECISIONS)
+    device = default_of(pretrain, "device")
+    p.add_argument("--device", default=device, help=f"auto, cpu or cuda (default: {device})")
+    p.add_argument("--eval-every", type=int, help=f"validation BPC every N steps (default: {t['eval_every']})")
+    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default: by time only)")
+    p.add_argument("--checkpoint-minutes", type=float,
+                   help=f"checkpoint interval in minutes (default: {t['checkpoint_minutes']:g})")
+    p.add_argument("--keep-checkpoints", type=int, help=f"checkpoints kept (default: {t['keep_checkpoints']})")
+    p.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (needs tensorboard)")
+    fraction = default_of(build_corpus, "validation_fraction")
+    p.add_argument("--validation-fraction", type=float, default=fraction,
+                   help=f"held-out documents (default: {fraction:g})")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest readable checkpoint in OUT/checkpoints, with its settings: model "
+                        "and training flags given must agree with them, except the budgets (--max-*) and "
+                        "intervals (--eval-every, --checkpoint-*, --keep-checkpoints), which replace them")
+    common_arguments(p)
+    p.set_defaults(func=_run_pretrain)
+
+
+def _run_prepare_corpus(args: argparse.Namespace) -> None:
+    if args.dataset:
+        texts, source = load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
+    else:
+        # iter_texts checks every file up front
+        readers = [iter_texts(p, text_key=args.text_key, **encoding(args)) for p in args.input]
+        texts, source = itertools.chain.from_iterable(readers), " ".join(map(str, args.input))
+    meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
+                          quiet=args.quiet, source=source, overwrite=args.overwrite)
+    for split, info in meta["splits"].items():
+        print(f"{args.out}: {split}: {info['documents']:,} documents, {info['bytes']:,} bytes "
+              f"in {len(info['shards'])} shard(s)")
+
+
+def _run_pretrain(args: argparse.Namespace) -> None:
+    if args.corpus:
+        corpus = load_prepared_corpus(args.corpus)
+        description = f"{args.corpus} ({read_corpus_metadata(args.corpus)['source']})"
+    else:
+        texts, description = _read_texts(args)
+        corpus = build_corpus(texts, args.validation_fraction, args.seed)
+    if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
+        print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} bytes for training, "
+              f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} bytes held out")
+    # Only the flags given (None: not given; the defaults are the dataclasses'); on --resume the
+    # library checks them against the checkpoint's settings and refuses any that disagree.
+    model_config = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
+    train_config = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    for name, default in (("precision", DEFAULT_PRECISION), ("seed", dataclass_defaults(TrainConfig)["seed"])):
+        if not args.resume or getattr(args, name) != default:  # on resume, a default value counts as not given
+            train_config[name] = getattr(args, name)
+    try:
+        _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
+                            data_description=description, quiet=args.quiet, device=args.device,
+                            tensorboard=args.tensorboard)
+    finally:
+        distributed.teardown()
+    if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
+        print(f"{args.out}: {state.step} steps, {state.bytes_seen:,} bytes in {state.seconds / 60:.1f} min, "
+              f"validation BPC {state.validation_bpc:.3f}")
+
+
+def _read_texts(args: argparse.Namespace):
+    """(texts, description) of --dataset or --input (its texts only: a bad label is no matter here)."""
+    if args.dataset:
+        return load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
+    return list(iter_texts(args.input, text_key=args.text_key, **encoding(args))), str(args.input)

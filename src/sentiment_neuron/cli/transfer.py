@@ -1,0 +1,186 @@
+"""Commands that turn texts into features and features into classifiers: featurize, transfer,
+classify, data-efficiency, cross-domain."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_open
+from ..data.readers import iter_texts, read_records
+from ..data.tasks import Task, load_task
+from ..models import FEATURE_POOLINGS, FEATURE_STATES, load_model
+from ..recipes.crossdomain import cross_domain_table, run_cross_domain
+from ..recipes.efficiency import format_efficiency_summary, run_data_efficiency
+from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_transfer
+from ..transfer.classify import FORMATS, classify_texts, read_texts, write_predictions
+from ..transfer.features import featurize, featurize_many
+from ..transfer.result import load_transfer
+from .arguments import common_arguments, default_of, encoding, encoding_arguments, precision_argument, \
+    some_texts, task_arguments, task_from_args, validation_size_argument
+
+
+def _batch_size_argument(p: argparse.ArgumentParser) -> None:
+    """--batch-size: texts per batch (`transfer.features.featurize_many`'s default)."""
+    size = default_of(featurize_many, "batch_size")
+    p.add_argument("--batch-size", type=int, default=size, help=f"texts per batch (default: {size})")
+
+
+def add_featurize(sub) -> None:
+    p = sub.add_parser("featurize", help="texts -> features (.npy, float32, (N, H))",
+                       description="Read texts from a file and write the model's features as a float32 .npy "
+                       "of shape (N, H), rows in input order.")
+    p.add_argument("--model", required=True, help="model folder (config.json + model.safetensors)")
+    p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file (txt: one text per line)")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--out", required=True, help="output .npy path")
+    p.add_argument("--state", choices=FEATURE_STATES, help="hidden or cell state (default: the model's)")
+    p.add_argument("--pooling", choices=FEATURE_POOLINGS, help="last, mean or max over time (default: the model's)")
+    _batch_size_argument(p)
+    precision_argument(p)
+    common_arguments(p)
+    p.set_defaults(func=_run_featurize)
+
+
+def add_transfer(sub) -> None:
+    p = sub.add_parser("transfer", help="L1 logistic regression on features; find the sentiment unit",
+                       description="Featurize a labeled task, fit an L1 logistic regression (C chosen on validation), "
+                       "find the sentiment unit. Writes OUT/report.json, report.md, probe.npz and a histogram PNG.")
+    task_arguments(p)
+    p.add_argument("--compare", default=",".join(COMPARED_FEATURES),
+                   help="other features to probe for comparison, comma-separated ('' for none)")
+    common_arguments(p)
+    p.set_defaults(func=_run_transfer)
+
+
+def add_classify(sub) -> None:
+    p = sub.add_parser("classify", help="apply a transfer result to texts: probabilities and labels",
+                       description="Featurize texts with the model and apply a saved transfer result "
+                       "(its L1 probe, or with --unit its sentiment unit alone). Writes csv or jsonl: "
+                       "row, label, label_name, p_<class>...")
+    p.add_argument("--model", required=True, help="model folder the transfer result was made with")
+    p.add_argument("--transfer", required=True, help="transfer result folder (report.json + probe.npz)")
+    p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file, or - for stdin (a text per line)")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--out", default="-", help="output .csv or .jsonl, or - for stdout (default: -)")
+    p.add_argument("--format", choices=FORMATS, help="(default: from --out's extension; jsonl on stdout)")
+    p.add_argument("--unit", action="store_true", help="classify by the sentiment unit alone")
+    _batch_size_argument(p)
+    precision_argument(p)
+    common_arguments(p)
+    p.set_defaults(func=_run_classify)
+
+
+def add_data_efficiency(sub) -> None:
+    p = sub.add_parser("data-efficiency", help="accuracy against the number of labeled examples: L1 probe vs TF-IDF",
+                       description="Featurize a labeled task once; for each training size (8, 16, 32, ... and all), "
+                       "fit the L1 probe on the features and TF-IDF + logistic regression on the texts on the same "
+                       "stratified random draws (C chosen on the full validation set) and test both. Writes "
+                       "OUT/efficiency.json, efficiency.csv, efficiency.md and efficiency.png.")
+    task_arguments(p)
+    p.add_argument("--sizes", type=_int_list,
+                   help="comma-separated training sizes, e.g. 8,16,32,64 (default: 8, 16, 32, ... doubling); "
+                   "sizes >= the training set are dropped, and the full training set is always the last point")
+    draws = default_of(run_data_efficiency, "draws")
+    p.add_argument("--draws", type=int, default=draws,
+                   help=f"random draws per size (default: {draws}; the full set: 1)")
+    common_arguments(p)
+    p.set_defaults(func=_run_data_efficiency)
+
+
+def add_cross_domain(sub) -> None:
+    p = sub.add_parser("cross-domain", help="fit on one task, test on the others (probe, unit, TF-IDF)",
+                       description="For each task: fit the L1 probe, find the sentiment unit and fit a TF-IDF + "
+                       "logistic regression baseline on its training split (C on its validation split), then test "
+                       "all three on every task's test split. Writes OUT/cross_domain.json and .md, and a transfer "
+                       "result per task in OUT/<task>/.")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--datasets", default="sst2,imdb", help="named tasks, comma-separated (default: sst2,imdb; "
+                   "'' for files only)")
+    p.add_argument("--task", action="append", default=[], metavar="NAME=TRAIN,VALIDATION,TEST",
+                   help="a task from labeled files (repeatable), e.g. hotels=tr.csv,va.csv,te.csv")
+    p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
+    encoding_arguments(p)
+    p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
+    p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
+    p.add_argument("--max-train", type=int, help="random subset of each named task's training texts")
+    p.add_argument("--max-test", type=int, help="random subset of each named task's test texts")
+    validation_size_argument(p)
+    p.add_argument("--out", required=True, help="output folder")
+    precision_argument(p)
+    common_arguments(p)
+    p.set_defaults(func=_run_cross_domain)
+
+
+def _run_featurize(args: argparse.Namespace) -> None:
+    model = load_model(args.model)
+    texts = some_texts(list(iter_texts(args.input, text_key=args.text_key, **encoding(args))), args.input)
+    X = featurize(model, texts, args.state, args.pooling, batch_size=args.batch_size,
+                  precision=args.precision, quiet=args.quiet)
+    out = Path(args.out if args.out.endswith(".npy") else args.out + ".npy")  # the name np.save gives
+    with atomic_open(out, "wb") as f:  # no partial file, and an earlier one survives a failure
+        np.save(f, X)
+    print(f"{out}: float32 {X.shape}")
+
+
+def _run_transfer(args: argparse.Namespace) -> None:
+    task = task_from_args(args)
+    compare = tuple(s for s in args.compare.split(",") if s.strip())
+    result = run_transfer(load_model(args.model), task, args.out, args.features, compare,
+                          model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
+    print(format_transfer_summary(result.report))
+    print(f"report: {Path(args.out) / 'report.md'}")
+
+
+def _run_classify(args: argparse.Namespace) -> None:
+    result = load_transfer(args.transfer)
+    texts = some_texts(read_texts(args.input, args.text_key, **encoding(args)), args.input)
+    proba, labels = classify_texts(load_model(args.model), result, texts, unit=args.unit,
+                                   quiet=args.quiet, batch_size=args.batch_size, precision=args.precision)
+    write_predictions(args.out, len(texts), proba, labels, result.label_names, args.format)
+    if args.out != "-" and not args.quiet:
+        counts = ", ".join(f"{name} {int((labels == k).sum()):,}" for k, name in enumerate(result.label_names))
+        how = f"sentiment unit {result.unit.unit}" if args.unit else f"L1 probe on {result.features}"
+        print(f"{args.out}: {len(texts):,} texts classified by the {how}: {counts}", file=sys.stderr)
+
+
+def _run_data_efficiency(args: argparse.Namespace) -> None:
+    task = task_from_args(args)
+    result = run_data_efficiency(load_model(args.model), task, args.out, args.features, args.sizes, args.draws,
+                                 seed=args.seed, model_name=str(args.model), quiet=args.quiet,
+                                 precision=args.precision)
+    print(format_efficiency_summary(result))
+    print(f"report: {Path(args.out) / 'efficiency.md'}")
+
+
+def _run_cross_domain(args: argparse.Namespace) -> None:
+    named = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    tasks = [load_task(n, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
+             for n in named]
+    tasks += [_file_task(spec, args.text_key, args.label_key, encoding(args)) for spec in args.task]
+    report = run_cross_domain(load_model(args.model), tasks, args.out, args.features,
+                              model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
+    print(cross_domain_table(report))
+    print(f"\nreport: {Path(args.out) / 'cross_domain.md'}")
+
+
+def _int_list(text: str) -> list[int]:
+    """argparse type: "8,16,32" -> [8, 16, 32]."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _file_task(spec: str, text_key: str | None, label_key: str | None, encoding_kwargs: dict) -> Task:
+    """NAME=TRAIN,VALIDATION,TEST -> a Task read from the three labeled files."""
+    name, _, files = spec.partition("=")
+    paths = files.split(",")
+    if not name or len(paths) != 3 or not all(paths):
+        raise ValueError(f"--task {spec!r}: expected NAME=TRAIN,VALIDATION,TEST (three labeled files)")
+    splits = [read_records(path, text_key=text_key, label_key=label_key, **encoding_kwargs) for path in paths]
+    return Task(name, *splits)
