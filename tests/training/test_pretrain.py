@@ -153,3 +153,16 @@ def test_a_run_killed_before_its_final_evaluation_logs_it_as_the_whole_run_does(
     assert [(m["step"], m["lr"], m["validation_bpc"]) for m in split] == [(m["step"], m["lr"], m["validation_bpc"])
                                                                           for m in whole]
     assert whole[-1]["step"] == 15 and whole[-1]["lr"] > 0
+
+
+def test_a_fresh_run_into_another_runs_folder_is_refused_unless_overwrite(corpus, tmp_path):
+    pretrain(corpus, tmp_path, TINY, small_config(max_steps=6), quiet=True)
+    before = checkpoint_files(tmp_path)
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True)
+    assert checkpoint_files(tmp_path) == before  # nothing touched
+    _, state = pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True, overwrite=True)
+    assert [p.name for p in checkpoint_files(tmp_path)] == ["step-000000002.pt"]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2]  # the old run's metrics are gone too
+    assert state.step == 2

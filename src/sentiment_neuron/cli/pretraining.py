@@ -96,6 +96,9 @@ def add_pretrain(sub) -> None:
                    help="continue from the newest readable checkpoint in OUT/checkpoints, with its settings: model "
                         "and training flags given must agree with them, except the budgets (--max-*) and "
                         "intervals (--eval-every, --checkpoint-*, --keep-checkpoints), which replace them")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an OUT that holds another run's checkpoints, deleting them "
+                        "(without it, that is refused)")
     common_arguments(p)
     p.set_defaults(func=_run_pretrain)
 
@@ -134,7 +137,7 @@ def _run_pretrain(args: argparse.Namespace) -> None:
     try:
         _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
                             data_description=description, quiet=args.quiet, device=args.device,
-                            tensorboard=args.tensorboard)
+                            tensorboard=args.tensorboard, overwrite=args.overwrite)
     finally:
         distributed.teardown()
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:

@@ -45,6 +45,7 @@ def run_demo(
     model, state = pretrain(
         corpus, out / "lm", ModelConfig(hidden_size=hidden_size),
         TrainConfig(max_minutes=minutes, seed=seed, precision=precision), data_description="imdb:unsup", quiet=quiet,
+        overwrite=True,  # a rerun of the demo replaces the previous one
     )
     precision = model.config.provenance["train_config"]["precision"]  # "auto" as resolved for training
     summary = {

@@ -42,7 +42,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import distributed
-from .checkpoints import load_latest_checkpoint, save_checkpoint
+from .checkpoints import checkpoint_files, load_latest_checkpoint, save_checkpoint
 from ..data.corpus import Corpus, TBPTTBatches
 from ..models import ByteLM, ModelConfig, atomic_write, detach_state, save_model
 from ..models.io import CONFIG_FILE, WEIGHTS_FILE
@@ -115,6 +115,7 @@ def pretrain(
     quiet: bool = False,
     device: str = "auto",
     tensorboard: bool = False,
+    overwrite: bool = False,
 ) -> tuple[ByteLM, TrainState]:
     """Train a ByteLM on `corpus` and write it to the folder `out`.
 
@@ -136,9 +137,14 @@ def pretrain(
         resume: continue from the newest checkpoint in out/checkpoints that loads
             (damaged ones are skipped with a `checkpoints.CheckpointWarning`).
         device: "auto", "cpu" or "cuda".
+        overwrite: a fresh run (no `resume`) into a folder that holds another
+            run's checkpoints deletes them and its metrics first; without it, that
+            is refused (its checkpoints would be pruned and a later resume would
+            continue the old run).
 
     Raises:
         FileNotFoundError: resume without a checkpoint.
+        FileExistsError: a fresh run into a folder holding checkpoints, without `overwrite`.
         ValueError: on resume, the checkpoint was made on different data or with
             other settings than those given (each named); fp16 without a GPU;
             a batch that does not split evenly across ranks and micro-batches.
@@ -149,6 +155,8 @@ def pretrain(
     d = distributed.setup(device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        _start_fresh(out, overwrite, d.is_main)
     if d.is_main:
         _remove_stale_temp_files(out)
     ckpt = None
@@ -375,6 +383,18 @@ def _step_of(line: str) -> float:
         return json.loads(line)["step"]
     except (ValueError, KeyError, TypeError):
         return math.inf
+
+
+def _start_fresh(out: Path, overwrite: bool, is_main: bool) -> None:
+    """Refuse (or, with overwrite, clear) a folder that holds another run's checkpoints."""
+    old = checkpoint_files(out)
+    if old and not overwrite:
+        raise FileExistsError(f"{out} holds the checkpoints of another run (up to {old[-1].name}): continue it with "
+                              "--resume, start this run in a new --out, or pass --overwrite to replace it")
+    if old and is_main:
+        for path in old:
+            path.unlink(missing_ok=True)
+        (out / METRICS_FILE).unlink(missing_ok=True)
 
 
 def _remove_stale_temp_files(out: Path) -> None:
