@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from sentiment_neuron.atomic import atomic_open, atomic_write, atomic_write_bytes, atomic_write_text
+from sentiment_neuron.atomic import atomic_open, atomic_write, atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 
 def test_writes_whole_files_and_creates_folders(tmp_path):
@@ -46,7 +46,16 @@ def test_permissions_follow_the_umask(tmp_path):
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
 
 
-def test_the_models_package_reexports_it():
-    from sentiment_neuron.models import atomic_write as reexported
-
-    assert reexported is atomic_write
+def test_remove_stale_temps_removes_only_the_temps_of_that_path(tmp_path):
+    target = tmp_path / "model.safetensors"
+    atomic_write_text(target, "good")
+    stale = [tmp_path / ".model.safetensors.dead1234.tmp", tmp_path / ".step-000000007.pt.beef0001.tmp"]
+    other = tmp_path / ".config.json.cafe0000.tmp"
+    for path in (*stale, other):
+        path.write_text("half")
+    assert remove_stale_temps(target) == 1
+    assert remove_stale_temps(tmp_path / "step-*.pt") == 1
+    assert not any(p.exists() for p in stale)
+    assert other.exists()
+    assert target.read_text() == "good"
+    assert remove_stale_temps(tmp_path / "missing" / "x.json") == 0

@@ -17,6 +17,21 @@ from typing import IO, Any
 __all__ = ["atomic_open", "atomic_write", "atomic_write_bytes", "atomic_write_text"]
 
 
+def _temp_name(path: Path, tag: str) -> Path:
+    return path.with_name(f".{path.name}.{tag}.tmp")
+
+
+def remove_stale_temps(path: str | os.PathLike) -> int:
+    """Delete the temp files an interrupted atomic write of `path` left (a run killed
+    mid-write, even by SIGKILL, leaves one); returns how many. Only call it when no
+    other process is writing `path`. `path` may be a glob, e.g. ``folder / "step-*.pt"``."""
+    path = Path(path)
+    stale = list(path.parent.glob(_temp_name(path, "*").name)) if path.parent.is_dir() else []
+    for temp in stale:
+        temp.unlink(missing_ok=True)
+    return len(stale)
+
+
 def _new_temp(path: Path) -> tuple[int, Path]:
     """Create an empty, uniquely named temp file next to `path`: (fd, its path).
 
@@ -25,7 +40,7 @@ def _new_temp(path: Path) -> tuple[int, Path]:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = _temp_name(path, secrets.token_hex(4))
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
         except FileExistsError:

@@ -3,12 +3,12 @@ from .bytelm import (
     DEFAULT_FEATURES, DEFAULT_HIDDEN_SIZE, FEATURE_POOLINGS, FEATURE_STATES, RNN_TYPES, VOCAB_SIZE, ByteLM,
     ModelConfig, detach_state,
 )
-from .io import atomic_write, load_model, save_model
+from .io import load_model, save_model
 from .lstm import LSTM
 from .mlstm import MLSTM
 
 __all__ = [
     "ByteLM", "ModelConfig", "MLSTM", "LSTM", "detach_state", "save_model", "load_model",
-    "atomic_write", "RNN_TYPES", "FEATURE_STATES", "FEATURE_POOLINGS", "VOCAB_SIZE", "DEFAULT_HIDDEN_SIZE",
+    "RNN_TYPES", "FEATURE_STATES", "FEATURE_POOLINGS", "VOCAB_SIZE", "DEFAULT_HIDDEN_SIZE",
     "DEFAULT_FEATURES",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from ..atomic import atomic_write  # re-exported: `from .models import atomic_write`
+from ..atomic import atomic_write
 from .bytelm import ByteLM, ModelConfig
 
 CONFIG_FILE = "config.json"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..models import atomic_write
+from ..atomic import atomic_write, remove_stale_temps
 
 CHECKPOINT_DIR = "checkpoints"
 # What pretraining stores and a resume reads (optional as well: "scaler", "cuda_rng").
@@ -47,8 +47,7 @@ def save_checkpoint(out: str | Path, payload: dict, step: int, keep: int = 3) ->
     if missing:
         raise ValueError(f"a checkpoint needs {', '.join(missing)}")
     folder = Path(out) / CHECKPOINT_DIR
-    for stale in folder.glob(".step-*.tmp"):  # left by a run killed mid-write
-        stale.unlink()
+    remove_stale_temps(folder / "step-*.pt")  # left by a run killed mid-write
     path = folder / f"step-{step:09d}.pt"
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
     for old in checkpoint_files(out)[:-keep]:

@@ -44,7 +44,8 @@ from tqdm.auto import tqdm
 from . import distributed
 from .checkpoints import checkpoint_files, load_latest_checkpoint, save_checkpoint
 from ..data.corpus import Corpus, TBPTTBatches
-from ..models import ByteLM, ModelConfig, atomic_write, detach_state, save_model
+from ..atomic import atomic_write, remove_stale_temps
+from ..models import ByteLM, ModelConfig, detach_state, save_model
 from ..models.io import CONFIG_FILE, WEIGHTS_FILE
 from ..precision import autocast, resolve_precision
 from .config import TrainConfig, TrainState, resumed_configs
@@ -401,5 +402,4 @@ def _remove_stale_temp_files(out: Path) -> None:
     """Delete the temp files of the model folder's atomic writes left by a run killed mid-write
     (checkpoints.save_checkpoint does the same for out/checkpoints)."""
     for name in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
-        for stale in out.glob(f".{name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        remove_stale_temps(out / name)
