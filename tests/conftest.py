@@ -72,7 +72,8 @@ def sst_transfer(tmp_path_factory, data_dir):
 
     from sentiment_neuron.data.registry import load_dataset
     from sentiment_neuron.data.tasks import Task
-    from sentiment_neuron.recipes.transfer import featurize_task, run_transfer
+    from sentiment_neuron.recipes.transfer import run_transfer
+    from sentiment_neuron.transfer.features import featurize_task
 
     sst = load_dataset("sst2", "train", data_dir)
     task = Task("sst2", sst.subset(range(0, 200)), sst.subset(range(200, 260)), sst.subset(range(260, 320)))

@@ -26,7 +26,8 @@ from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, pct, write_json
 from ..report.runinfo import library_versions
-from .transfer import featurize_task, run_transfer
+from ..transfer.features import featurize_task
+from .transfer import run_transfer
 
 METHODS = {"l1_probe": "L1 probe (all units)", "unit": "sentiment unit alone", "tfidf": "TF-IDF + LR"}
 

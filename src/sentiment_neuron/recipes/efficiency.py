@@ -30,7 +30,7 @@ from ..transfer.probe import L1Probe
 from ..report.markdown import format_table, write_json
 from ..report.runinfo import library_versions
 from ..data.tasks import PARTS, Task
-from .transfer import featurize_task
+from ..transfer.features import featurize_task
 from ..report.figures import plain, plt, save_figure
 
 METHODS = {"l1_probe": "L1 probe (LM features)", "tfidf": "TF-IDF + logistic regression"}

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from ..data.records import Records
 from ..data.tasks import PARTS, Task
-from ..transfer.features import featurize_many, parse_spec, spec_name
+from ..transfer.features import featurize_task, parse_spec, spec_name
 from ..inspect.heatmap import write_heatmaps
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
@@ -23,14 +23,6 @@ from ..report.figures import plot_unit_histogram
 from ..report.markdown import comparison_table
 
 COMPARED_FEATURES = ("hidden-last", "cell-last", "hidden-mean", "hidden-max")
-
-
-def featurize_task(model: ByteLM, task: Task, specs, quiet: bool = False,
-                   precision: str = DEFAULT_PRECISION) -> dict[str, dict[str, np.ndarray]]:
-    """Features of every split in one pass per split: {part: {spec name: float32 (N_part, H)}}."""
-    return {part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, precision=precision,
-                                 desc=f"{task.name} {part}")
-            for part in PARTS}
 
 
 def run_transfer(

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..data.tasks import PARTS, Task
 from ..models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
 from ..models.encode import iter_chunks
 from ..models.pooling import finish_pool, fold_chunk, init_pool
@@ -122,3 +123,11 @@ def _pool_batch(model, tokens, lengths, specs, chunk_len, precision) -> dict[str
             acc[state, pooling][:active] = fold_chunk(acc[state, pooling][:active], values, steps,
                                                       lengths[:active], pooling)
     return {spec_name((s, p)): finish_pool(value, lengths, p) for (s, p), value in acc.items()}
+
+
+def featurize_task(model: ByteLM, task: Task, specs: Sequence[str | FeatureSpec], quiet: bool = False,
+                   precision: str = DEFAULT_PRECISION) -> dict[str, dict[str, np.ndarray]]:
+    """Features of every split in one pass per split: {part: {spec name: float32 (N_part, H)}}."""
+    return {part: featurize_many(model, getattr(task, part).texts, specs, quiet=quiet, precision=precision,
+                                 desc=f"{task.name} {part}")
+            for part in PARTS}
