@@ -8,7 +8,7 @@ import os
 from ..data.corpus import build_corpus
 from ..data.prepared import load_prepared_corpus, prepare_corpus, read_corpus_metadata
 from ..data.readers import iter_texts
-from ..data.registry import load_dataset
+from ..data.registry import dataset_file, load_dataset
 from ..models import RNN_TYPES, ModelConfig
 from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS
 from ..training import distributed
@@ -28,11 +28,12 @@ def add_prepare_corpus(sub) -> None:
                        description="Stream texts (never all in memory) through the paper's preprocessing into "
                        "uint8 shards plus document offsets, split into train/validation by documents. "
                        "Train on it with `pretrain --corpus OUT` (memmapped; each rank reads its own part).")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", nargs="+", help="csv/tsv/json (loose: one object per line)/jsonl/txt files, "
-                     "optionally .gz/.xz/.bz2")
-    src.add_argument("--dataset", help="named dataset, e.g. imdb")
-    p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
+    p.add_argument("--input", nargs="+", default=[], help="csv/tsv/json (loose: one object per line)/jsonl/txt "
+                   "files, optionally .gz/.xz/.bz2")
+    p.add_argument("--dataset", nargs="+", default=[], metavar="NAME[:SPLIT]",
+                   help="named datasets, each with its split, e.g. imdb:unsup imdb:train (combinable with --input; "
+                        "the texts only: labels are unused)")
+    p.add_argument("--split", default="unsup", help="split of a --dataset given without one (default: unsup)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
     encoding_arguments(p)
     p.add_argument("--out", required=True, help="corpus folder")
@@ -104,12 +105,15 @@ def add_pretrain(sub) -> None:
 
 
 def _run_prepare_corpus(args: argparse.Namespace) -> None:
-    if args.dataset:
-        texts, source = load_dataset(args.dataset, args.split, args.data_dir).texts, f"{args.dataset}:{args.split}"
-    else:
-        # iter_texts checks every file up front
-        readers = [iter_texts(p, text_key=args.text_key, **encoding(args)) for p in args.input]
-        texts, source = itertools.chain.from_iterable(readers), " ".join(map(str, args.input))
+    if not args.dataset and not args.input:
+        raise SystemExit("prepare-corpus: give --dataset NAME[:SPLIT] ... and/or --input FILE ...")
+    named = [name if ":" in name else f"{name}:{args.split}" for name in args.dataset]
+    for name in named:  # every source found up front, before an hour of preprocessing
+        dataset_file(*name.split(":", 1), args.data_dir)
+    # iter_texts checks every file up front
+    readers = [iter_texts(p, text_key=args.text_key, **encoding(args)) for p in args.input]
+    datasets = (text for name in named for text in load_dataset(*name.split(":", 1), args.data_dir).texts)
+    texts, source = itertools.chain(datasets, *readers), " ".join(named + list(map(str, args.input)))
     meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
                           quiet=args.quiet, source=source, overwrite=args.overwrite)
     for split, info in meta["splits"].items():
