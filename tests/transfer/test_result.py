@@ -101,7 +101,7 @@ def test_label_names_follow_the_probes_classes():
 
 
 def _copy(sst_transfer, tmp_path):
-    for name in ("report.json", "probe.npz"):
+    for name in ("report.json", "probe.npz", "directions.npz"):
         (tmp_path / name).write_bytes((sst_transfer.folder / name).read_bytes())
     return tmp_path
 
@@ -149,5 +149,6 @@ def test_a_missing_folder_is_named(tmp_path):
 
 def test_save_leaves_no_temporary_files(sst_transfer, tmp_path):
     save_transfer(load_transfer(sst_transfer.folder), tmp_path / "again")
-    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["probe.npz", "report.json", "report.md"]
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["directions.npz", "probe.npz", "report.json",
+                                                                       "report.md"]
     assert load_transfer(tmp_path / "again").report == load_transfer(sst_transfer.folder).report

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from ..atomic import atomic_write
@@ -16,10 +17,22 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def save_model(model: ByteLM, folder: str | Path) -> Path:
-    """Write `folder/config.json` and `folder/model.safetensors` (float32), each atomically."""
+SAVE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def save_model(model: ByteLM, folder: str | Path, dtype: str = "fp32") -> Path:
+    """Write `folder/config.json` and `folder/model.safetensors`, each atomically.
+
+    `dtype` ("fp32", "fp16" or "bf16") is how the tensors are stored: fp16
+    halves the file (the shipped models); loading always gives float32 parameters.
+
+    Raises:
+        ValueError: an unknown `dtype`.
+    """
+    if dtype not in SAVE_DTYPES:
+        raise ValueError(f"dtype must be one of {tuple(SAVE_DTYPES)}, got {dtype!r}")
     folder = Path(folder)
-    weights = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = {k: v.detach().to(SAVE_DTYPES[dtype]).cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(weights, tmp))
     text = json.dumps(model.config.to_dict(), indent=2)
     atomic_write(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))

@@ -16,6 +16,7 @@ from ..transfer.features import featurize_task, parse_spec, spec_name
 from ..inspect.heatmap import write_heatmaps
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..transfer.direction import best_direction, find_sentiment_directions
 from ..transfer.probe import L1Probe, SentimentUnit, find_sentiment_unit
 from ..transfer.result import TransferResult, save_transfer
 from ..report.runinfo import library_versions
@@ -78,6 +79,12 @@ def run_transfer(
         X["test"][main][:, unit.unit], y["test"], task.test.label_names, unit.unit,
         out / "sentiment_unit_hist.png", title=f"{task.name} test: unit {unit.unit} ({main})",
     )
+    directions = _directions(main_probe, X, y, main, seed) if len(main_probe.classes_) == 2 else {}
+    chosen = best_direction(directions) if directions else None
+    if chosen:
+        plot_unit_histogram(directions[chosen].project(X["test"][main]), y["test"], task.test.label_names,
+                            f"{chosen} direction", out / "sentiment_direction_hist.png",
+                            title=f"{task.name} test: the {chosen} direction ({main})")
     extremes = unit_extremes(X["test"][main][:, unit.unit], task.test, unit.sign, k=extremes_k)
     _extremes_heatmap(model, extremes, task.test, unit, parse_spec(main)[0], out / "extremes",
                       f"{task.name} test", precision)
@@ -88,6 +95,8 @@ def run_transfer(
         **{k: comparison[main][k] for k in ("C", "validation_accuracy", "test_accuracy", "nonzero_units")},
         "top_units": main_probe.top_units(10),
         "sentiment_unit": unit.to_dict(),
+        "sentiment_direction": chosen,
+        "direction_histogram": "sentiment_direction_hist.png" if chosen else None,
         "c_sweep": main_probe.sweep_,
         "feature_comparison": comparison,
         "histogram": histogram.name,
@@ -98,17 +107,31 @@ def run_transfer(
         "seed": seed,
         "versions": library_versions(),
     }
-    result = TransferResult(report, main_probe, out)
+    result = TransferResult(report, main_probe, out, directions)
     save_transfer(result)
     return result
+
+
+def _directions(probe: L1Probe, X: dict, y: dict, spec: str, seed: int) -> dict:
+    """The sentiment directions (probe, mean-difference) of a binary task; {} when the probe kept no unit."""
+    try:
+        return find_sentiment_directions(probe.coef_, probe.pipeline_[0].scale_,
+                                         *(a for part in PARTS for a in (X[part][spec], y[part])), seed=seed)
+    except ValueError:  # an all-zero probe or identical class means: no direction to report
+        return {}
 
 
 def format_transfer_summary(report: dict) -> str:
     """The feature comparison table and the sentiment unit in a line: what `run_transfer` found, for a terminal."""
     unit = report["sentiment_unit"]
-    return (f"{comparison_table(report['feature_comparison'])}\n\n"
-            f"sentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
-            f"test accuracy alone {100 * unit['test_accuracy']:.1f}%")
+    lines = (f"{comparison_table(report['feature_comparison'])}\n\n"
+             f"sentiment unit ({report['features']}): {unit['unit']} (sign {unit['sign']:+d}), "
+             f"test accuracy alone {100 * unit['test_accuracy']:.1f}%")
+    for method, direction in (report.get("sentiment_directions") or {}).items():
+        chosen = " (chosen on validation)" if method == report.get("sentiment_direction") else ""
+        lines += (f"\nsentiment direction, {method}{chosen}: test accuracy alone "
+                  f"{100 * direction['test_accuracy']:.1f}%")
+    return lines
 
 
 def unit_extremes(values: np.ndarray, records: Records, sign: int = 1, k: int = 5,

@@ -21,21 +21,25 @@ def plain(text: str) -> str:
 
 
 def plot_unit_histogram(
-    values: np.ndarray, labels: np.ndarray, label_names: list[str], unit: int, path: str | Path, title: str = ""
+    values: np.ndarray, labels: np.ndarray, label_names: list[str], unit: int | str, path: str | Path,
+    title: str = ""
 ) -> Path:
     """Overlaid histograms of one unit's values (N,) for each class of labels (N,); writes a PNG.
 
-    The bins span the central 99% of values, so a few outliers do not hide the overlap.
+    `unit`: the unit's index, or a name for another one-number feature (e.g.
+    "the probe direction"). The bins span the central 99% of values, so a few
+    outliers do not hide the overlap.
     """
+    what = f"unit {unit}" if isinstance(unit, (int, np.integer)) else str(unit)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     low, high = np.percentile(values, [0.5, 99.5])  # a few outliers would squash the rest
     bins = np.linspace(low, high, 41) if high > low else 40
     for k, name in enumerate(label_names):
         ax.hist(values[labels == k], bins=bins, alpha=0.55, color=CLASS_COLORS[k % len(CLASS_COLORS)],
                 label=f"{plain(name)} (n={int((labels == k).sum())})")
-    ax.set_xlabel(f"unit {unit} value (central 99% of texts)")
+    ax.set_xlabel(f"{what} value (central 99% of texts)")
     ax.set_ylabel("texts")
-    ax.set_title(plain(title) or f"Unit {unit} by class")
+    ax.set_title(plain(title) or f"{what[:1].upper()}{what[1:]} by class")
     ax.legend()
     return save_figure(fig, path)
 

@@ -55,17 +55,32 @@ Model `{report['model']}`, features `{report['features']}`; {report['n']['train'
 | non-zero units | {report['nonzero_units']} of {report['hidden_size']} |
 | sentiment unit | {unit['unit']} (sign {unit['sign']:+d}) |
 | sentiment unit alone, test accuracy | {100 * unit['test_accuracy']:.1f}% |
-
+{_direction_rows(report)}
 Top units by |weight| (standardized features): {top}
 
 ![sentiment unit histogram]({report['histogram']})
-
+{_direction_histogram(report)}
 ## Features compared (L1 probe, C chosen on validation)
 
 ```
 {comparison}
 ```
 {extremes_markdown(report)}"""
+
+
+def _direction_rows(report: dict) -> str:
+    """Table rows of the sentiment directions' one-feature test accuracies (none: empty)."""
+    rows = []
+    for method, direction in (report.get("sentiment_directions") or {}).items():
+        chosen = ", chosen on validation" if method == report.get("sentiment_direction") else ""
+        rows.append(f"| sentiment direction ({method}{chosen}) alone, test accuracy | "
+                    f"{100 * direction['test_accuracy']:.1f}% |")
+    return "\n".join(rows) + ("\n" if rows else "")
+
+
+def _direction_histogram(report: dict) -> str:
+    name = report.get("direction_histogram")
+    return f"\n![sentiment direction histogram]({name})\n" if name else ""
 
 
 def extremes_markdown(report: dict) -> str:

@@ -9,6 +9,9 @@ A transfer result (written by `recipes.transfer.run_transfer`) is a folder:
 - ``probe.npz``: the L1 probe's fitted arrays, read with ``allow_pickle=False``:
   ``coef`` (1 or K, H), ``intercept`` (1 or K,), ``classes`` (K,), ``mean`` (H,)
   and ``scale`` (H,) (the standardization);
+- ``directions.npz`` (binary tasks): the sentiment directions' unit vectors,
+  one (H,) array per method (``probe``, ``mean_difference``); their
+  one-feature models are in report.json's ``sentiment_directions``;
 - ``report.md``: the report for people (`report.markdown.transfer_markdown`);
 - the pictures the recipe draws beside them (named in report.json).
 
@@ -28,9 +31,10 @@ from sklearn.pipeline import Pipeline
 from ..atomic import atomic_open, atomic_write_text
 from ..report.markdown import transfer_markdown, write_json
 from .features import parse_spec, spec_name
+from .direction import SentimentDirection
 from .probe import L1Probe, SentimentUnit
 
-REPORT, PROBE, MARKDOWN = "report.json", "probe.npz", "report.md"
+REPORT, PROBE, MARKDOWN, DIRECTIONS = "report.json", "probe.npz", "report.md", "directions.npz"
 PROBE_ARRAYS = ("coef", "intercept", "classes", "mean", "scale")
 REPORT_KEYS = ("features", "hidden_size", "label_names", "C", "sentiment_unit")
 
@@ -44,6 +48,9 @@ class TransferResult:
             (one name per class index), ``C`` and ``sentiment_unit`` at least.
         probe: the fitted L1Probe (on `features`, H = `hidden_size` inputs).
         folder: where the result lives (None before it is saved).
+        directions: the sentiment directions by method (binary tasks; empty otherwise);
+            their fields are also in ``report["sentiment_directions"]``, the chosen
+            method in ``report["sentiment_direction"]``.
 
     Derived attributes:
         features: the feature spec the probe was fitted on, e.g. "hidden-mean".
@@ -59,6 +66,7 @@ class TransferResult:
     report: dict
     probe: L1Probe
     folder: Path | None = None
+    directions: dict[str, SentimentDirection] = field(default_factory=dict)
     features: str = field(init=False)
     hidden_size: int = field(init=False)
     label_names: list[str] = field(init=False)
@@ -87,6 +95,16 @@ class TransferResult:
         if not 0 <= self.unit.unit < self.hidden_size:
             raise ValueError(f"{where}: sentiment unit {self.unit.unit} out of range 0..{self.hidden_size - 1}")
         self.unit_model = self.unit.model(self.probe.classes_)
+        for method, direction in self.directions.items():
+            if direction.vector.shape != (self.hidden_size,):
+                raise ValueError(f"{where}: direction {method!r} has shape {direction.vector.shape}, "
+                                 f"not ({self.hidden_size},)")
+
+    @property
+    def direction(self) -> SentimentDirection | None:
+        """The chosen sentiment direction (``report["sentiment_direction"]``), or None when there is none."""
+        method = self.report.get("sentiment_direction")
+        return self.directions.get(method) if method else None
 
     @property
     def classes(self) -> np.ndarray:
@@ -132,6 +150,13 @@ def save_transfer(result: TransferResult, folder: str | Path | None = None) -> P
                   mean=scaler.mean_, scale=scaler.scale_)
     with atomic_open(folder / PROBE, "wb") as f:
         np.savez(f, **arrays)
+    if result.directions:
+        with atomic_open(folder / DIRECTIONS, "wb") as f:
+            np.savez(f, **{m.replace("-", "_"): d.vector for m, d in result.directions.items()})
+        result.report["sentiment_directions"] = {m: d.to_dict() for m, d in result.directions.items()}
+    else:  # the report names only the directions the result holds
+        result.report.pop("sentiment_directions", None)
+        result.report["sentiment_direction"] = None
     write_json(result.report, folder / REPORT)
     atomic_write_text(folder / MARKDOWN, transfer_markdown(result.report))
     result.folder = folder
@@ -176,4 +201,27 @@ def load_transfer(folder: str | Path) -> TransferResult:
         raise ValueError(f"{folder / REPORT}: missing {', '.join(missing)}")
     probe = L1Probe.from_arrays(mean, scale, coef, intercept, classes, C=float(report["C"]),
                                 seed=int(report.get("seed", 0)), sweep=report.get("c_sweep", ()))
-    return TransferResult(report, probe, folder)
+    return TransferResult(report, probe, folder, _load_directions(folder, report))
+
+
+def _load_directions(folder: Path, report: dict) -> dict[str, SentimentDirection]:
+    """The directions named in report.json, with their vectors from directions.npz (none: {})."""
+    fields = report.get("sentiment_directions") or {}
+    if not fields:
+        return {}
+    path = folder / DIRECTIONS
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            vectors = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the sentiment directions ({exc})") from None
+    directions = {}
+    for method, values in fields.items():
+        key = method.replace("-", "_")
+        if key not in vectors:
+            raise ValueError(f"{path}: no vector {key!r} for the direction report.json names")
+        try:
+            directions[method] = SentimentDirection.from_dict(values, vectors[key])
+        except TypeError as exc:
+            raise ValueError(f"{folder / REPORT}: bad sentiment_directions[{method!r}] ({exc})") from None
+    return directions
