@@ -8,6 +8,7 @@ import torch
 from helpers import tiny_model
 
 from sentiment_neuron.inspect.heatmap import (
+    Projection,
     char_values, heatmap_html, heatmap_png, text_char_values, unit_trajectories, unit_trajectory, value_color,
     write_heatmaps,
 )
@@ -210,3 +211,26 @@ def test_write_heatmaps_shows_the_trajectories(random_lm, tmp_path):
     expected = np.concatenate([char_values(data, values)[1] for data, values in
                                unit_trajectories(random_lm, texts, 4, precision="fp32")])
     np.testing.assert_allclose(shown, expected, atol=5e-5)  # titles carry 4 decimals
+
+
+def test_a_projection_reads_the_state_linearly(random_lm):
+    """A Projection's values are state . weights + bias, byte by byte: a direction's heatmap."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=16).astype(np.float32)
+    texts = ["a fine film", "dull and long " * 20]
+    per_unit = [np.stack([unit_trajectories(random_lm, [t], u, precision="fp32")[0][1] for u in range(16)], axis=1)
+                for t in texts]  # (T, 16) each
+    projected = unit_trajectories(random_lm, texts, Projection(weights, 0.5, "test direction"), precision="fp32")
+    for states, (_, values) in zip(per_unit, projected):
+        np.testing.assert_allclose(values, states @ weights + 0.5, rtol=1e-5, atol=1e-5)
+
+
+def test_projection_heatmap_is_labelled_by_its_name(random_lm, tmp_path):
+    html_path, png_path = write_heatmaps(random_lm, ["a fine film"], Projection(np.ones(16), 0.0, "probe direction"),
+                                         tmp_path / "d")
+    assert "probe direction" in html_path.read_text() and png_path.is_file()
+
+
+def test_projection_of_the_wrong_width_is_refused(random_lm):
+    with pytest.raises(ValueError, match=r"expected \(16,\)"):
+        unit_trajectories(random_lm, ["x"], Projection(np.ones(8)))

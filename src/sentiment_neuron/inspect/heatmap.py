@@ -1,9 +1,12 @@
-"""Per-byte heatmaps of one unit (Radford et al. 2017, figure 2).
+"""Per-byte heatmaps of one unit or one direction (Radford et al. 2017, figure 2).
 
 The value of a chosen unit (by default the sentiment unit of a transfer result)
 after every byte of a text, drawn as colored characters: red for negative,
 white for zero, green for positive. Output is a self-contained HTML page
-(value on hover) and a PNG.
+(value on hover) and a PNG. Instead of a unit, a `Projection` reads a linear
+function of the whole state, state . weights + bias: a sentiment direction's
+one-feature logit (`transfer.direction.SentimentDirection.readout`) shows what
+the probe sees, byte by byte (Tigges et al. 2023).
 
 The model reads the *preprocessed* text (``text.preprocess``: unescaped, newlines
 to spaces, stripped, padded with ``"\\n "`` in front and ``" "`` behind). Values
@@ -20,6 +23,7 @@ import codecs
 import html
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +38,7 @@ from ..report.figures import plain, plt, save_figure  # figures selects the file
 from ..text import pad_batch, preprocess
 
 __all__ = [
-    "unit_trajectories", "unit_trajectory", "text_char_values", "char_values", "value_color", "heatmap_html",
+    "Projection", "unit_trajectories", "unit_trajectory", "text_char_values", "char_values", "value_color", "heatmap_html",
     "heatmap_png", "write_heatmaps", "CMAP",
 ]
 
@@ -47,11 +51,42 @@ CMAP = LinearSegmentedColormap.from_list(
 CharValues = tuple[str, np.ndarray]  # (displayed text, one value per character of it)
 
 
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """A linear read-out of the state: value_t = state_t . weights + bias.
+
+    Args:
+        weights: (H,) float, e.g. a sentiment direction's ``readout()`` weights.
+        bias: added to every value (0 for a plain projection).
+        name: what the values are, for titles and legends (e.g. "probe direction (logit)").
+    """
+
+    weights: np.ndarray
+    bias: float = 0.0
+    name: str = "direction"
+
+
+def readout_name(unit: int | Projection) -> str:
+    """"unit N" for a unit, else the projection's name."""
+    return unit.name if isinstance(unit, Projection) else f"unit {unit}"
+
+
+def _reader(model: ByteLM, unit: int | Projection, device):
+    """A function (T, B, H) tensor -> (T, B) float32 numpy: the unit's values or the projection's."""
+    if not isinstance(unit, Projection):
+        index = model.check_unit(unit)
+        return lambda states: states[:, :, index].float().cpu().numpy()
+    weights = torch.as_tensor(np.asarray(unit.weights, np.float32), device=device)
+    if weights.shape != (model.hidden_size,):
+        raise ValueError(f"projection weights of shape {tuple(weights.shape)}, expected ({model.hidden_size},)")
+    return lambda states: (states.float() @ weights + float(unit.bias)).cpu().numpy()
+
+
 @torch.no_grad()
-def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int, state: str = "hidden",
+def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int | Projection, state: str = "hidden",
                       precision: str = DEFAULT_PRECISION, batch_size: int = 128,
                       chunk_len: int = 256) -> list[tuple[bytes, np.ndarray]]:
-    """The value of ``unit`` after every byte of each preprocessed text.
+    """The value of ``unit`` (or of a `Projection` of the state) after every byte of each preprocessed text.
 
     The texts run as featurization runs them (``transfer.features.featurize``):
     sorted by length, in batches of ``batch_size``, through
@@ -64,7 +99,7 @@ def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int, state: str
     Args:
         model: a ByteLM; texts are preprocessed with its ``config.preprocessing``.
         texts: raw texts.
-        unit: index in 0..H-1.
+        unit: index in 0..H-1, or a `Projection` of the (H,) state.
         state: "hidden" or "cell".
         precision: "auto", "fp32" or "bf16" (`precision.resolve_precision`), as featurization.
         batch_size: texts per batch; chunk_len: bytes per forward call.
@@ -74,15 +109,15 @@ def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int, state: str
         and float32 (T,) values, ``values[t]`` being the unit after reading ``data[t]``.
 
     Raises:
-        ValueError: unit out of range (``ByteLM.check_unit``), unknown state or
-            precision, or batch_size/chunk_len < 1.
+        ValueError: unit out of range (``ByteLM.check_unit``), projection weights not (H,),
+            unknown state or precision, or batch_size/chunk_len < 1.
     """
     if state not in FEATURE_STATES:
         raise ValueError(f"state must be one of {FEATURE_STATES}, got {state!r}")
-    unit = model.check_unit(unit)
     if batch_size < 1 or chunk_len < 1:
         raise ValueError(f"batch_size and chunk_len must be positive, got {batch_size} and {chunk_len}")
     device = next(model.parameters()).device
+    read = _reader(model, unit, device)
     precision = resolve_precision(precision, device, PRECISIONS)
     encoded = [preprocess(t, **model.config.preprocessing) for t in texts]
     values = [np.empty(len(data), np.float32) for data in encoded]
@@ -96,7 +131,7 @@ def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int, state: str
             tokens, lengths = pad_batch([encoded[i] for i in rows])
             for t0, hs, cs in iter_chunks(model, tokens.to(device), lengths.to(device), chunk_len, precision,
                                           return_cells=state == "cell"):
-                chunk = (cs if state == "cell" else hs)[:, :, unit].float().cpu().numpy()  # (Tc, active)
+                chunk = read(cs if state == "cell" else hs)  # (Tc, active)
                 for b in range(chunk.shape[1]):  # the first `active` rows are the texts still running
                     stop = min(len(encoded[rows[b]]) - t0, chunk.shape[0])
                     values[rows[b]][t0:t0 + stop] = chunk[:stop, b]
@@ -105,7 +140,7 @@ def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int, state: str
     return list(zip(encoded, values))
 
 
-def unit_trajectory(model: ByteLM, text: str, unit: int, state: str = "hidden",
+def unit_trajectory(model: ByteLM, text: str, unit: int | Projection, state: str = "hidden",
                     precision: str = DEFAULT_PRECISION) -> tuple[bytes, np.ndarray]:
     """``unit_trajectories`` of one text: ``(data, values)``, float32 (T,) values, ``values[t]``
     the unit after reading ``data[t]``. Raises ValueError as ``unit_trajectories``."""
@@ -143,7 +178,7 @@ def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad
     return "".join(chars), np.asarray(vals, dtype=np.float32)
 
 
-def text_char_values(model, text: str, unit: int, state: str = "hidden",
+def text_char_values(model, text: str, unit: int | Projection, state: str = "hidden",
                      precision: str = DEFAULT_PRECISION) -> CharValues:
     """``unit_trajectory`` then ``char_values``: the text as the model read it, one value per character."""
     data, values = unit_trajectory(model, text, unit, state, precision)
@@ -181,14 +216,15 @@ body { font-family: sans-serif; margin: 2em; color: #222; }
 
 
 def heatmap_html(
-    items: Sequence[CharValues], unit: int, title: str = "", negate: bool = False, scale: float | None = None
+    items: Sequence[CharValues], unit: int | Projection, title: str = "", negate: bool = False,
+    scale: float | None = None
 ) -> str:
     """One self-contained HTML page: each character a span colored by its value.
 
     Args:
         items: ``(text, values)`` pairs, one value per character of text.
-        unit: the unit shown (for the heading).
-        title: page title; default "Unit N".
+        unit: the unit (or `Projection`) shown, for the heading.
+        title: page title; default "Unit N" (or the projection's name).
         negate: multiply values by -1 (for a unit whose sign is -1); said on the page.
         scale: value mapped to full color; default the largest |value| over all texts.
     """
@@ -198,8 +234,10 @@ def heatmap_html(
         if len(t) != len(v):
             raise ValueError(f"text of {len(t)} characters but {len(v)} values")
     s = _scale(items, scale)
-    title = title or f"Unit {unit}"
-    what = f"value of unit {unit}" + (" &times; &minus;1 (negated: the unit's sign is flipped)" if negate else "")
+    name = readout_name(unit)
+    title = title or name[:1].upper() + name[1:]
+    what = f"value of {html.escape(name)}" + (
+        " &times; &minus;1 (negated: the unit's sign is flipped)" if negate else "")
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
@@ -220,7 +258,7 @@ def heatmap_html(
 
 
 def heatmap_png(
-    items: Sequence[CharValues], path: str | Path, unit: int, negate: bool = False,
+    items: Sequence[CharValues], path: str | Path, unit: int | Projection, negate: bool = False,
     scale: float | None = None, width: int = 80, max_chars: int = 4000, title: str = "",
 ) -> Path:
     """Characters in a fixed-width grid, each cell colored by its value; texts stacked; a colorbar.
@@ -256,8 +294,8 @@ def heatmap_png(
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    label = f"unit {unit}" + (" (negated)" if negate else "")
-    ax.set_title(plain(title) or f"Unit {unit} after every character" + (" (negated)" if negate else ""), fontsize=10)
+    label = readout_name(unit) + (" (negated)" if negate else "")
+    ax.set_title(plain(title) or f"{label} after every character", fontsize=10)
     cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
     cbar.set_label(label, fontsize=8)
     cbar.ax.tick_params(labelsize=7)
@@ -267,7 +305,7 @@ def heatmap_png(
 
 
 def write_heatmaps(
-    model, texts: Sequence[str], unit: int, out_prefix: str | Path, state: str = "hidden",
+    model, texts: Sequence[str], unit: int | Projection, out_prefix: str | Path, state: str = "hidden",
     negate: bool = False, title: str = "", precision: str = DEFAULT_PRECISION,
 ) -> tuple[Path, Path]:
     """Write ``out_prefix.html`` and ``out_prefix.png`` for ``texts``; returns both paths."""
@@ -275,7 +313,8 @@ def write_heatmaps(
         raise ValueError("write_heatmaps: no texts")
     items = [char_values(data, values, **model.config.preprocessing)
              for data, values in unit_trajectories(model, texts, unit, state, precision)]
-    title = title or f"Unit {unit} ({state} state)"
+    name = readout_name(unit)
+    title = title or f"{name[:1].upper()}{name[1:]} ({state} state)"
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     html_path = prefix.with_name(prefix.name + ".html")
