@@ -21,3 +21,19 @@ def planted_model(rnn: str = "mlstm", num_layers: int = 1) -> ByteLM:
         m.decoder.weight[ord("a"), 0] = 50.0
         m.decoder.weight[ord("b"), 0] = -50.0
     return m
+
+
+def planted_direction_model():
+    """A tiny mLSTM (H=16) whose decoder reads a direction v spread over 8 units: h . v decides
+    b"a" (positive) against b"b" (negative). Returns (model, v float32 (16,), unit norm)."""
+    import torch
+
+    m = planted_model()
+    v = torch.zeros(16)
+    v[:8] = torch.tensor([1.0, -2.0, 0.5, 1.5, -1.0, 2.0, 0.7, -0.3])
+    v /= v.norm()
+    with torch.no_grad():
+        m.decoder.weight.zero_()
+        m.decoder.weight[ord("a")] = 50.0 * v
+        m.decoder.weight[ord("b")] = -50.0 * v
+    return m, v.numpy()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from helpers import planted_model
+from helpers import planted_direction_model, planted_model
 
 from sentiment_neuron.inspect.heatmap import Projection, unit_trajectories
 from sentiment_neuron.inspect.sampling import (
@@ -143,29 +143,16 @@ def test_clamp_feeds_the_recurrence():
     np.testing.assert_array_equal(a.trajectory, c.trajectory)
 
 
-def _planted_direction_model():
-    """A tiny mLSTM whose decoder reads a direction v spread over 8 units: h . v decides b"a" against b"b"."""
-    m = planted_model()
-    v = torch.zeros(16)
-    v[:8] = torch.tensor([1.0, -2.0, 0.5, 1.5, -1.0, 2.0, 0.7, -0.3])
-    v /= v.norm()
-    with torch.no_grad():
-        m.decoder.weight.zero_()
-        m.decoder.weight[ord("a")] = 50.0 * v
-        m.decoder.weight[ord("b")] = -50.0 * v
-    return m, v.numpy()
-
-
 @pytest.mark.parametrize("amount,byte", [(3.0, b"a"), (-3.0, b"b")])
 def test_planted_direction_steers(amount, byte):
-    m, v = _planted_direction_model()
+    m, v = planted_direction_model()
     gen = generate(m, n=4, length=40, steer=DirectionSteering(v * 7.0, amount))  # any length: scaled to norm 1
     assert b"".join(gen.data).count(byte) >= 0.95 * 160
     assert gen.steer.amount == amount and np.linalg.norm(gen.steer.vector) == pytest.approx(1.0)
 
 
 def test_direction_addition_shifts_the_projection_by_the_amount_and_feeds_the_recurrence():
-    m, v = _planted_direction_model()
+    m, v = planted_direction_model()
     free = generate(m, n=1, length=12, top_k=1, return_trajectory_of=9)
     pushed = generate(m, n=1, length=12, top_k=1, steer=DirectionSteering(v, 0.25), return_trajectory_of=9,
                       precision="fp32")

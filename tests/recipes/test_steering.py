@@ -4,11 +4,15 @@ import re
 
 import numpy as np
 import pytest
-from helpers import planted_model
+from helpers import planted_direction_model, planted_model
 
 from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.inspect.sampling import clamp_value
-from sentiment_neuron.recipes.steering import CONDITIONS, format_steering_table, paired_test, run_steering
+from sentiment_neuron.recipes.steering import (
+    CONDITIONS, DIRECTION_CONDITIONS, format_steering_summary, format_steering_table, paired_test, run_steering,
+    unit_vs_direction,
+)
+from sentiment_neuron.transfer.direction import SentimentDirection
 from sentiment_neuron.transfer.baseline import TfidfBaseline
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny byte-by-byte steps
@@ -126,3 +130,58 @@ def test_paired_test_counts_discordant_pairs():
 def test_paired_test_without_discordant_pairs():
     positive = np.array([True, False, True])
     assert paired_test(positive, positive)["p_value"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def steered_both(tmp_path_factory, data_dir, small_judge):
+    out = tmp_path_factory.mktemp("steer_both")
+    model, v = planted_direction_model()
+    direction = SentimentDirection("mean-difference", v.astype(np.float64), 0.9, 0.8, 0.75)
+    report = run_steering(model, 3, 1, out, judge=small_judge, n=6, length=30, prime="The movie", data_dir=data_dir,
+                          quiet=True, direction=direction, precision="fp32")
+    return out, report, model, v
+
+
+def test_direction_conditions_add_the_scaled_direction(steered_both):
+    from sentiment_neuron.inspect.sampling import clamp_value, generate, projection_scale
+
+    out, report, model, v = steered_both
+    assert list(report["conditions"]) == [*CONDITIONS, *DIRECTION_CONDITIONS]
+    d = report["direction"]
+    control = generate(model, n=6, length=30, prime="The movie", top_p=0.9, seed=0, precision="fp32")
+    assert d["scale"] == pytest.approx(projection_scale(model, v, control), rel=1e-5)
+    for condition in DIRECTION_CONDITIONS:
+        expected = clamp_value(condition.split()[1], 1, 1.0, d["scale"])
+        assert report["conditions"][condition]["clamp_value"] == pytest.approx(expected)
+    # the planted decoder reads h . v: pushed up it writes b"a", pushed down b"b"
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    text = {c: "".join(r["text"] for r in rows if r["condition"] == c) for c in DIRECTION_CONDITIONS}
+    assert text["direction positive"].count("a") > text["direction negative"].count("a")
+    assert text["direction negative"].count("b") > text["direction positive"].count("b")
+    assert all("direction_mean_reread" in c for c in report["conditions"].values())
+
+
+def test_unit_vs_direction_counts_the_judged_pairs(steered_both):
+    out, report, _, _ = steered_both
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    judged = {c: np.array([r["p_positive"] > 0.5 for r in rows if r["condition"] == c])
+              for c in [*CONDITIONS, *DIRECTION_CONDITIONS]}
+    assert report["direction"]["unit_vs_direction"] == unit_vs_direction(judged)
+    versus = report["direction"]["unit_vs_direction"]
+    unit_hits = judged["positive"].sum() + (~judged["negative"]).sum()
+    assert versus["unit_success"] == pytest.approx(unit_hits / 12)
+    assert 0 <= versus["p_value"] <= 1
+    assert (out / "heatmap_direction.html").is_file()
+    assert "unit vs direction" in format_steering_summary(report)
+    assert "direction (re-read)" in format_steering_table(report)
+    assert "activation addition" in (out / "steering.md").read_text()
+
+
+def test_unit_vs_direction_by_hand():
+    t, f = True, False
+    judged = {"positive": np.array([t, t, f]), "negative": np.array([f, t, t]),
+              "direction positive": np.array([t, f, t]), "direction negative": np.array([f, f, f])}
+    # unit successes: [t, t, f] + [t, f, f]; direction: [t, f, t] + [t, t, t]
+    result = unit_vs_direction(judged)
+    assert (result["unit_only"], result["direction_only"]) == (1, 3)
+    assert result["unit_success"] == pytest.approx(3 / 6) and result["direction_success"] == pytest.approx(5 / 6)

@@ -1,4 +1,4 @@
-"""The steering experiment: clamp the sentiment unit, and let an independent judge read the samples.
+"""The steering experiment: clamp the sentiment unit (and add the sentiment direction), let an independent judge read.
 
 Radford, Jozefowicz & Sutskever (2017, section 4 and figure 4) showed reviews
 generated with the sentiment unit fixed; here the effect is measured. The judge
@@ -8,6 +8,12 @@ model. n unclamped (control), n positively and n negatively clamped samples
 (`inspect.sampling.generate`, paired by seed) are judged; the report gives the
 fraction judged positive in each, an exact McNemar test on the pairs, the unit's
 mean when each text is re-read unclamped, and heatmaps of a few samples.
+
+With a sentiment direction (`transfer.direction`), n more samples each way have
+strength x its scale times the unit vector added to h after every byte
+(`inspect.sampling.DirectionSteering`, activation addition, Turner et al. 2023),
+with the same seed and judge; a second McNemar test pairs unit and direction
+sample by sample: which one got the judge to read the steered-for class?
 
 Defaults: temperature 1.0 with top-p 0.9 (``inspect/sampling.py`` says why).
 """
@@ -23,23 +29,26 @@ from scipy.stats import binomtest  # scikit-learn's own dependency
 from ..atomic import atomic_open, atomic_write_text
 from ..data.registry import load_dataset
 from ..inspect.heatmap import write_heatmaps
+from ..inspect.heatmap import Projection
 from ..inspect.sampling import (
-    DEFAULT_TEMPERATURE, DEFAULT_TOP_P, SCALE_PERCENTILE, Steering, check_clamp, check_sampling, clamp_value, generate,
-    unit_scale,
+    DEFAULT_TEMPERATURE, DEFAULT_TOP_P, SCALE_PERCENTILE, DirectionSteering, Steering, check_clamp, check_sampling,
+    clamp_value, generate, projection_scale, unit_scale,
 )
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, md_cell, pct, write_json
 from ..report.runinfo import library_versions
 from ..transfer.baseline import TfidfBaseline
+from ..transfer.direction import SentimentDirection
 from ..transfer.features import featurize
 
 __all__ = [
-    "CONDITIONS", "N_EXAMPLES", "run_steering", "fit_sst2_judge", "paired_test", "format_steering_table",
+    "CONDITIONS", "DIRECTION_CONDITIONS", "N_EXAMPLES", "run_steering", "fit_sst2_judge", "paired_test", "format_steering_table",
     "format_steering_summary", "steering_markdown",
 ]
 
 CONDITIONS = ("control", "positive", "negative")
+DIRECTION_CONDITIONS = ("direction positive", "direction negative")
 N_EXAMPLES = 4  # example texts per condition in the report, and texts per heatmap
 
 
@@ -66,14 +75,18 @@ def _positive_column(judge, label_names: list[str]) -> int:
     return classes.index(index)
 
 
-def _summary(texts: list[str], p_positive: np.ndarray, reread: np.ndarray, value: float | None) -> dict:
-    return {
+def _summary(texts: list[str], p_positive: np.ndarray, reread: np.ndarray, value: float | None,
+             direction_reread: np.ndarray | None) -> dict:
+    summary = {
         "clamp_value": value,
         "fraction_positive": float(np.mean(p_positive > 0.5)),
         "mean_p_positive": float(np.mean(p_positive)),
         "unit_mean_reread": float(np.mean(reread)),
         "examples": [{"text": t, "p_positive": float(p)} for t, p in zip(texts[:N_EXAMPLES], p_positive)],
     }
+    if direction_reread is not None:
+        summary["direction_mean_reread"] = float(np.mean(direction_reread))
+    return summary
 
 
 def paired_test(positive: np.ndarray, negative: np.ndarray) -> dict:
@@ -114,8 +127,9 @@ def run_steering(
     model_name: str = "",
     quiet: bool = False,
     precision: str = DEFAULT_PRECISION,
+    direction: SentimentDirection | None = None,
 ) -> dict:
-    """Steer generation with a unit and let an independent classifier judge the result.
+    """Steer generation with a unit (and a direction) and let an independent classifier judge the result.
 
     Steps (Radford et al. 2017, section 4, measured rather than shown):
     1. n control samples, unclamped; the unit's scale is the 99th percentile of
@@ -141,6 +155,10 @@ def run_steering(
         strength: clamp magnitude in units of the measured scale, > 0.
         data_dir: where SST-2 is (it is always needed, for the judge's test accuracy).
         model_name: recorded in the report (e.g. the model folder).
+        direction: a sentiment direction of the hidden state (its ``vector``, (H,),
+            larger = positive): adds the conditions "direction positive" and "direction
+            negative" (amount +-strength x its scale, `projection_scale` of the control
+            samples) and report["direction"] with its own and the unit-vs-direction McNemar tests.
         Other arguments: as `inspect.sampling.generate`.
 
     Returns:
@@ -151,7 +169,8 @@ def run_steering(
         "seconds", "seed", "versions"}.
 
     Raises:
-        ValueError: bad sign, strength, unit or sampling settings, or a unit that never moves (scale 0).
+        ValueError: bad sign, strength, unit or sampling settings, a unit that never moves (scale 0),
+            or a direction that is not (H,).
         DataError: SST-2 not found.
     """
     start, out = time.time(), Path(out)
@@ -174,12 +193,29 @@ def run_steering(
     values = {"control": None, **{c: clamp_value(c, sign, strength, scale) for c in ("positive", "negative")}}
     for condition in ("positive", "negative"):
         gens[condition] = generate(model, steer=Steering(unit, values[condition]), desc=condition, **sampling)
-    texts = [t for c in CONDITIONS for t in gens[c].texts]
-    p_positive = judge.predict_proba(texts)[:, column].reshape(len(CONDITIONS), n)
-    reread = sign * featurize(model, [prime + t for t in texts], "hidden", "mean", precision=precision,
-                              quiet=quiet, desc="re-read")[:, unit].reshape(len(CONDITIONS), n)
-    conditions = {c: _summary(gens[c].texts, p_positive[k], reread[k], values[c]) for k, c in enumerate(CONDITIONS)}
+    direction_report = None
+    if direction is not None:
+        direction_report = _steer_direction(model, direction, gens, values, strength, sampling)
+    conds = list(gens)
+    texts = [t for c in conds for t in gens[c].texts]
+    p_positive = judge.predict_proba(texts)[:, column].reshape(len(conds), n)
+    features = featurize(model, [prime + t for t in texts], "hidden", "mean", precision=precision,
+                         quiet=quiet, desc="re-read")
+    reread = sign * features[:, unit].reshape(len(conds), n)
+    direction_reread = None if direction is None else direction.project(features).reshape(len(conds), n)
+    conditions = {c: _summary(gens[c].texts, p_positive[k], reread[k], values[c],
+                              None if direction_reread is None else direction_reread[k])
+                  for k, c in enumerate(conds)}
     files = _write_samples(out, gens, values, p_positive, reread)
+    if direction_report is not None:
+        judged = {c: p_positive[k] > 0.5 for k, c in enumerate(conds)}
+        direction_report["paired_test"] = paired_test(judged["direction positive"], judged["direction negative"])
+        direction_report["unit_vs_direction"] = unit_vs_direction(judged)
+        html_path, png_path = write_heatmaps(
+            model, [prime + t for c in DIRECTION_CONDITIONS for t in gens[c].texts[:2]],
+            Projection(*direction.readout(), f"{direction.method} direction (logit)"), out / "heatmap_direction",
+            title="Direction-steered samples (2 positive, then 2 negative) re-read unsteered", precision=precision)
+        files["heatmap_direction"] = [html_path.name, png_path.name]
     for condition in CONDITIONS:
         html_path, png_path = write_heatmaps(
             model, [prime + t for t in gens[condition].texts[:N_EXAMPLES]], unit, out / f"heatmap_{condition}",
@@ -196,6 +232,7 @@ def run_steering(
         "conditions": conditions,
         "paired_test": paired_test(p_positive[CONDITIONS.index("positive")] > 0.5,
                                    p_positive[CONDITIONS.index("negative")] > 0.5),
+        "direction": direction_report,
         "files": {**files, "report": "steering.md"},
         "model": model_name, "seconds": round(time.time() - start, 1), "seed": seed, "precision": precision,
         "versions": library_versions(),
@@ -203,6 +240,41 @@ def run_steering(
     write_json(report, out / "steering.json")
     atomic_write_text(out / "steering.md", steering_markdown(report))
     return report
+
+
+def _steer_direction(model: ByteLM, direction: SentimentDirection, gens: dict, values: dict, strength: float,
+                     sampling: dict) -> dict:
+    """Add the direction's two conditions to `gens` and `values`; returns its part of the report."""
+    scale = projection_scale(model, direction.vector, gens["control"])
+    if not scale > 0:
+        raise ValueError("the direction's projection stayed at 0 in every control sample: nothing to scale by")
+    for condition in DIRECTION_CONDITIONS:
+        values[condition] = clamp_value(condition.split()[1], 1, strength, scale)
+        gens[condition] = generate(model, steer=DirectionSteering(direction.vector, values[condition]),
+                                   desc=condition, **{**sampling, "return_trajectory_of": None})
+    return {"method": direction.method, "scale": scale, "test_accuracy": direction.test_accuracy}
+
+
+def unit_vs_direction(judged: dict[str, np.ndarray]) -> dict:
+    """Exact McNemar test of "the direction steers the judge more often than the unit".
+
+    Pairs sample k of "positive" with sample k of "direction positive" (same seed),
+    and likewise for negative: 2n pairs. A pair's success is the judge reading the
+    class steered for (P(positive) > 0.5 when steered positive, < 0.5 when negative).
+
+    Args:
+        judged: condition -> (n,) bool, judged positive.
+
+    Returns:
+        {"unit_only": b, "direction_only": c, "unit_success": fraction, "direction_success": fraction,
+        "p_value": exact two-sided binomial test of b in b + c at 1/2 (1.0 when b + c = 0)}.
+    """
+    unit = np.concatenate([judged["positive"], ~judged["negative"]])
+    direction = np.concatenate([judged["direction positive"], ~judged["direction negative"]])
+    test = paired_test(unit, direction)
+    return {"unit_only": test["positive_only"], "direction_only": test["negative_only"],
+            "unit_success": float(unit.mean()), "direction_success": float(direction.mean()),
+            "p_value": test["p_value"]}
 
 
 def _class_columns(judge, labels: np.ndarray) -> np.ndarray:
@@ -213,7 +285,7 @@ def _class_columns(judge, labels: np.ndarray) -> np.ndarray:
 
 def _write_samples(out: Path, gens: dict, values: dict, p_positive: np.ndarray, reread: np.ndarray) -> dict:
     with atomic_open(out / "samples.jsonl", "w") as f:  # folders created
-        for k, condition in enumerate(CONDITIONS):
+        for k, condition in enumerate(gens):
             for i, text in enumerate(gens[condition].texts):
                 row = {"condition": condition, "index": i, "clamp_value": values[condition], "text": text,
                        "p_positive": float(p_positive[k, i]), "unit_mean_reread": float(reread[k, i])}
@@ -222,15 +294,30 @@ def _write_samples(out: Path, gens: dict, values: dict, p_positive: np.ndarray, 
 
 
 def format_steering_table(report: dict) -> str:
-    """One row per condition: clamp value, judged positive, mean P(positive), unit mean when re-read."""
-    rows = []
-    for condition in CONDITIONS:
-        c = report["conditions"][condition]
+    """One row per condition: clamp value (unit) or amount added (direction), judged positive,
+    mean P(positive), the unit's (and the direction's) mean when re-read."""
+    rows, with_direction = [], report.get("direction") is not None
+    for condition, c in report["conditions"].items():
         value = "-" if c["clamp_value"] is None else f"{c['clamp_value']:+.3f}"
-        rows.append([condition, value, pct(c["fraction_positive"]), f"{c['mean_p_positive']:.3f}",
-                     f"{c['unit_mean_reread']:+.3f}"])
-    return format_table(["condition", "clamp value", "judged positive", "mean P(positive)",
-                         "unit (re-read, x sign)"], rows)
+        row = [condition, value, pct(c["fraction_positive"]), f"{c['mean_p_positive']:.3f}",
+               f"{c['unit_mean_reread']:+.3f}"]
+        rows.append(row + [f"{c['direction_mean_reread']:+.3f}"] if with_direction else row)
+    header = ["condition", "clamp value / amount" if with_direction else "clamp value", "judged positive",
+              "mean P(positive)", "unit (re-read, x sign)"]
+    return format_table(header + (["direction (re-read)"] if with_direction else []), rows)
+
+
+def _direction_sentences(report: dict) -> str:
+    """The direction's paired test and the unit-vs-direction test in two sentences ("" without a direction)."""
+    d = report.get("direction")
+    if not d:
+        return ""
+    test, versus = d["paired_test"], d["unit_vs_direction"]
+    return (f"direction ({d['method']}, scale {d['scale']:.4f}): positive only {test['positive_only']}, negative "
+            f"only {test['negative_only']}, exact McNemar p = {test['p_value']:.2g}\n"
+            f"unit vs direction (steered-for class read by the judge): unit {pct(versus['unit_success'])}, "
+            f"direction {pct(versus['direction_success'])}; unit only {versus['unit_only']}, direction only "
+            f"{versus['direction_only']}, exact McNemar p = {versus['p_value']:.2g}")
 
 
 def format_steering_summary(report: dict) -> str:
@@ -240,7 +327,8 @@ def format_steering_summary(report: dict) -> str:
             f"paired: positive only {test['positive_only']}, negative only {test['negative_only']}, "
             f"exact McNemar p = {test['p_value']:.2g}\n"
             f"unit {report['unit']} (sign {report['sign']:+d}), scale {report['scale']:.4f}; judge: SST-2 test "
-            f"accuracy {100 * report['judge']['sst2_test_accuracy']:.1f}%")
+            f"accuracy {100 * report['judge']['sst2_test_accuracy']:.1f}%"
+            + ("\n" + _direction_sentences(report) if report.get("direction") else ""))
 
 
 def _paired_sentence(test: dict) -> str:
@@ -268,10 +356,17 @@ def steering_markdown(report: dict) -> str:
         "\"unit (re-read)\": the unit's mean over the bytes of prime + continuation read again "
         "without the clamp, times the sign: whether the text itself evokes the unit.\n",
     ]
-    for condition in CONDITIONS:
-        files = report["files"][f"heatmap_{condition}"]
+    if report.get("direction"):
+        d = report["direction"]
+        lines += [f"Direction ({d['method']}; its one-feature test accuracy {pct(d['test_accuracy'])}): "
+                  f"{s['strength']} x its scale {d['scale']:.4f} (the {report['scale_percentile']:g}th percentile "
+                  "of |h . v| in the control samples) times the unit vector v added to the hidden state after "
+                  "the prime and after every byte (activation addition, Turner et al. 2023).\n",
+                  "```", _direction_sentences(report), "```\n"]
+    for condition in report["conditions"]:
+        files = report["files"].get(f"heatmap_{condition}") or report["files"]["heatmap_direction"]
         lines += [f"## {condition} (first {N_EXAMPLES} samples)\n",
-                  f"Heatmap, re-read unclamped: [{files[0]}]({files[0]}), [{files[1]}]({files[1]})\n",
+                  f"Heatmap, re-read unsteered: [{files[0]}]({files[0]}), [{files[1]}]({files[1]})\n",
                   "| P(positive) | text |", "| ---: | --- |"]
         for ex in report["conditions"][condition]["examples"]:
             lines.append(f"| {ex['p_positive']:.3f} | {md_cell(ex['text'])} |")
