@@ -136,6 +136,31 @@ def test_classify_and_heatmap_from_a_transfer_result(tiny_lm, sst, tmp_path):
     assert report["sentiment_unit"]["unit"] < 16
 
 
+def test_heatmap_and_steering_by_the_sentiment_direction(tiny_lm, sst, tmp_path, capsys):
+    files = [write_csv(tmp_path / f"{n}.csv", sst, a, b) for n, a, b in
+             [("train", 0, 300), ("validation", 300, 400), ("test", 400, 500)]]
+    transfer = tmp_path / "transfer"
+    assert main(["transfer", "--model", str(tiny_lm), "--train", str(files[0]), "--validation", str(files[1]),
+                 "--test", str(files[2]), "--compare", "", "--out", str(transfer), "--quiet"]) == 0
+    capsys.readouterr()
+    for method in ("mean-difference", None):
+        assert main(["heatmap", "--model", str(tiny_lm), "--transfer", str(transfer), "--text", "A fine film.",
+                     "--direction", *([method] if method else []), "--out", str(tmp_path / "dir"), "--quiet"]) == 0
+        chosen = method or json.loads((transfer / "report.json").read_text())["sentiment_direction"]
+        assert f"{chosen} direction (logit)" in capsys.readouterr().out
+        assert f"{chosen} direction (logit)" in (tmp_path / "dir.html").read_text()
+    assert main(["generate", "--model", str(tiny_lm), "--transfer", str(transfer), "--steer-direction", "negative",
+                 "--strength", "2", "--n", "2", "--length", "20", "--prime", "The film", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("The film") == 2
+    assert "direction: -" in captured.err and "x v added to h (negative: 2.0 x scale" in captured.err
+    assert main(["generate", "--model", str(tiny_lm), "--steer-direction", "positive"]) == 2
+    assert "--steer-direction needs --transfer" in capsys.readouterr().err
+    assert main(["heatmap", "--model", str(tiny_lm), "--unit", "2", "--direction", "--text", "x",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "--direction needs --transfer" in capsys.readouterr().err
+
+
 def test_cross_domain_between_file_tasks(tiny_lm, sst, tmp_path, capsys):
     files = {name: [write_csv(tmp_path / f"{name}-{split}.csv", sst, a + offset, a + offset + 60)
                     for split, a in (("train", 0), ("validation", 60), ("test", 120))]

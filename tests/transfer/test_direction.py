@@ -78,6 +78,14 @@ def test_readout_is_the_one_feature_models_logit():
     assert np.mean(((Xt @ weights + bias) > 0) == yt) == pytest.approx(direction.test_accuracy)
 
 
+def test_a_probe_that_kept_no_unit_gives_only_the_mean_difference():
+    X, y, _ = _planted()
+    directions = find_sentiment_directions(np.zeros((1, 32)), np.ones(32), *_split(X, y))
+    assert list(directions) == ["mean-difference"]
+    with pytest.raises(ValueError, match="binary labels"):
+        find_sentiment_directions(np.ones((1, 32)), np.ones(32), X[:400], y[:400] * 2, *_split(X, y)[2:])
+
+
 def test_probe_vector_maps_standardized_weights_to_raw_space():
     coef, scale = np.array([[2.0, 0.0, -1.0]]), np.array([2.0, 1.0, 0.5])
     np.testing.assert_allclose(probe_vector(coef, scale), np.array([1.0, 0.0, -2.0]) / np.sqrt(5.0))

@@ -7,14 +7,18 @@ import sys
 
 from ..data.readers import iter_texts
 from ..data.registry import load_dataset
-from ..inspect.heatmap import write_heatmaps
-from ..inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, Steering, clamp_value, generate, unit_scale
+from ..inspect.heatmap import Projection, write_heatmaps
+from ..inspect.sampling import (
+    DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DIRECTIONS, DirectionSteering, Steering, clamp_value, generate,
+    projection_scale, unit_scale,
+)
 from ..inspect.wordvecs import MODES
 from ..models import FEATURE_STATES, load_model
 from ..recipes.steering import format_steering_summary, run_steering
 from ..recipes.wordvecs import DEFAULT_WORDS, format_word_vectors_summary, run_word_vectors
+from ..transfer.direction import METHODS
 from ..transfer.features import parse_spec
-from ..transfer.result import load_transfer
+from ..transfer.result import TransferResult, load_transfer
 from .arguments import common_arguments, default_of, encoding, encoding_arguments, precision_argument
 
 
@@ -22,7 +26,9 @@ def add_heatmap(sub) -> None:
     p = sub.add_parser("heatmap", help="a unit's value after every character: HTML page + PNG",
                        description="Color every character of some texts by a unit's value after it "
                        "(red-white-green; value on hover) as a self-contained HTML page and a PNG. "
-                       "Default unit: the sentiment unit of --transfer, negated when its sign is -1.")
+                       "Default unit: the sentiment unit of --transfer, negated when its sign is -1. "
+                       "With --direction: the sentiment direction's one-feature logit after every byte, "
+                       "whose mean over a text is the logit of its mean-pooled features (what the probe sees).")
     p.add_argument("--model", required=True, help="model folder")
     unit = p.add_mutually_exclusive_group(required=True)
     unit.add_argument("--transfer", help="transfer result folder: use its sentiment unit")
@@ -33,6 +39,9 @@ def add_heatmap(sub) -> None:
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
     encoding_arguments(p)
     p.add_argument("--max-texts", type=int, default=10, help="texts from --input (default: 10)")
+    p.add_argument("--direction", nargs="?", const="chosen", choices=("chosen", *METHODS),
+                   help="draw the sentiment direction of --transfer instead of its unit: the one chosen on "
+                        f"validation, or a method ({', '.join(METHODS)})")
     p.add_argument("--state", choices=FEATURE_STATES,
                    help=f"hidden or cell (default: the transfer's, else {default_of(write_heatmaps, 'state')})")
     p.add_argument("--negate", action=argparse.BooleanOptionalAction, default=None,
@@ -70,11 +79,18 @@ def add_generate(sub) -> None:
     steer.add_argument("--steer", choices=("none", "positive", "negative"), default="none",
                        help="clamp the unit to +-strength x its scale, in its positive or negative "
                             "direction (default: none)")
+    steer.add_argument("--steer-direction", choices=DIRECTIONS,
+                       help="add +-strength x scale times the sentiment direction of --transfer to h after "
+                            "every byte (activation addition; scale: the 99th percentile of |h . v| in "
+                            "unsteered samples)")
     steer.add_argument("--value", type=float, help="clamp the unit to this value (a hidden value, in (-1, 1))")
     strength = default_of(run_steering, "strength")
     p.add_argument("--strength", type=float, default=strength,
                    help="clamp in units of the unit's scale, the 99th percentile of |h| in unclamped "
                         f"samples (default: {strength:g})")
+    p.add_argument("--direction", choices=("chosen", *METHODS), default="chosen",
+                   help="which sentiment direction of --transfer --steer-direction and --experiment use "
+                        "(default: the one chosen on validation)")
     p.add_argument("--heatmap", help="one-off: also write PREFIX.html and PREFIX.png of the samples, re-read unclamped")
     p.add_argument("--experiment", action="store_true", help="run the steering experiment into --out")
     p.add_argument("--out", help="output folder for --experiment")
@@ -119,25 +135,47 @@ def add_word_vectors(sub) -> None:
     p.set_defaults(func=_run_word_vectors)
 
 
+def _direction(result: TransferResult, method: str):
+    """The transfer result's sentiment direction `method` ("chosen": the one chosen on validation)."""
+    direction = result.direction if method == "chosen" else result.directions.get(method)
+    if direction is None:
+        raise ValueError(f"{result.folder}: no sentiment direction{'' if method == 'chosen' else ' ' + method} "
+                         "(directions exist for binary tasks; rerun `sentiment-neuron transfer` to add them)")
+    return direction
+
+
 def _run_heatmap(args: argparse.Namespace) -> None:
     unit, sign, state = args.unit, 1, default_of(write_heatmaps, "state")
+    if args.direction and not args.transfer:
+        raise ValueError("--direction needs --transfer")
     if args.transfer:
         result = load_transfer(args.transfer)
         unit, sign, state = result.unit.unit, result.unit.sign, parse_spec(result.features)[0]
+        if args.direction:
+            direction = _direction(result, args.direction)
+            unit, sign = Projection(*direction.readout(), f"{direction.method} direction (logit)"), 1
     negate = sign == -1 if args.negate is None else args.negate
     texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **encoding(args)),
                                                args.max_texts))
     html_path, png_path = write_heatmaps(load_model(args.model), texts, unit, args.out,
                                          state=args.state or state, negate=negate, title=args.title,
                                          precision=args.precision)
-    print(f"unit {unit}{' (negated)' if negate else ''}: {html_path}, {png_path}")
+    name = unit.name if isinstance(unit, Projection) else f"unit {unit}"
+    print(f"{name}{' (negated)' if negate else ''}: {html_path}, {png_path}")
 
 
 def _run_generate(args: argparse.Namespace) -> None:
-    unit, sign = args.unit, 1
+    unit, sign, direction = args.unit, 1, None
+    if args.steer_direction and not args.transfer:
+        raise ValueError("--steer-direction needs --transfer (a result with a sentiment direction)")
     if args.transfer:
-        chosen = load_transfer(args.transfer).unit
-        unit, sign = chosen.unit, chosen.sign
+        result = load_transfer(args.transfer)
+        unit, sign = result.unit.unit, result.unit.sign
+        if args.steer_direction or (args.experiment and result.direction is not None):
+            direction = _direction(result, args.direction)
+            if parse_spec(result.features)[0] != "hidden":
+                raise ValueError(f"{args.transfer}: the direction is one of {result.features} features; steering "
+                                 "adds to the hidden state, so it needs hidden-state features")
     if unit is None and (args.experiment or args.steer != "none" or args.value is not None or args.heatmap):
         raise ValueError("--experiment, --steer, --value and --heatmap need a unit: give --transfer or --unit")
     model = load_model(args.model)
@@ -148,10 +186,13 @@ def _run_generate(args: argparse.Namespace) -> None:
             raise ValueError("--experiment needs --out")
         report = run_steering(model, unit, sign, args.out, n=args.n or default_of(run_steering, "n"),
                               strength=args.strength, data_dir=args.data_dir, model_name=str(args.model),
-                              quiet=args.quiet, **sampling)
+                              quiet=args.quiet, direction=direction, **sampling)
         print(f"{format_steering_summary(report)}; {args.out}/steering.md")
         return
     n = args.n or default_of(generate, "n")
+    if args.steer_direction:
+        _generate_by_direction(args, model, direction, n, sampling)
+        return
     value = args.value
     if value is None and args.steer != "none":  # the scale from unclamped samples of this run
         control = generate(model, n=max(n, 16), return_trajectory_of=unit, quiet=args.quiet, **sampling)
@@ -166,6 +207,24 @@ def _run_generate(args: argparse.Namespace) -> None:
     if args.heatmap:
         html_path, png_path = write_heatmaps(model, [args.prime + t for t in gen.texts], unit, args.heatmap,
                                              negate=sign == -1, title=f"Unit {unit}, samples re-read unclamped",
+                                             precision=args.precision)
+        print(f"heatmap: {html_path}, {png_path}", file=sys.stderr)
+
+
+def _generate_by_direction(args, model, direction, n: int, sampling: dict) -> None:
+    """`generate --steer-direction`: samples with +-strength x scale times the direction added after every byte."""
+    control = generate(model, n=max(n, 16), quiet=args.quiet, **sampling)
+    scale = projection_scale(model, direction.vector, control)
+    amount = clamp_value(args.steer_direction, 1, args.strength, scale)
+    print(f"{direction.method} direction: {amount:+.4f} x v added to h ({args.steer_direction}: {args.strength} x "
+          f"scale {scale:.4f})", file=sys.stderr)
+    gen = generate(model, n=n, steer=DirectionSteering(direction.vector, amount), quiet=args.quiet, **sampling)
+    for k, text in enumerate(gen.texts):
+        print(("\n" if k else "") + args.prime + text)
+    if args.heatmap:
+        readout = Projection(*direction.readout(), f"{direction.method} direction (logit)")
+        html_path, png_path = write_heatmaps(model, [args.prime + t for t in gen.texts], readout, args.heatmap,
+                                             title=f"{readout.name}, samples re-read unsteered",
                                              precision=args.precision)
         print(f"heatmap: {html_path}, {png_path}", file=sys.stderr)
 

@@ -113,12 +113,9 @@ def run_transfer(
 
 
 def _directions(probe: L1Probe, X: dict, y: dict, spec: str, seed: int) -> dict:
-    """The sentiment directions (probe, mean-difference) of a binary task; {} when the probe kept no unit."""
-    try:
-        return find_sentiment_directions(probe.coef_, probe.pipeline_[0].scale_,
-                                         *(a for part in PARTS for a in (X[part][spec], y[part])), seed=seed)
-    except ValueError:  # an all-zero probe or identical class means: no direction to report
-        return {}
+    """The sentiment directions (probe, mean-difference) of a binary task, those that are not zero."""
+    return find_sentiment_directions(probe.coef_, probe.pipeline_[0].scale_,
+                                     *(a for part in PARTS for a in (X[part][spec], y[part])), seed=seed)
 
 
 def format_transfer_summary(report: dict) -> str:

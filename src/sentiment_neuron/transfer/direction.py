@@ -152,12 +152,20 @@ def find_sentiment_directions(probe_coef, probe_scale, X, y, X_val, y_val, X_tes
         X, y: training features (N, H) and labels in {0, 1}; X_val, y_val (and X_test, y_test): held out.
 
     Returns:
-        {"probe": SentimentDirection, "mean-difference": SentimentDirection}.
+        {"probe": SentimentDirection, "mean-difference": SentimentDirection}, without
+        a method whose direction is zero (a probe that kept no unit, identical class means).
 
     Raises:
-        ValueError: not a binary task, or a direction that is zero.
+        ValueError: not a binary task.
     """
-    vectors = {"probe": probe_vector(probe_coef, probe_scale), "mean-difference": mean_difference_vector(X, y)}
+    vectors = {}
+    for method, find in (("probe", lambda: probe_vector(probe_coef, probe_scale)),
+                         ("mean-difference", lambda: mean_difference_vector(X, y))):
+        try:
+            vectors[method] = find()
+        except ValueError as exc:
+            if "no direction" not in str(exc):
+                raise
     return {method: fit_direction(method, v, X, y, X_val, y_val, X_test, y_test, seed)
             for method, v in vectors.items()}
 
