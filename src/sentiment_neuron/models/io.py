@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from ..atomic import atomic_write
 from .bytelm import ByteLM, ModelConfig
+from .pretrained import resolve_model
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -40,13 +41,15 @@ def save_model(model: ByteLM, folder: str | Path, dtype: str = "fp32") -> Path:
 
 
 def load_model(folder: str | Path, device: str | None = "cpu") -> ByteLM:
-    """Load a model folder written by `save_model`.
+    """Load a model folder written by `save_model`, or a shipped model by name (`pretrained.known_models`,
+    e.g. "mlstm-reviews-512"; its files' SHA-256 checked). Parameters are float32 whatever the file's dtype.
 
     Raises:
-        FileNotFoundError: the folder lacks config.json or model.safetensors.
-        ValueError: the config is invalid or the weights do not match it.
+        FileNotFoundError: no such folder or name (the known names are listed), or the folder
+            lacks config.json or model.safetensors.
+        ValueError: the config is invalid, the weights do not match it, or a shipped file fails its checksum.
     """
-    folder = Path(folder)
+    folder = resolve_model(folder)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder}: no {name}; is this a model folder (pretrain --out)?")

@@ -1,0 +1,78 @@
+"""Models shipped inside the package, loadable by name: ``load_model("mlstm-reviews-512")``.
+
+Each is a model folder (config.json + model.safetensors in fp16, and a
+MODEL_CARD.md) under ``sentiment_neuron/pretrained/NAME/``. The SHA-256 of
+every file is recorded here, in the code, and checked on every load by name,
+so a damaged or swapped file is refused rather than silently used. A better
+model is added under a new name; a name, once published, keeps its files.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+PRETRAINED_ROOT = Path(__file__).resolve().parents[1] / "pretrained"
+
+# name -> {"summary": what it is, "files": {file name: sha256}}
+PRETRAINED: dict[str, dict] = {
+    "mlstm-reviews-512": {
+        "summary": "mLSTM, 512 units, trained on 130 M bytes of IMDB (unlabeled + train) and OpinRank "
+                   "hotel and car reviews (the project's default model)",
+        "files": {},  # filled when the model is committed (see MODEL_CARD.md)
+    },
+}
+DEFAULT_PRETRAINED = "mlstm-reviews-512"
+
+
+def known_models() -> list[str]:
+    """The names `load_model` accepts besides folders, in the order they were added."""
+    return list(PRETRAINED)
+
+
+def pretrained_folder(name: str, verify: bool = True) -> Path:
+    """The folder of the shipped model `name`, its files checked against the recorded SHA-256.
+
+    Raises:
+        KeyError: an unknown name (the message lists the known ones).
+        FileNotFoundError: a file of the model is missing from this installation.
+        ValueError: a file's SHA-256 differs from the one recorded in the package.
+    """
+    if name not in PRETRAINED:
+        raise KeyError(f"no shipped model named {name!r}; known: {', '.join(known_models())}")
+    folder = PRETRAINED_ROOT / name
+    if verify:
+        for file, expected in PRETRAINED[name]["files"].items():
+            path = folder / file
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: missing from this installation of the shipped model {name!r}")
+            digest = sha256_file(path)
+            if digest != expected:
+                raise ValueError(f"{path}: SHA-256 {digest} is not the recorded {expected}; the file is "
+                                 "damaged or was replaced (reinstall the package)")
+    return folder
+
+
+def resolve_model(name_or_folder: str | os.PathLike) -> Path:
+    """A model folder: `name_or_folder` itself when it exists, else the shipped model of that name.
+
+    Raises:
+        FileNotFoundError: neither a folder nor a known name (the message lists the known names).
+        ValueError: a shipped model whose files fail their checksum.
+    """
+    path = Path(name_or_folder)
+    if path.exists():
+        return path
+    if str(name_or_folder) in PRETRAINED:
+        return pretrained_folder(str(name_or_folder))
+    raise FileNotFoundError(f"{path}: no such model folder, and not a shipped model's name "
+                            f"(known: {', '.join(known_models())})")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
