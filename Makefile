@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_DATA)/MANIFEST.md),)
 export SENTIMENT_NEURON_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup demo test test-all clean
+.PHONY: setup demo demo-pretrain results test test-all clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The shipped model (mlstm-reviews-512) on SST-2 and IMDB: minutes on 2 CPU cores.
 demo: $(STAMP)
 	$(BIN)/sentiment-neuron demo
+
+# The same, from a model pretrained here for 17 minutes on IMDB's unlabeled reviews.
+demo-pretrain: $(STAMP)
+	$(BIN)/sentiment-neuron demo --pretrain-minutes 17 --out runs/demo-pretrain
+
+# Every number in the README's results section, regenerated with the shipped model (under an hour).
+results: $(STAMP)
+	$(BIN)/sentiment-neuron results --out runs/results --readme README.md
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,7 +1,15 @@
-"""The end-to-end demo: pretrain on IMDB's unlabeled reviews within a time
-budget, transfer to binary SST and to an IMDB subset, print one table, write
-summary.json, and draw the sentiment unit's histogram and a heatmap of it over
-one test text of each class."""
+"""The demo: the shipped model (or one pretrained here) on binary SST and an IMDB subset, in minutes.
+
+For each task: the L1 probe on all units, the sentiment unit alone, the
+sentiment direction alone (`transfer.direction`) and TF-IDF + logistic
+regression on the same splits, in one table; the histograms of the unit and
+the direction by class; heatmaps of the unit and of the direction over one test
+text of each class; and two samples steered each way, by clamping the unit and
+by adding the direction (from the SST-2 transfer). Writes OUT/summary.json.
+
+`make demo` runs it with the shipped model (``models.pretrained``);
+`make demo-pretrain` pretrains a model from scratch first, within a time budget.
+"""
 from __future__ import annotations
 
 import time
@@ -9,77 +17,129 @@ from pathlib import Path
 
 from ..data.corpus import build_corpus
 from ..data.registry import load_dataset
-from ..inspect.heatmap import write_heatmaps
-from ..models import DEFAULT_HIDDEN_SIZE, ModelConfig
-from ..precision import DEFAULT_PRECISION
+from ..data.tasks import load_task
+from ..inspect.heatmap import Projection, write_heatmaps
+from ..inspect.sampling import (
+    DEFAULT_TOP_P, DirectionSteering, Steering, clamp_value, generate, projection_scale, unit_scale,
+)
+from ..models import DEFAULT_HIDDEN_SIZE, DEFAULT_PRETRAINED, ByteLM, ModelConfig, load_model
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..report.markdown import format_table, pct, write_json
 from ..training.config import TrainConfig
 from ..training.pretrain import pretrain
-from ..report.markdown import format_table, pct, write_json
-from ..data.tasks import load_task
+from ..transfer.baseline import TfidfBaseline
+from ..transfer.result import TransferResult
 from .transfer import run_transfer
+
+STEER_PRIME = "This movie"
+STEER_LENGTH = 160
 
 
 def run_demo(
     out: str | Path = "runs/demo",
-    minutes: float = 17.0,
-    hidden_size: int = DEFAULT_HIDDEN_SIZE,
-    imdb_train: int = 2000,
-    imdb_test: int = 2000,
+    model: str = DEFAULT_PRETRAINED,
+    imdb_train: int = 1000,
+    imdb_test: int = 1000,
     data_dir: str | Path | None = None,
     seed: int = 0,
     quiet: bool = False,
     precision: str = DEFAULT_PRECISION,
+    pretrain_minutes: float | None = None,
+    hidden_size: int = DEFAULT_HIDDEN_SIZE,
 ) -> dict:
     """Run the demo; returns the summary written to out/summary.json.
 
-    `precision` ("auto": bf16 where the CPU or GPU computes it natively, else
-    fp32) is used for pretraining and transfer alike, and recorded.
+    Args:
+        model: a shipped model's name or a model folder (ignored with `pretrain_minutes`).
+        imdb_train, imdb_test: IMDB reviews for the probe and for testing (validation: 250).
+        pretrain_minutes: pretrain a `hidden_size`-unit mLSTM on IMDB's unlabeled
+            reviews for this long first, into out/lm (the from-scratch demo).
+        precision: "auto" (bf16 where the CPU or GPU computes it natively, else fp32), "fp32" or "bf16".
 
-    summary = {"lm": {"hidden_size", "bytes_seen", "minutes", "validation_bpc", "precision"},
-               "tasks": {"sst2": {...}, "imdb": {...}}}, accuracies as fractions.
+    Returns:
+        {"lm": {...}, "tasks": {"sst2": {...}, "imdb": {...}}, "steering": {...},
+        "minutes_total"}; accuracies as fractions.
     """
     out, start = Path(out), time.time()
     say = (lambda *a: None) if quiet else print
-    say(f"[1/3] pretraining a {hidden_size}-unit mLSTM on IMDB's unlabeled reviews for {minutes:g} minutes")
-    corpus = build_corpus(load_dataset("imdb", "unsup", data_dir).texts, seed=seed)
-    model, state = pretrain(
-        corpus, out / "lm", ModelConfig(hidden_size=hidden_size),
-        TrainConfig(max_minutes=minutes, seed=seed, precision=precision), data_description="imdb:unsup", quiet=quiet,
-        overwrite=True,  # a rerun of the demo replaces the previous one
-    )
-    precision = model.config.provenance["train_config"]["precision"]  # "auto" as resolved for training
-    summary = {
-        "lm": {"hidden_size": hidden_size, "bytes_seen": state.bytes_seen, "precision": precision,
-               "minutes": round(state.seconds / 60, 2), "validation_bpc": state.validation_bpc,
-               "path": str(out / "lm")},
-        "tasks": {},
-    }
-    tasks = [("sst2", {}), ("imdb", {"max_train": imdb_train, "max_test": imdb_test, "validation_size": 500})]
-    for k, (name, limits) in enumerate(tasks, start=2):
-        say(f"[{k}/3] transfer to {name}")
+    steps = 4 if pretrain_minutes is None else 5
+    if pretrain_minutes is None:
+        say(f"[1/{steps}] loading {model}")
+        lm, lm_summary = _load(model, precision)
+    else:
+        say(f"[1/{steps}] pretraining a {hidden_size}-unit mLSTM on IMDB's unlabeled reviews for "
+            f"{pretrain_minutes:g} minutes")
+        lm, lm_summary = _pretrain(out / "lm", hidden_size, pretrain_minutes, data_dir, seed, quiet, precision)
+    precision = lm_summary["precision"]
+    summary = {"lm": lm_summary, "tasks": {}}
+    results = {}
+    tasks = [("sst2", {}), ("imdb", {"max_train": imdb_train, "max_test": imdb_test, "validation_size": 250})]
+    for k, (name, limits) in enumerate(tasks, start=steps - 2):
+        say(f"[{k}/{steps}] transfer to {name}")
         task = load_task(name, data_dir, seed=seed, **limits)
-        report = run_transfer(model, task, out / name, model_name=str(out / "lm"), seed=seed, quiet=quiet,
-                              precision=precision).report
-        unit = report["sentiment_unit"]
-        html_path, _ = write_heatmaps(model, _examples(task.test), unit["unit"], out / name / "heatmap",
-                                      negate=unit["sign"] == -1, title=f"{name}: sentiment unit {unit['unit']}",
-                                      precision=precision)
-        summary["tasks"][name] = {
-            "features": report["features"], "n": report["n"],
-            "test_accuracy": report["test_accuracy"], "nonzero_units": report["nonzero_units"],
-            "sentiment_unit": report["sentiment_unit"]["unit"],
-            "unit_test_accuracy": report["sentiment_unit"]["test_accuracy"],
-            "report": str(out / name / "report.md"), "histogram": str(out / name / report["histogram"]),
-            "heatmap": str(html_path),
-        }
+        results[name] = run_transfer(lm, task, out / name, compare=(), model_name=lm_summary["name"], seed=seed,
+                                     quiet=quiet, precision=precision)
+        summary["tasks"][name] = _task_summary(lm, task, results[name], out / name, seed, precision)
+    say(f"[{steps}/{steps}] steering: {STEER_LENGTH}-byte samples, 2 each way, by the unit and by the direction")
+    summary["steering"] = steer_samples(lm, results["sst2"], seed, precision)
     summary["minutes_total"] = round((time.time() - start) / 60, 2)
     write_json(summary, out / "summary.json")
     say("\n" + demo_table(summary))
-    say(f"\nreports: {', '.join(t['report'] for t in summary['tasks'].values())}")
-    say(f"histograms: {', '.join(t['histogram'] for t in summary['tasks'].values())}")
-    say(f"heatmaps: {', '.join(t['heatmap'] for t in summary['tasks'].values())} (and .png)")
+    say("\n" + steering_text(summary["steering"]))
+    for name, t in summary["tasks"].items():
+        say(f"\n{name}: {t['report']}\n  histograms: {', '.join(t['histograms'])}\n"
+            f"  heatmaps: {', '.join(t['heatmaps'])} (and .png)")
     say(f"summary: {out / 'summary.json'} (whole demo {summary['minutes_total']:.1f} min)")
     return summary
+
+
+def _load(name: str, precision: str) -> tuple[ByteLM, dict]:
+    lm = load_model(name)
+    provenance = lm.config.provenance
+    return lm, {"name": str(name), "hidden_size": lm.hidden_size, "bytes_seen": provenance.get("bytes_seen"),
+                "validation_bpc": provenance.get("validation_bpc"),
+                "precision": resolve_precision(precision, next(lm.parameters()).device, PRECISIONS)}
+
+
+def _pretrain(folder: Path, hidden_size: int, minutes: float, data_dir, seed: int, quiet: bool,
+              precision: str) -> tuple[ByteLM, dict]:
+    corpus = build_corpus(load_dataset("imdb", "unsup", data_dir).texts, seed=seed)
+    lm, state = pretrain(corpus, folder, ModelConfig(hidden_size=hidden_size),
+                         TrainConfig(max_minutes=minutes, seed=seed, precision=precision),
+                         data_description="imdb:unsup", quiet=quiet,
+                         overwrite=True)  # a rerun of the demo replaces the previous one
+    resolved = lm.config.provenance["train_config"]["precision"]  # "auto" as resolved for training
+    return lm, {"name": str(folder), "hidden_size": hidden_size, "bytes_seen": state.bytes_seen,
+                "minutes": round(state.seconds / 60, 2), "validation_bpc": state.validation_bpc,
+                "precision": resolved}
+
+
+def _task_summary(lm: ByteLM, task, result: TransferResult, folder: Path, seed: int, precision: str) -> dict:
+    """Accuracies beside the TF-IDF baseline on the same splits, and the heatmaps of one text per class."""
+    report = result.report
+    tfidf = TfidfBaseline(seed=seed).fit(task.train.texts, task.train.labels, task.validation.texts,
+                                         task.validation.labels)
+    unit, direction = result.unit, result.direction
+    examples = _examples(task.test)
+    heatmaps = [str(write_heatmaps(lm, examples, unit.unit, folder / "heatmap_unit", negate=unit.sign == -1,
+                                   title=f"{task.name}: sentiment unit {unit.unit}", precision=precision)[0])]
+    histograms = [str(folder / report["histogram"])]
+    if direction is not None:
+        readout = Projection(*direction.readout(), f"{direction.method} direction (logit)")
+        heatmaps.append(str(write_heatmaps(lm, examples, readout, folder / "heatmap_direction",
+                                           title=f"{task.name}: the {direction.method} direction, byte by byte",
+                                           precision=precision)[0]))
+        histograms.append(str(folder / report["direction_histogram"]))
+    return {
+        "features": report["features"], "n": report["n"],
+        "test_accuracy": report["test_accuracy"], "nonzero_units": report["nonzero_units"],
+        "sentiment_unit": unit.unit, "unit_test_accuracy": unit.test_accuracy,
+        "direction": None if direction is None else direction.method,
+        "direction_test_accuracy": None if direction is None else direction.test_accuracy,
+        "directions": {m: d.test_accuracy for m, d in result.directions.items()},
+        "tfidf_test_accuracy": float(tfidf.score(task.test.texts, task.test.labels)),
+        "report": str(folder / "report.md"), "histograms": histograms, "heatmaps": heatmaps,
+    }
 
 
 def _examples(records, min_chars: int = 80, max_chars: int = 400) -> list[str]:
@@ -93,16 +153,55 @@ def _examples(records, min_chars: int = 80, max_chars: int = 400) -> list[str]:
     return picked
 
 
+def steer_samples(lm: ByteLM, result: TransferResult, seed: int, precision: str, n: int = 2,
+                  strength: float = 1.0) -> dict:
+    """n samples each way steered by the unit (clamped to +-strength x its scale) and, when the result
+    has one, by the direction (+-strength x its scale times v added): {method: {"positive": [...], ...}}."""
+    sampling = dict(n=n, length=STEER_LENGTH, prime=STEER_PRIME, top_p=DEFAULT_TOP_P, seed=seed, precision=precision)
+    control = generate(lm, **{**sampling, "n": 16}, return_trajectory_of=result.unit.unit)
+    unit, direction = result.unit, result.direction
+    scale = unit_scale(lm, unit.unit, control)
+    steered = {"prime": STEER_PRIME, "unit": {"unit": unit.unit}}
+    for way in ("positive", "negative"):
+        value = clamp_value(way, unit.sign, strength, scale)
+        steered["unit"][way] = generate(lm, steer=Steering(unit.unit, value), **sampling).texts
+    if direction is not None:
+        direction_scale = projection_scale(lm, direction.vector, control)
+        steered["direction"] = {"method": direction.method}
+        for way in ("positive", "negative"):
+            steer = DirectionSteering(direction.vector, clamp_value(way, 1, strength, direction_scale))
+            steered["direction"][way] = generate(lm, steer=steer, **sampling).texts
+    return steered
+
+
 def demo_table(summary: dict) -> str:
+    """The LM in a line, then one row per task: L1 probe, unit, direction, TF-IDF test accuracies."""
     lm = summary["lm"]
     rows = [
-        [name, f"{t['n']['test']:,}", t["features"], pct(t["test_accuracy"]),
-         f"{t['nonzero_units']} / {lm['hidden_size']}", t["sentiment_unit"], pct(t["unit_test_accuracy"])]
+        [name, f"{t['n']['train']:,} / {t['n']['test']:,}", pct(t["test_accuracy"]),
+         f"{t['nonzero_units']} / {lm['hidden_size']}", f"{pct(t['unit_test_accuracy'])} (#{t['sentiment_unit']})",
+         "-" if t["direction"] is None else f"{pct(t['direction_test_accuracy'])} ({t['direction']})",
+         pct(t["tfidf_test_accuracy"])]
         for name, t in summary["tasks"].items()
     ]
-    header = (f"LM: mLSTM {lm['hidden_size']} units, {lm['bytes_seen'] / 1e6:.1f} M bytes in "
-              f"{lm['minutes']:.1f} min ({lm.get('precision', '?')}), validation BPC {lm['validation_bpc']:.3f}\n\n")
+    seen = f"{lm['bytes_seen'] / 1e6:.0f} M bytes" if lm.get("bytes_seen") else "? bytes"
+    bpc = f"{lm['validation_bpc']:.3f}" if lm.get("validation_bpc") is not None else "?"
+    header = (f"LM: {lm['name']} (mLSTM, {lm['hidden_size']} units, {seen}, validation BPC {bpc}); "
+              f"features {next(iter(summary['tasks'].values()))['features']}, {lm['precision']}\n\n")
     return header + format_table(
-        ["task", "test texts", "features", "accuracy (L1, all units)", "nonzero units", "sentiment unit",
-         "unit alone"], rows
-    )
+        ["task", "train / test", "L1 probe (all units)", "nonzero units", "sentiment unit alone",
+         "sentiment direction alone", "TF-IDF + LR"], rows)
+
+
+def steering_text(steering: dict) -> str:
+    """The steered samples, for a terminal."""
+    lines = []
+    for method in ("unit", "direction"):
+        if method not in steering:
+            continue
+        what = f"unit {steering['unit']['unit']} clamped" if method == "unit" else \
+            f"the {steering['direction']['method']} direction added"
+        for way in ("positive", "negative"):
+            lines.append(f"{way}, {what}:")
+            lines += ["  " + " ".join((steering["prime"] + text).split()) for text in steering[method][way]]
+    return "\n".join(lines)
