@@ -16,6 +16,8 @@ from . import demo, inspect, pretraining, transfer
 
 EPILOG = """examples:
   sentiment-neuron demo
+  sentiment-neuron demo --pretrain-minutes 17 --out runs/demo-pretrain
+  sentiment-neuron results --out runs/results --readme README.md
   sentiment-neuron pretrain --dataset imdb --split unsup --hidden-size 512 --max-minutes 20 --out runs/lm
   sentiment-neuron pretrain --input corpus.txt --hidden-size 64 --max-steps 100 --out runs/tiny
   sentiment-neuron prepare-corpus --input reviews.json.gz --text-key reviewText --out corpora/amazon
@@ -35,7 +37,7 @@ Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
 
 # Every subcommand, in the order --help lists them.
 COMMANDS = (
-    demo.add_demo,
+    demo.add_demo, demo.add_results,
     pretraining.add_prepare_corpus, pretraining.add_pretrain,
     transfer.add_featurize, transfer.add_transfer, transfer.add_classify,
     inspect.add_heatmap, inspect.add_generate,
