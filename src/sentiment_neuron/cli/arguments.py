@@ -16,6 +16,9 @@ from ..data.tasks import Task, load_task
 from ..precision import DEFAULT_PRECISION, PRECISIONS
 
 
+MODEL_HELP = "model folder, or a shipped model's name (e.g. mlstm-reviews-512)"
+
+
 def default_of(function, name: str):
     """The default of `function`'s parameter `name`, for a flag that takes the library's default."""
     return inspect.signature(function).parameters[name].default
@@ -74,7 +77,7 @@ def validation_size_argument(p: argparse.ArgumentParser) -> None:
 
 def task_arguments(p: argparse.ArgumentParser) -> None:
     """--model, the labeled task (--dataset, or --train/--validation/--test files), --out, --features."""
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--dataset", help="named task: sst2 or imdb")
     p.add_argument("--train", help="labeled file (instead of --dataset)")
     p.add_argument("--validation", help="labeled file (with --train)")

@@ -19,7 +19,9 @@ from ..recipes.wordvecs import DEFAULT_WORDS, format_word_vectors_summary, run_w
 from ..transfer.direction import METHODS
 from ..transfer.features import parse_spec
 from ..transfer.result import TransferResult, load_transfer
-from .arguments import common_arguments, default_of, encoding, encoding_arguments, precision_argument
+from .arguments import (
+    MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, precision_argument,
+)
 
 
 def add_heatmap(sub) -> None:
@@ -29,7 +31,7 @@ def add_heatmap(sub) -> None:
                        "Default unit: the sentiment unit of --transfer, negated when its sign is -1. "
                        "With --direction: the sentiment direction's one-feature logit after every byte, "
                        "whose mean over a text is the logit of its mean-pooled features (what the probe sees).")
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     unit = p.add_mutually_exclusive_group(required=True)
     unit.add_argument("--transfer", help="transfer result folder: use its sentiment unit")
     unit.add_argument("--unit", type=int, help="unit index")
@@ -60,7 +62,7 @@ def add_generate(sub) -> None:
                     "after every byte (Radford et al. 2017, section 4). With --experiment: N control, N "
                     "positively and N negatively clamped samples, judged by TF-IDF + logistic regression "
                     "trained on SST-2; writes OUT/steering.{json,md}, samples.jsonl and heatmaps.")
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     unit = p.add_mutually_exclusive_group()
     unit.add_argument("--transfer", help="transfer result folder: steer its sentiment unit, with its sign")
     unit.add_argument("--unit", type=int, help="unit index (sign +1)")
@@ -106,7 +108,7 @@ def add_word_vectors(sub) -> None:
                        "nearest neighbours of a word in context, a t-SNE map coloured by the sentiment unit. "
                        "Writes OUT/word_vectors.npz, occurrences.csv, neighbours.json, tsne.png, tsne.json, "
                        "word_vectors.md and summary.json.")
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="named dataset, e.g. sst2")
     src.add_argument("--input", help="csv/tsv/json/jsonl/txt file of texts")

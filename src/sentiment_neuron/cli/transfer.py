@@ -18,8 +18,8 @@ from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_t
 from ..transfer.classify import FORMATS, classify_texts, read_texts, write_predictions
 from ..transfer.features import featurize, featurize_many
 from ..transfer.result import load_transfer
-from .arguments import common_arguments, default_of, encoding, encoding_arguments, precision_argument, \
-    some_texts, task_arguments, task_from_args, validation_size_argument
+from .arguments import MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, \
+    precision_argument, some_texts, task_arguments, task_from_args, validation_size_argument
 
 
 def _batch_size_argument(p: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def add_featurize(sub) -> None:
     p = sub.add_parser("featurize", help="texts -> features (.npy, float32, (N, H))",
                        description="Read texts from a file and write the model's features as a float32 .npy "
                        "of shape (N, H), rows in input order.")
-    p.add_argument("--model", required=True, help="model folder (config.json + model.safetensors)")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file (txt: one text per line)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
     encoding_arguments(p)
@@ -61,7 +61,7 @@ def add_classify(sub) -> None:
                        description="Featurize texts with the model and apply a saved transfer result "
                        "(its L1 probe, or with --unit its sentiment unit alone). Writes csv or jsonl: "
                        "row, label, label_name, p_<class>...")
-    p.add_argument("--model", required=True, help="model folder the transfer result was made with")
+    p.add_argument("--model", required=True, help=MODEL_HELP + ", the one the transfer result was made with")
     p.add_argument("--transfer", required=True, help="transfer result folder (report.json + probe.npz)")
     p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file, or - for stdin (a text per line)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
@@ -98,7 +98,7 @@ def add_cross_domain(sub) -> None:
                        "logistic regression baseline on its training split (C on its validation split), then test "
                        "all three on every task's test split. Writes OUT/cross_domain.json and .md, and a transfer "
                        "result per task in OUT/<task>/.")
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--datasets", default="sst2,imdb", help="named tasks, comma-separated (default: sst2,imdb; "
                    "'' for files only)")
     p.add_argument("--task", action="append", default=[], metavar="NAME=TRAIN,VALIDATION,TEST",
