@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_DATA)/MANIFEST.md),)
 export SENTIMENT_NEURON_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup demo demo-pretrain results test test-all clean
+.PHONY: setup demo demo-pretrain results test test-all test-browser browser clean
 
 setup: $(STAMP)
 
@@ -33,8 +33,30 @@ demo-pretrain: $(STAMP)
 results: $(STAMP)
 	$(BIN)/sentiment-neuron results --out runs/results --readme README.md
 
-test: $(STAMP)
+# Headless Chromium for the page's end-to-end test (tests/serve/test_serve_browser.py): Debian's chromium
+# and chromium-driver, installed with apt-get where it runs as root. Never fails: where no browser can be
+# installed, the browser test skips and says why. `make test` tries once (a stamp); `make browser` again.
+BROWSER_STAMP := $(VENV)/.browser
+INSTALL_BROWSER = if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver (apt-get) for the browser test"; \
+	  (timeout 300 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null) || echo "could not install chromium: the browser test will skip"; \
+	else echo "no chromium, and apt-get needs root: the browser test will skip"; fi
+
+$(BROWSER_STAMP): | $(STAMP)
+	@$(INSTALL_BROWSER)
+	@touch $@
+
+browser:
+	@$(INSTALL_BROWSER)
+
+test: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q
+
+# The page typed into in headless Chromium (also part of `make test`, where a browser is installed).
+test-browser: $(STAMP) browser
+	$(BIN)/python -m pytest -q -m browser tests/serve
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ''

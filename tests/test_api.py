@@ -14,6 +14,12 @@ def test_every_public_name_resolves_to_its_definition(name):
     assert value.__module__.startswith("sentiment_neuron.")
 
 
+def test_the_one_object_api_and_the_featurizer_are_at_the_front_door():
+    assert {"SentimentNeuron", "NeuronFeaturizer"} <= set(sentiment_neuron.__all__)
+    assert sentiment_neuron.SentimentNeuron.__module__ == "sentiment_neuron.api"
+    assert sentiment_neuron.NeuronFeaturizer.__module__ == "sentiment_neuron.transfer.sklearn"
+
+
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_thing"):
         sentiment_neuron.no_such_thing  # noqa: B018

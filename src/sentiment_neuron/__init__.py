@@ -11,6 +11,9 @@ import away::
     probe = L1Probe().fit(featurize(model, train.texts), train.labels,
                           validation=(featurize(model, val.texts), val.labels))
 
+    neuron = SentimentNeuron.from_pretrained("runs/lm", classifier="runs/sst2")  # one object
+    neuron.classify(["A wonderful film."]).proba, neuron.unit_values("A wonderful film.")
+
 Names are loaded on first use (PEP 562), so `import sentiment_neuron` stays
 light: torch, scikit-learn and matplotlib load only with the piece that needs them.
 """
@@ -47,6 +50,8 @@ _WHERE = {
     "run_word_vectors": "recipes.wordvecs", "run_demo": "recipes.demo",
     # foundation
     "preprocess": "text", "resolve_precision": "precision",
+    # the one-object API and the scikit-learn featurizer
+    "SentimentNeuron": "api", "NeuronFeaturizer": "transfer.sklearn",
 }
 
 __all__ = ["__version__", *_WHERE]

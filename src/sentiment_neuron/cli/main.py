@@ -12,7 +12,7 @@ import sys
 import torch
 
 from ..precision import describe_precision
-from . import demo, inspect, pretraining, transfer
+from . import demo, inspect, pretraining, serving, transfer
 
 EPILOG = """examples:
   sentiment-neuron demo
@@ -31,6 +31,7 @@ EPILOG = """examples:
   sentiment-neuron data-efficiency --model runs/lm --dataset sst2 --draws 5 --out runs/sst2-efficiency
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   sentiment-neuron word-vectors --model runs/lm --transfer runs/sst2 --dataset sst2 --query good --context "not good at all" --out runs/words
+  sentiment-neuron serve --model runs/lm --classifier runs/sst2 --port 8000
   torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
 
 Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
@@ -43,6 +44,7 @@ COMMANDS = (
     inspect.add_heatmap, inspect.add_generate,
     transfer.add_data_efficiency, transfer.add_cross_domain,
     inspect.add_word_vectors,
+    serving.add_serve,
 )
 
 
