@@ -32,6 +32,7 @@ _WHERE = {
     # models
     "ByteLM": "models.bytelm", "ModelConfig": "models.bytelm",
     "load_model": "models.io", "save_model": "models.io",
+    "import_openai": "models.importers", "import_nvidia": "models.importers", "describe_model": "models.importers",
     # training
     "pretrain": "training.pretrain", "TrainConfig": "training.config",
     # transfer: features, the L1 probe, the sentiment unit, baselines, results

@@ -12,7 +12,7 @@ import sys
 import torch
 
 from ..precision import describe_precision
-from . import demo, inspect, pretraining, serving, transfer
+from . import demo, importing, inspect, pretraining, serving, transfer
 
 EPILOG = """examples:
   sentiment-neuron demo
@@ -32,6 +32,10 @@ EPILOG = """examples:
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   sentiment-neuron word-vectors --model runs/lm --transfer runs/sst2 --dataset sst2 --query good --context "not good at all" --out runs/words
   sentiment-neuron serve --model runs/lm --classifier runs/sst2 --port 8000
+  sentiment-neuron import-openai generating-reviews-discovering-sentiment/model --out models/openai --dtype bf16
+  sentiment-neuron import-nvidia ama_sst.pt --out models/nvidia-sst    (its classifier: models/nvidia-sst/transfer)
+  sentiment-neuron download openai-mlstm-4096 --out models/openai      (sentiment-neuron download --list)
+  sentiment-neuron info models/openai
   torchrun --nproc_per_node 8 -m sentiment_neuron.cli pretrain --dataset imdb --hidden-size 4096 --max-minutes 60 --out runs/big
 
 Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
@@ -45,6 +49,7 @@ COMMANDS = (
     transfer.add_data_efficiency, transfer.add_cross_domain,
     inspect.add_word_vectors,
     serving.add_serve,
+    importing.add_import_openai, importing.add_import_nvidia, importing.add_download, importing.add_info,
 )
 
 

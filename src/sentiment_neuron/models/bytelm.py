@@ -1,11 +1,18 @@
 """Byte-level language model: byte embedding -> RNN -> 256-way decoder.
 
-    x_t = E[byte_t]                 (E: 256 x embed_size)
+    x_t = E[byte_t + offset]        (E: (256 + offset) x embed_size)
     hs, state = RNN(x, state)       (mLSTM or LSTM)
     logits_t = W_out h_t + b_out    (256-way: the next byte)
 
 The state is passed explicitly so truncated BPTT can carry it across batches
 and featurization can read it.
+
+`ModelConfig.vocab_offset` is 0 for our models and OpenAI's (symbol id = byte).
+NVIDIA's 2019 models use id = byte + 1 with id 0 the padding symbol, a 257-row
+embedding and a 257-way decoder; with offset 1 the embedding reads row
+byte + 1, and `ByteLM.forward` / `decoder` return the 256 byte logits (the
+padding symbol's logit dropped), so every caller still sees byte values.
+`ByteLM.symbol_logits` gives all 256 + offset logits, as the original computes them.
 """
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .lstm import LSTM
@@ -38,7 +46,10 @@ class ModelConfig:
         feature_state, feature_pooling: the default features for transfer;
             small models transfer far better from pooled hidden states.
         preprocessing: the `text.preprocess` arguments the model was trained with.
-        provenance: how it was trained (data, bytes seen, BPC, versions).
+        provenance: how it was trained (data, bytes seen, BPC, versions), or for an
+            imported model where it came from (source file, its SHA-256, the conversion).
+        vocab_offset: symbol id = byte + vocab_offset; 0 (ours, OpenAI's), or 1 for
+            NVIDIA's 2019 models (id 0 = padding; 257-row embedding and decoder).
     """
 
     rnn: str = "mlstm"
@@ -49,6 +60,7 @@ class ModelConfig:
     feature_pooling: str = DEFAULT_FEATURES.split("-")[1]
     preprocessing: dict = field(default_factory=lambda: {"front_pad": "\n ", "end_pad": " "})
     provenance: dict = field(default_factory=dict)
+    vocab_offset: int = 0
 
     def __post_init__(self) -> None:
         if self.rnn not in RNN_TYPES:
@@ -61,9 +73,35 @@ class ModelConfig:
             raise ValueError(f"feature_pooling must be one of {FEATURE_POOLINGS}")
         if self.hidden_size < 1 or self.embed_size < 1:
             raise ValueError("hidden_size and embed_size must be positive")
+        if isinstance(self.vocab_offset, bool) or not isinstance(self.vocab_offset, int) or self.vocab_offset < 0:
+            raise ValueError(f"vocab_offset must be an integer >= 0, got {self.vocab_offset!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class OffsetEmbedding(nn.Embedding):
+    """An embedding of 256 + offset rows looked up at byte + offset: input byte values
+    (any shape) int64 in [0, 256), output (..., embed_size). Its `weight` is the original's table."""
+
+    def __init__(self, embed_size: int, offset: int) -> None:
+        super().__init__(VOCAB_SIZE + offset, embed_size)
+        self.offset = offset
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return super().forward(tokens + self.offset)
+
+
+class OffsetDecoder(nn.Linear):
+    """A decoder of 256 + offset outputs that returns the 256 byte logits (rows offset..):
+    input (..., H), output (..., 256). `ByteLM.symbol_logits` gives all rows."""
+
+    def __init__(self, hidden_size: int, offset: int) -> None:
+        super().__init__(hidden_size, VOCAB_SIZE + offset)
+        self.offset = offset
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.weight[self.offset :], self.bias[self.offset :])
 
 
 class ByteLM(nn.Module):
@@ -72,12 +110,15 @@ class ByteLM(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.embed = nn.Embedding(VOCAB_SIZE, config.embed_size)
+        offset = config.vocab_offset
+        self.embed = nn.Embedding(VOCAB_SIZE, config.embed_size) if not offset else \
+            OffsetEmbedding(config.embed_size, offset)
         if config.rnn == "mlstm":
             self.rnn: nn.Module = MLSTM(config.embed_size, config.hidden_size)
         else:
             self.rnn = LSTM(config.embed_size, config.hidden_size, config.num_layers)
-        self.decoder = nn.Linear(config.hidden_size, VOCAB_SIZE)
+        self.decoder = nn.Linear(config.hidden_size, VOCAB_SIZE) if not offset else \
+            OffsetDecoder(config.hidden_size, offset)
 
     @property
     def hidden_size(self) -> int:
@@ -126,6 +167,12 @@ class ByteLM(nn.Module):
         """Returns logits (time, batch, 256) for the next byte, and the final state."""
         hs, state, _ = self.encode(tokens, state)
         return self.decoder(hs), state
+
+    def symbol_logits(self, hs: torch.Tensor) -> torch.Tensor:
+        """All the decoder's logits, (..., 256 + vocab_offset), from hidden states (..., H):
+        for an NVIDIA 2019 model, column 0 is the padding symbol and column b + 1 byte b,
+        so their softmax is the original's next-symbol distribution."""
+        return F.linear(hs, self.decoder.weight, self.decoder.bias)
 
 
 def detach_state(state):

@@ -38,28 +38,35 @@ def write_json(data: dict, path: str | Path) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+def _known(value, fmt: str, unknown: str = "unknown") -> str:
+    """`value` formatted, or `unknown` for None (an imported classifier's report does not know everything)."""
+    return unknown if value is None else format(value, fmt)
+
+
 def transfer_markdown(report: dict) -> str:
     """report.md for one transfer result (the dict written to report.json)."""
     unit = report["sentiment_unit"]
-    comparison = comparison_table(report["feature_comparison"])
+    comparison = comparison_table(report["feature_comparison"]) if report.get("feature_comparison") else "(none)"
     top = ", ".join(f"{u['unit']} ({u['weight']:+.3f})" for u in report["top_units"]) or "none"
+    n = report["n"]
+    percent = lambda x: _known(None if x is None else 100 * x, ".1f") + ("%" if x is not None else "")  # noqa: E731
+    histogram = f"![sentiment unit histogram]({report['histogram']})\n" if report.get("histogram") else ""
     return f"""# Transfer: {report['task']}
 
-Model `{report['model']}`, features `{report['features']}`; {report['n']['train']:,} train,
-{report['n']['validation']:,} validation, {report['n']['test']:,} test texts.
+Model `{report['model']}`, features `{report['features']}`; {_known(n['train'], ',')} train,
+{_known(n['validation'], ',')} validation, {_known(n['test'], ',')} test texts.
 
 | | |
 | --- | --- |
-| L1 logistic regression, test accuracy | {100 * report['test_accuracy']:.1f}% |
-| validation accuracy (chosen C = {report['C']:.4g}) | {100 * report['validation_accuracy']:.1f}% |
+| L1 logistic regression, test accuracy | {percent(report['test_accuracy'])} |
+| validation accuracy (chosen C = {_known(report['C'], '.4g')}) | {percent(report['validation_accuracy'])} |
 | non-zero units | {report['nonzero_units']} of {report['hidden_size']} |
 | sentiment unit | {unit['unit']} (sign {unit['sign']:+d}) |
-| sentiment unit alone, test accuracy | {100 * unit['test_accuracy']:.1f}% |
+| sentiment unit alone, test accuracy | {percent(unit['test_accuracy'])} |
 {_direction_rows(report)}
 Top units by |weight| (standardized features): {top}
 
-![sentiment unit histogram]({report['histogram']})
-{_direction_histogram(report)}
+{histogram}{_direction_histogram(report)}
 ## Features compared (L1 probe, C chosen on validation)
 
 ```

@@ -199,7 +199,7 @@ def load_transfer(folder: str | Path) -> TransferResult:
     missing = [k for k in REPORT_KEYS if k not in report]
     if missing:
         raise ValueError(f"{folder / REPORT}: missing {', '.join(missing)}")
-    probe = L1Probe.from_arrays(mean, scale, coef, intercept, classes, C=float(report["C"]),
+    probe = L1Probe.from_arrays(mean, scale, coef, intercept, classes, C=float("nan" if report["C"] is None else report["C"]),
                                 seed=int(report.get("seed", 0)), sweep=report.get("c_sweep", ()))
     return TransferResult(report, probe, folder, _load_directions(folder, report))
 
