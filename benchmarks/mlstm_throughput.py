@@ -9,7 +9,20 @@ Compares, at equal hidden size H:
   mLSTM: all four products (W_x x_t + b, W_mx x_t, W_mh h, W_h m) inside the
   loop, weight-normalized weights computed once per forward, plain torch ops,
   ``xs[t]`` indexing.
-- ``torch_lstm``: `torch.nn.LSTM` (its fused kernels) via the project's `LSTM`.
+- ``torch_lstm``: `torch.nn.LSTM` (its fused kernels; cuDNN on a GPU) via the project's `LSTM`.
+- ``mlstm_loop`` / ``mlstm_fused``: ``mlstm`` with its recurrence forced
+  (`sentiment_neuron.models.fused_mlstm`): the plain loop, or the fused window
+  with the cell in PyTorch ops. ``mlstm`` itself runs what "auto" picks on the
+  device (CPU: the loop; CUDA: the fused window with Triton cells); each record
+  names the recurrence that ran.
+
+On a GPU (``--device cuda``): H = 1024 2048 4096, B = 64 128 256 512 1024,
+T = 128 (quick: 64), impls mlstm, mlstm_loop and torch_lstm by default; times
+are CUDA-event times, the matrix-multiply rate is an 8192^3 product in the
+same precision (bf16 by "auto") timed the same way, a configuration that runs
+out of memory is listed as skipped, and ``--max-seconds`` stops the sweep in
+time (the measured part is written). Training uses the fused Adam, as
+pretraining does on CUDA.
 
 Modes:
 
@@ -35,6 +48,7 @@ call (best, not mean: other jobs on a shared machine only ever slow a run).
 
 Usage:
     python benchmarks/mlstm_throughput.py --quick            # < 3 min on 2 CPU cores
+    python benchmarks/mlstm_throughput.py --device cuda --quick --max-seconds 240
     python benchmarks/mlstm_throughput.py --hidden-sizes 1024 --batch-sizes 256 1024
 Writes JSON (``--out``, default runs/bench/mlstm_throughput.json): run info and
 one record per measurement (impl, mode, precision, hidden_size, batch_size,
@@ -47,6 +61,7 @@ import argparse
 import json
 import platform
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -54,12 +69,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentiment_neuron.models import ByteLM, ModelConfig
+from sentiment_neuron.models.fused_mlstm import recurrence_for, use_recurrence
 from sentiment_neuron.models.mlstm import MLSTM
 from sentiment_neuron.precision import PRECISIONS, autocast, describe_precision, native_bf16, resolve_precision
 
 EMBED = 64
 VOCAB = 256
-IMPLS = ("mlstm", "naive_mlstm", "torch_lstm")
+IMPLS = ("mlstm", "naive_mlstm", "torch_lstm")  # the CPU default
+FORCED = {"mlstm_loop": "loop", "mlstm_fused": "fused"}  # impl -> the recurrence it forces
+ALL_IMPLS = IMPLS + tuple(FORCED)
+CUDA_IMPLS = ("mlstm", "mlstm_loop", "torch_lstm")  # the CUDA default
 MODES = ("featurize", "train")
 
 
@@ -115,21 +134,37 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _timed(call, device: torch.device) -> float:
+    """Seconds one `call()` takes: wall clock on CPU, CUDA events (device time) on a GPU."""
+    if device.type != "cuda":
+        t0 = time.perf_counter()
+        call()
+        return time.perf_counter() - t0
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    call()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / 1e3
+
+
 def measure_matmul(device: torch.device, precision: str, size: int = 4096, repeats: int = 3) -> float:
-    """Best-of-`repeats` FLOP/s of a (size x size) @ (size x size) product in `precision`."""
+    """Best-of-`repeats` FLOP/s of a (size x size) @ (size x size) product in `precision`
+    (on CUDA each repeat is 10 products timed with CUDA events)."""
     dtype = torch.bfloat16 if resolve_precision(precision, device) == "bf16" else torch.float32
     gen = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=gen).to(device, dtype)
     b = torch.randn(size, size, generator=gen).to(device, dtype)
-    a @ b
+    inner = 10 if device.type == "cuda" else 1
+
+    def call():
+        for _ in range(inner):
+            a @ b
+
+    call()
     _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * size**3 / best
+    best = min(_timed(call, device) for _ in range(repeats))
+    return inner * 2 * size**3 / best
 
 
 def cpu_description() -> str:
@@ -153,7 +188,8 @@ def build_model(impl: str, hidden: int, device: torch.device, seed: int = 0) -> 
     """A ByteLM with the RNN `impl` (E = 64)."""
     torch.manual_seed(seed)
     rnn = "lstm" if impl == "torch_lstm" else "mlstm"
-    model = ByteLM(ModelConfig(rnn=rnn, hidden_size=hidden, embed_size=EMBED))
+    with torch.device(device) if device.type == "cuda" else nullcontext():  # no host init on a GPU
+        model = ByteLM(ModelConfig(rnn=rnn, hidden_size=hidden, embed_size=EMBED))
     if impl == "naive_mlstm":
         naive = NaiveMLSTM(EMBED, hidden)
         naive.load_state_dict(model.rnn.state_dict())
@@ -192,7 +228,7 @@ def measure(
 
     elif mode == "train":
         model.train()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4, **({"fused": True} if device.type == "cuda" else {}))
 
         def call():
             with autocast(precision, device):
@@ -205,14 +241,15 @@ def measure(
 
     else:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    call()  # warm-up (allocations, oneDNN kernel selection, compilation)
-    _sync(device)
-    times: list[float] = []
-    while len(times) < min_repeats or sum(times) < min_time:
-        t0 = time.perf_counter()
-        call()
+    recurrence = FORCED.get(impl, "auto")
+    with use_recurrence(recurrence):
+        ran = recurrence_for(device) if "mlstm" in impl and impl != "naive_mlstm" else None
+        call()  # warm-up (allocations, oneDNN kernel selection, Triton compilation)
         _sync(device)
-        times.append(time.perf_counter() - t0)
+        times: list[float] = []
+        while len(times) < min_repeats or sum(times) < min_time:
+            times.append(_timed(call, device))
+            _sync(device)
     best = min(times)
     chars = steps * batch
     flops = flops_per_char(impl, hidden, mode) * chars / best
@@ -228,6 +265,8 @@ def measure(
         "chars_per_s": chars / best,
         "gflops": flops / 1e9,
         "fraction_of_matmul": flops / matmul_flops if matmul_flops else None,
+        "recurrence": ran,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
     }
 
 
@@ -245,7 +284,8 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
                         skipped.append({"impl": impl, "mode": mode, "hidden_size": hidden,
                                         "batch_size": batch, "reason": reason})
                         continue
-                    steps = args.steps or default_steps(impl, hidden, batch, mode, args.quick)
+                    steps = args.steps or default_steps(impl, hidden, batch, mode, args.quick,
+                                                        torch.device(args.device))
                     runs.append((impl, mode, hidden, batch, steps))
     return runs, skipped
 
@@ -256,6 +296,12 @@ def _skip_reason(impl: str, mode: str, hidden: int, batch: int, smallest: int, q
     train, naive = mode == "train", impl == "naive_mlstm"
     if impl == "torch_lstm" and precision == "bf16" and device.type == "cpu" and not native_bf16(device):
         return "nn.LSTM has no bf16 kernel where bf16 is emulated (oneDNN: no primitive)"
+    if device.type == "cuda":
+        if naive and (hidden >= 2048 or quick):
+            return "naive on CUDA: launch-bound, no information beyond mlstm_loop"
+        if quick and impl in FORCED and batch != 512:
+            return "quick: forced recurrences at B=512 only"
+        return None
     if naive and train and hidden >= 2048:
         return "naive train at H>=2048 (minutes per step)"
     if not quick:
@@ -269,9 +315,12 @@ def _skip_reason(impl: str, mode: str, hidden: int, batch: int, smallest: int, q
     return None
 
 
-def default_steps(impl: str, hidden: int, batch: int, mode: str, quick: bool) -> int:
-    """Sequence length T: 64 (quick train: 32), halved (down to 16) while one call
-    would exceed ~0.6 TFLOP (quick) or ~3 TFLOP."""
+def default_steps(impl: str, hidden: int, batch: int, mode: str, quick: bool,
+                  device: torch.device = torch.device("cpu")) -> int:
+    """Sequence length T: on CUDA 128 (quick: 64), the TBPTT length pretraining uses; on CPU
+    64 (quick train: 32), halved (down to 16) while one call would exceed ~0.6 TFLOP (quick) or ~3 TFLOP."""
+    if device.type == "cuda":
+        return 64 if quick else 128
     steps = 32 if quick and mode == "train" else 64
     cap = 6e11 if quick else 3e12
     while steps > 16 and flops_per_char(impl, hidden, mode) * batch * steps > cap:
@@ -280,19 +329,21 @@ def default_steps(impl: str, hidden: int, batch: int, mode: str, quick: bool) ->
 
 
 def format_table(records: list[dict], skipped: list[dict]) -> str:
-    head = f"{'impl':<12} {'mode':<9} {'prec':<4} {'H':>5} {'B':>5} {'T':>4} {'chars/s':>10} {'GFLOP/s':>8} {'fraction':>8}"
+    head = (f"{'impl':<12} {'mode':<9} {'prec':<4} {'H':>5} {'B':>5} {'T':>4} {'chars/s':>10} {'GFLOP/s':>8} "
+            f"{'fraction':>8} {'recurrence':<10}")
     lines = [head, "-" * len(head)]
     for r in records:
         frac = f"{r['fraction_of_matmul']:.2f}" if r["fraction_of_matmul"] is not None else "-"
         lines.append(
             f"{r['impl']:<12} {r['mode']:<9} {r['precision']:<4} {r['hidden_size']:>5} {r['batch_size']:>5} "
-            f"{r['steps']:>4} {r['chars_per_s']:>10.0f} {r['gflops']:>8.1f} {frac:>8}"
+            f"{r['steps']:>4} {r['chars_per_s']:>10.0f} {r['gflops']:>8.1f} {frac:>8} {r.get('recurrence') or '-':<10}"
         )
     if skipped:
         lines.append("skipped:")
         reasons: dict[str, list[str]] = {}
         for s in skipped:
-            reasons.setdefault(s["reason"], []).append(f"{s['impl']}/{s['mode']}/H{s['hidden_size']}/B{s['batch_size']}")
+            name = f"{s['impl']}/{s['mode']}/H{s['hidden_size']}/B{s['batch_size']}"
+            reasons.setdefault(s["reason"], []).append(name)
         for reason, items in reasons.items():
             lines.append(f"  {reason}: {', '.join(items)}")
     return "\n".join(lines)
@@ -304,27 +355,40 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="fewer sizes and steps (< 3 min on 2 CPU cores)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/mlstm_throughput.json"), help="JSON output path")
     parser.add_argument("--hidden-sizes", type=int, nargs="+", default=None,
-                        help="H values (default 512 1024 2048 4096; quick: 512 1024 4096)")
+                        help="H values (default 512 1024 2048 4096; quick: 512 1024 4096; cuda: 2048 4096 1024)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
-                        help="B values (default 32 128 512 1024; quick: 64 256)")
+                        help="B values (default 32 128 512 1024; quick: 64 256; cuda: 64 128 256 512 1024, "
+                             "quick 256 512 1024)")
     parser.add_argument("--steps", type=int, default=None, help="T, bytes per sequence (default: by size)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
+    parser.add_argument("--impls", nargs="+", choices=ALL_IMPLS, default=None,
+                        help=f"(default: {' '.join(IMPLS)}; cuda: {' '.join(CUDA_IMPLS)})")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: bf16 where this CPU/GPU computes it natively, else fp32 (default: auto)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--min-time", type=float, default=None, help="seconds of repeats per measurement")
-    parser.add_argument("--matmul-size", type=int, default=4096, help="square matmul size for the reference rate")
+    parser.add_argument("--matmul-size", type=int, default=None,
+                        help="square matmul size for the reference rate (default 4096; cuda: 8192)")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="stop starting new measurements after this many seconds (what was measured is written)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
     if args.hidden_sizes is None:
-        args.hidden_sizes = [512, 1024, 4096] if args.quick else [512, 1024, 2048, 4096]
+        # cuda: the sizes a flagship run would use first, so that --max-seconds drops the least useful
+        args.hidden_sizes = [2048, 4096, 1024] if cuda else [512, 1024, 4096] if args.quick else [512, 1024, 2048, 4096]
     if args.batch_sizes is None:
-        args.batch_sizes = [64, 256] if args.quick else [32, 128, 512, 1024]
+        args.batch_sizes = ([256, 512, 1024] if args.quick else [64, 128, 256, 512, 1024]) if cuda else \
+            [64, 256] if args.quick else [32, 128, 512, 1024]
+    args.impls = args.impls or list(CUDA_IMPLS if cuda else IMPLS)
+    args.matmul_size = args.matmul_size or (8192 if cuda else 4096)
     if args.min_time is None:
         args.min_time = 0.3 if args.quick else 1.5
-    device = torch.device(args.device)
-    print(f"{cpu_description()}; {describe_precision(args.precision, device)}", flush=True)
+    where = torch.cuda.get_device_name(device) if cuda else cpu_description()
+    print(f"{where}; {describe_precision(args.precision, device)}", flush=True)
     args.precision = resolve_precision(args.precision, device)
 
     started = time.perf_counter()
@@ -334,8 +398,21 @@ def main(argv: list[str] | None = None) -> dict:
     runs, skipped = plan(args)
     records = []
     for impl, mode, hidden, batch, steps in runs:
-        rec = measure(impl, mode, hidden, batch, steps, args.precision, device,
-                      min_time=args.min_time, matmul_flops=matmul, seed=args.seed)
+        if args.max_seconds is not None and time.perf_counter() - started > args.max_seconds:
+            skipped.append({"impl": impl, "mode": mode, "hidden_size": hidden, "batch_size": batch,
+                            "reason": f"--max-seconds {args.max_seconds:g} reached"})
+            continue
+        try:
+            rec = measure(impl, mode, hidden, batch, steps, args.precision, device,
+                          min_time=args.min_time, matmul_flops=matmul, seed=args.seed)
+        except torch.cuda.OutOfMemoryError:
+            skipped.append({"impl": impl, "mode": mode, "hidden_size": hidden, "batch_size": batch,
+                            "reason": "out of GPU memory"})
+            torch.cuda.empty_cache()
+            continue
+        finally:
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
         records.append(rec)
         print(f"  {impl:<12} {mode:<9} H={hidden:<5} B={batch:<5} T={steps:<4} "
               f"{rec['chars_per_s']:>10.0f} chars/s  {rec['fraction_of_matmul']:.2f} of matmul", flush=True)
@@ -351,6 +428,8 @@ def main(argv: list[str] | None = None) -> dict:
         "matmul_size": args.matmul_size,
         "device": str(device),
         "cpu": cpu_description(),
+        "gpu": torch.cuda.get_device_name(device) if cuda else None,
+        "triton": _triton_version(),
         "threads": torch.get_num_threads(),
         "precision": args.precision,
         "native_bf16": native_bf16(device),
@@ -364,6 +443,14 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
     return result
+
+
+def _triton_version() -> str | None:
+    try:
+        import triton
+    except ImportError:
+        return None
+    return triton.__version__
 
 
 if __name__ == "__main__":

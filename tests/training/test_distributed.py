@@ -82,7 +82,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(corpus_file, tmp_pa
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     steps_at_kill = [p.name for p in checkpoint_files(killed)]
-    assert steps_at_kill and "step-000000150.pt" not in steps_at_kill and len(steps_at_kill) <= 2
+    # keep 2, plus the old one a kill between writing the new checkpoint and pruning can leave
+    assert steps_at_kill and "step-000000150.pt" not in steps_at_kill and len(steps_at_kill) <= 3
 
     run(CLI + pretrain_args(corpus_file, killed, *args, "--resume"))
     assert_same_weights(load_model(tmp_path / "whole"), load_model(killed), exact=True)

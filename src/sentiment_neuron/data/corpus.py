@@ -27,7 +27,7 @@ import torch
 
 from ..text import preprocess
 
-__all__ = ["Corpus", "TBPTTBatches", "build_corpus"]
+__all__ = ["Corpus", "TBPTTBatches", "build_corpus", "split_window"]
 
 
 @dataclass
@@ -132,11 +132,30 @@ class TBPTTBatches:
 
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and next-byte targets of global step `step`, each (T, B / world_size) int64."""
+        return split_window(torch.from_numpy(self.window(step)))
+
+    def window(self, step: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The bytes of global step `step` as stored: uint8 (B / world_size, T + 1), row b the
+        stream b's T inputs and the next byte; `split_window` makes inputs and targets of it.
+
+        Args:
+            out: a C-contiguous uint8 array of that shape to fill (e.g. a pinned host buffer's
+                numpy view, for a non-blocking copy to a GPU); a new array when None.
+        """
         k = step % self.batches_per_epoch
-        window = np.ascontiguousarray(self.rows[:, k * self.seq_len : (k + 1) * self.seq_len + 1])
-        window = torch.from_numpy(window).long().t()
-        return window[:-1], window[1:]
+        rows = self.rows[:, k * self.seq_len : (k + 1) * self.seq_len + 1]
+        if out is None:
+            return np.ascontiguousarray(rows)
+        np.copyto(out, rows if isinstance(rows, np.ndarray) else np.asarray(rows))
+        return out
 
     def starts_epoch(self, step: int) -> bool:
         """True when `step` begins a pass over the stream (the carried state resets)."""
         return step % self.batches_per_epoch == 0
+
+
+def split_window(window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and next-byte targets, each (T, B) int64 (views of one (T + 1, B) tensor), of a
+    `TBPTTBatches.window` (B, T + 1) of any integer dtype, on whatever device it is."""
+    window = window.long().t()
+    return window[:-1], window[1:]

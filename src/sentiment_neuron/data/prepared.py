@@ -163,6 +163,7 @@ def prepare_corpus(
     quiet: bool = False,
     source: str = "",
     overwrite: bool = False,
+    preprocessed: bool = False,
 ) -> dict:
     """Stream `texts` into a prepared corpus folder (see the module docstring for the format).
 
@@ -187,6 +188,8 @@ def prepare_corpus(
         quiet: no progress bar (it counts bytes written).
         source: description of the texts, recorded (e.g. a path or "imdb:unsup").
         overwrite: replace a corpus already in `out_dir`.
+        preprocessed: `texts` are bytes that `text.preprocess` with `preprocessing` already
+            made (e.g. unpacked from a stream of such documents): written as they are.
 
     Returns:
         The metadata written to corpus.json (a dict, see the module docstring).
@@ -210,8 +213,8 @@ def prepare_corpus(
     kwargs = _preprocessing_kwargs(preprocessing)
     folder = _corpus_folder(Path(out_dir), overwrite)
     t0 = time.perf_counter()
-    writers = _write_splits(texts, folder, _held_out(validation_fraction, seed), shard_bytes, kwargs,
-                            desc=f"preparing {source or 'corpus'}", quiet=quiet)
+    writers = _write_splits(texts, folder, _held_out(validation_fraction, seed), shard_bytes,
+                            None if preprocessed else kwargs, desc=f"preparing {source or 'corpus'}", quiet=quiet)
     _check_not_empty(writers, folder, validation_fraction)
     meta = {
         "format": CORPUS_FORMAT,
@@ -254,10 +257,10 @@ def _held_out(validation_fraction: float, seed: int) -> Iterator[bool]:
 
 
 def _write_splits(texts: Iterable[str], folder: Path, held_out: Iterator[bool], shard_bytes: int,
-                  preprocessing: dict, desc: str, quiet: bool) -> dict[str, _SplitWriter]:
-    """Preprocess each text and append it to the validation split's shards when its draw says so,
-    else to the train split's; all shards closed. Any error (the texts' reader's included) removes
-    every shard written and propagates."""
+                  preprocessing: dict | None, desc: str, quiet: bool) -> dict[str, _SplitWriter]:
+    """Preprocess each text (unless `preprocessing` is None: bytes, already preprocessed) and append it
+    to the validation split's shards when its draw says so, else to the train split's; all shards
+    closed. Any error (the texts' reader's included) removes every shard written and propagates."""
     from tqdm.auto import tqdm
 
     writers = {split: _SplitWriter(folder, split, shard_bytes) for split in SPLITS}
@@ -266,7 +269,7 @@ def _write_splits(texts: Iterable[str], folder: Path, held_out: Iterator[bool], 
     pending = 0
     try:
         for text, validation in zip(texts, held_out):
-            data = preprocess(text, **preprocessing)
+            data = text if preprocessing is None else preprocess(text, **preprocessing)
             writers["validation" if validation else "train"].add(data)
             pending += len(data)
             if pending >= _PROGRESS_BYTES:

@@ -40,8 +40,9 @@ def iter_chunks(model: ByteLM, tokens: torch.Tensor, lengths: torch.Tensor, chun
     """
     precision = resolve_precision(precision, tokens.device, PRECISIONS)
     carried = None
-    for t0 in range(0, int(lengths.max()), chunk_len):
-        active = int((lengths > t0).sum())  # a prefix, lengths being sorted
+    host_lengths = lengths.tolist()  # read once per batch: no host sync per chunk on a GPU
+    for t0 in range(0, max(host_lengths, default=0), chunk_len):
+        active = sum(n > t0 for n in host_lengths)  # a prefix, lengths being sorted
         carried = None if carried is None else model.narrow_state(carried, active)
         with autocast(precision, tokens.device):
             hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len, :active], carried, return_cells=return_cells)

@@ -27,12 +27,18 @@ which picks its kernel by CPU kind). tanh(x) as 2 sigmoid(2x) - 1 was
 measured and dropped: no faster on a Xeon with AMX, slower on AVX2.
 torch.compile of the step's elementwise part gained ~10% in bf16 for ~16 s
 of compilation per process: not worth it for featurization runs of minutes.
+
+On CUDA (or when asked: `fused_mlstm.use_recurrence`) the window runs instead
+as one autograd Function with fused cells (`fused_mlstm.py`); the loops here
+stay the reference and the fallback.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .fused_mlstm import fused_forward, recurrence_for
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -106,6 +112,9 @@ class MLSTM(nn.Module):
         # Cast the recurrent weights once, not at every step (autocast would
         # re-cast these non-leaf tensors each time they are used).
         compute_dtype = _compute_dtype(x)
+        kind = recurrence_for(x.device)  # "loop" on CPU; on CUDA the fused window (fused_mlstm.py)
+        if kind != "loop":
+            return fused_forward(self, x, h, c, return_cells, compute_dtype, kind)
         w_h, w_mh = self.w_h.weight().to(compute_dtype), self.w_mh.weight().to(compute_dtype)
         if not _needs_grad(x, h, c, *self.parameters()):
             w_x, w_mx = self.w_x.weight().to(compute_dtype), self.w_mx.weight().to(compute_dtype)

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..models import ModelConfig
+from ..models.fused_mlstm import RECURRENCES
 from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS, resolve_precision
 
 OPTIMIZERS = ("adam", "adamw")
@@ -18,7 +19,9 @@ SCHEDULES = ("linear", "cosine")
 ARCHITECTURE = ("rnn", "hidden_size", "embed_size", "num_layers")  # ModelConfig fields a resume checks
 BUDGETS = ("max_steps", "max_bytes", "max_minutes")  # TrainConfig fields a resume may change (extend the run)
 # TrainConfig fields a resume may change: how the run is watched and saved, not what it computes.
-CADENCE = ("eval_every", "eval_bytes", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints")
+CADENCE = ("eval_every", "eval_bytes", "eval_streams", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints")
+# TrainConfig fields a resume may change: how the same function is computed (models/fused_mlstm.py).
+IMPLEMENTATION = ("recurrence",)
 
 
 @dataclass
@@ -28,7 +31,9 @@ class TrainConfig:
     batch_size is the global number of TBPTT streams (split across ranks and
     micro-batches); seq_len the TBPTT length in bytes; warmup_steps a linear
     warmup before the schedule; checkpoint_every (steps) and checkpoint_minutes
-    whichever comes first.
+    whichever comes first; eval_streams the parallel streams of the validation
+    BPC; recurrence how the mLSTM's time loop runs (`fused_mlstm.RECURRENCES`:
+    "auto" is the fused Triton window on CUDA, the plain loop on CPU).
     """
 
     batch_size: int = 64
@@ -46,21 +51,24 @@ class TrainConfig:
     precision: str = DEFAULT_PRECISION
     eval_every: int = 500
     eval_bytes: int = 262_144
+    eval_streams: int = 16
     checkpoint_every: int | None = None
     checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 3
     seed: int = 0
+    recurrence: str = "auto"
 
     def __post_init__(self) -> None:
         if self.max_steps is None and self.max_bytes is None and self.max_minutes is None:
             raise ValueError("give a budget: max_steps, max_bytes or max_minutes")
         for name, value, allowed in (("precision", self.precision, TRAIN_PRECISIONS),
                                      ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("schedule", self.schedule, SCHEDULES)):
+                                     ("schedule", self.schedule, SCHEDULES),
+                                     ("recurrence", self.recurrence, RECURRENCES)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if self.grad_accum < 1 or self.batch_size < 1 or self.seq_len < 1:
-            raise ValueError("batch_size, seq_len and grad_accum must be positive")
+        if self.grad_accum < 1 or self.batch_size < 1 or self.seq_len < 1 or self.eval_streams < 1:
+            raise ValueError("batch_size, seq_len, grad_accum and eval_streams must be positive")
 
     def progress(self, step: int, bytes_seen: int, seconds: float) -> float:
         """Fraction of the budget used, in [0, 1]: the largest over the budgets set."""
@@ -106,7 +114,7 @@ def resumed_configs(ckpt: dict, model_config: ModelConfig | Mapping | None, trai
     given_model, given_train = dict(model_config or {}), dict(train_config or {})
     if "precision" in given_train:  # the checkpoint holds the precision "auto" resolved to
         given_train["precision"] = resolve_precision(given_train["precision"], device)
-    changes = {k: given_train.pop(k) for k in CADENCE if k in given_train}
+    changes = {k: given_train.pop(k) for k in CADENCE + IMPLEMENTATION if k in given_train}
     if any(k in given_train for k in BUDGETS):  # the budgets given replace all the saved ones
         changes.update({k: given_train.pop(k, None) for k in BUDGETS})
     replace(saved_model, **given_model), replace(saved_train, **given_train)  # TypeError: no such setting
