@@ -100,6 +100,10 @@ def add_pretrain(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in an OUT that holds another run's checkpoints, deleting them "
                         "(without it, that is refused)")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="continue training this saved LM (a folder or a shipped model's name) on these texts, with "
+                        "this run's own budget and schedule (ULMFiT's target-domain LM fine-tuning): its "
+                        "architecture is used (flags given must agree); ignored with --resume")
     common_arguments(p)
     p.set_defaults(func=_run_pretrain)
 
@@ -141,7 +145,7 @@ def _run_pretrain(args: argparse.Namespace) -> None:
     try:
         _, state = pretrain(corpus, args.out, model_config, train_config, resume=args.resume,
                             data_description=description, quiet=args.quiet, device=args.device,
-                            tensorboard=args.tensorboard, overwrite=args.overwrite)
+                            tensorboard=args.tensorboard, overwrite=args.overwrite, init_from=args.init_from)
     finally:
         distributed.teardown()
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:

@@ -14,8 +14,12 @@ from ..data.tasks import Task, load_task
 from ..models import FEATURE_POOLINGS, FEATURE_STATES, load_model
 from ..recipes.crossdomain import cross_domain_table, run_cross_domain
 from ..recipes.efficiency import format_efficiency_summary, run_data_efficiency
+from ..recipes.probes import run_transfer_with_variants, variants_markdown
 from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_transfer
-from ..transfer.classify import FORMATS, classify_texts, read_texts, write_predictions
+from ..training.classifier_io import load_classifier
+from ..transfer.classify import FORMATS, classify_finetuned, classify_texts, read_texts, write_multilabel_predictions, \
+    write_predictions
+from ..transfer.topn import DEFAULT_TOP_N
 from ..transfer.features import featurize, featurize_many
 from ..transfer.result import load_transfer
 from .arguments import MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, \
@@ -52,17 +56,26 @@ def add_transfer(sub) -> None:
     task_arguments(p)
     p.add_argument("--compare", default=",".join(COMPARED_FEATURES),
                    help="other features to probe for comparison, comma-separated ('' for none)")
+    p.add_argument("--hybrid", action="store_true",
+                   help="also fit one logistic regression on [TF-IDF word n-grams, the LM features] (scaled so "
+                        "neither swamps the other), beside each alone (OUT/probe_variants.md)")
+    p.add_argument("--top-n", type=_int_list, metavar="N,N,...",
+                   help="also refit the probe on the N units of largest |weight| for each N, e.g. "
+                        f"{','.join(map(str, DEFAULT_TOP_N))} (OUT/probe_variants.md)")
     common_arguments(p)
     p.set_defaults(func=_run_transfer)
 
 
 def add_classify(sub) -> None:
-    p = sub.add_parser("classify", help="apply a transfer result to texts: probabilities and labels",
+    p = sub.add_parser("classify", help="apply a transfer result or a fine-tuned classifier to texts",
                        description="Featurize texts with the model and apply a saved transfer result "
-                       "(its L1 probe, or with --unit its sentiment unit alone). Writes csv or jsonl: "
-                       "row, label, label_name, p_<class>...")
-    p.add_argument("--model", required=True, help=MODEL_HELP + ", the one the transfer result was made with")
-    p.add_argument("--transfer", required=True, help="transfer result folder (report.json + probe.npz)")
+                       "(its L1 probe, or with --unit its sentiment unit alone), or apply a fine-tuned classifier "
+                       "(--finetuned). Writes csv or jsonl: row, label, label_name, p_<class>...; a multilabel "
+                       "classifier: row, p_<label>... then a 0/1 <label>... column per label.")
+    p.add_argument("--model", help=MODEL_HELP + ", the one the transfer result was made with (with --transfer)")
+    p.add_argument("--transfer", help="transfer result folder (report.json + probe.npz)")
+    p.add_argument("--finetuned", help="a fine-tuned classifier folder (finetune --out) instead of --model and "
+                   "--transfer; multilabel: a p_<label> and a 0/1 <label> column per label")
     p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file, or - for stdin (a text per line)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
     encoding_arguments(p)
@@ -130,6 +143,13 @@ def _run_featurize(args: argparse.Namespace) -> None:
 def _run_transfer(args: argparse.Namespace) -> None:
     task = task_from_args(args)
     compare = tuple(s for s in args.compare.split(",") if s.strip())
+    if args.hybrid or args.top_n:
+        result, variants = run_transfer_with_variants(
+            load_model(args.model), task, args.out, args.features, compare, args.hybrid, args.top_n,
+            model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
+        print(format_transfer_summary(result.report) + "\n\n" + variants_markdown(variants))
+        print(f"report: {Path(args.out) / 'report.md'}, {Path(args.out) / 'probe_variants.md'}")
+        return
     result = run_transfer(load_model(args.model), task, args.out, args.features, compare,
                           model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
     print(format_transfer_summary(result.report))
@@ -137,6 +157,10 @@ def _run_transfer(args: argparse.Namespace) -> None:
 
 
 def _run_classify(args: argparse.Namespace) -> None:
+    if args.finetuned:
+        return _run_classify_finetuned(args)
+    if not (args.model and args.transfer):
+        raise ValueError("give --model and --transfer (an L1 probe's result), or --finetuned (a classifier folder)")
     result = load_transfer(args.transfer)
     texts = some_texts(read_texts(args.input, args.text_key, **encoding(args)), args.input)
     proba, labels = classify_texts(load_model(args.model), result, texts, unit=args.unit,
@@ -146,6 +170,24 @@ def _run_classify(args: argparse.Namespace) -> None:
         counts = ", ".join(f"{name} {int((labels == k).sum()):,}" for k, name in enumerate(result.label_names))
         how = f"sentiment unit {result.unit.unit}" if args.unit else f"L1 probe on {result.features}"
         print(f"{args.out}: {len(texts):,} texts classified by the {how}: {counts}", file=sys.stderr)
+
+
+def _run_classify_finetuned(args: argparse.Namespace) -> None:
+    if args.model or args.transfer or args.unit:
+        raise ValueError("--finetuned holds its own encoder and head: leave out --model, --transfer and --unit")
+    classifier = load_classifier(args.finetuned)
+    texts = some_texts(read_texts(args.input, args.text_key, **encoding(args)), args.input)
+    proba, predicted = classify_finetuned(classifier, texts, args.batch_size, args.precision)
+    names = classifier.config.label_names
+    if classifier.config.kind == "multilabel":
+        write_multilabel_predictions(args.out, len(texts), proba, predicted, names, args.format)
+        counts = ", ".join(f"{name} {int(predicted[:, k].sum()):,}" for k, name in enumerate(names))
+    else:
+        write_predictions(args.out, len(texts), proba, predicted, names, args.format)
+        counts = ", ".join(f"{name} {int((predicted == k).sum()):,}" for k, name in enumerate(names))
+    if args.out != "-" and not args.quiet:
+        print(f"{args.out}: {len(texts):,} texts classified by the fine-tuned classifier {args.finetuned}: "
+              f"{counts}", file=sys.stderr)
 
 
 def _run_data_efficiency(args: argparse.Namespace) -> None:

@@ -21,6 +21,14 @@ after the step in progress; `resume=True` continues from the newest one
 that loads, exactly (bitwise on CPU in fp32 with the same thread count, also
 after SIGKILL at any moment: tests/test_kill_resume.py), with the
 checkpoint's settings (given ones that disagree are refused, budgets extend).
+
+On a GPU nothing in the loop waits for the device (gpu-plan.md, section 1):
+each step's bytes travel as one pinned uint8 window (`batches.DeviceBatches`),
+the loss stays on the device and is read only for the progress bar (at most
+once a second) and the metrics lines (`_Run.train_bpc`), Adam is the fused
+kernel, the model is built on the GPU, and the mLSTM runs its TBPTT window as
+one autograd Function with Triton cells (`TrainConfig.recurrence`, "auto";
+models/fused_mlstm.py). Checkpoints hold the CUDA RNG state too.
 """
 from __future__ import annotations
 
@@ -35,75 +43,26 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import distributed
+from .batches import DeviceBatches
 from .checkpoints import checkpoint_files, load_latest_checkpoint, save_checkpoint
 from ..data.corpus import Corpus, TBPTTBatches
 from ..atomic import atomic_write, remove_stale_temps
-from ..models import ByteLM, ModelConfig, detach_state, save_model
+from ..models import ByteLM, ModelConfig, save_model
+from ..models.fused_mlstm import recurrence_for, use_recurrence
 from ..models.io import CONFIG_FILE, WEIGHTS_FILE
-from ..precision import autocast, resolve_precision
+from ..precision import resolve_precision
 from .config import TrainConfig, TrainState, resumed_configs
+from .init_from import init_from_model
+from .step import LN2, bits_per_char, evaluate_bpc, make_optimizer, train_step  # noqa: F401 (re-exported)
 from ..report.runinfo import library_versions
 
 METRICS_FILE = "metrics.jsonl"
-LN2 = math.log(2.0)
-def bits_per_char(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy in bits. logits (T, B, 256), targets (T, B) int64."""
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)) / LN2
-
-
-@torch.no_grad()
-def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: torch.device) -> float:
-    """BPC on the first `cfg.eval_bytes` of `stream`, read as TBPTT batches of up to 16 streams."""
-    stream = stream[: cfg.eval_bytes]
-    seq_len = max(1, min(cfg.seq_len, len(stream) - 2))  # a tiny held-out set still gets a batch
-    batches = TBPTTBatches(stream, max(1, min(16, (len(stream) - 1) // (seq_len + 1))), seq_len)
-    was_training = model.training
-    model.eval()
-    state, total = None, 0.0
-    for k in range(len(batches)):
-        x, y = (t.to(device) for t in batches[k])
-        with autocast(cfg.precision, device):
-            logits, state = model(x, state)
-        total += bits_per_char(logits, y).item()
-    model.train(was_training)
-    return total / len(batches)
-
-
-def train_step(net, optimizer, scaler, x, y, state, cfg: TrainConfig, lr: float, batch_dim: int):
-    """One optimizer step on this rank's share of the global batch.
-
-    x, y: (T, B_rank) int64; state: the carried state of these B_rank streams.
-    The streams are split into `cfg.grad_accum` micro-batches; gradients are
-    summed (and averaged across ranks by DDP on the last one). Returns the
-    mean BPC and the new (detached) state.
-    """
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    optimizer.zero_grad(set_to_none=True)
-    n = cfg.grad_accum
-    states = [None] * n if state is None else list(zip(*(s.chunk(n, batch_dim) for s in state)))
-    bpc, new_states = 0.0, []
-    for i, (xm, ym, sm) in enumerate(zip(x.chunk(n, 1), y.chunk(n, 1), states)):
-        sync = i == n - 1 or not isinstance(net, DistributedDataParallel)
-        with nullcontext() if sync else net.no_sync():
-            with autocast(cfg.precision, x.device):
-                logits, s = net(xm, sm)
-            loss = bits_per_char(logits, ym) / n
-            scaler.scale(loss).backward()
-        bpc += loss.item()
-        new_states.append(detach_state(s))
-    scaler.unscale_(optimizer)
-    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
-    scaler.step(optimizer)
-    scaler.update()
-    return bpc, tuple(torch.cat(parts, batch_dim) for parts in zip(*new_states))
+_BAR_SECONDS = 1.0  # the progress bar reads the loss (a host sync on a GPU) at most this often
 
 
 def pretrain(
@@ -117,6 +76,7 @@ def pretrain(
     device: str = "auto",
     tensorboard: bool = False,
     overwrite: bool = False,
+    init_from: str | Path | None = None,
 ) -> tuple[ByteLM, TrainState]:
     """Train a ByteLM on `corpus` and write it to the folder `out`.
 
@@ -142,6 +102,8 @@ def pretrain(
             run's checkpoints deletes them and its metrics first; without it, that
             is refused (its checkpoints would be pruned and a later resume would
             continue the old run).
+        init_from: a saved model (folder or shipped name) whose architecture and weights a fresh
+            run starts from (`init_from.init_from_model`; ignored on resume: the checkpoint's win).
 
     Raises:
         FileNotFoundError: resume without a checkpoint.
@@ -165,6 +127,9 @@ def pretrain(
         ckpt = load_latest_checkpoint(out)
         _check_corpus(ckpt, corpus, out)
         model_config, train_config = resumed_configs(ckpt, model_config, train_config, out, d.device)
+    init_weights = None
+    if init_from is not None and ckpt is None:
+        model_config, init_weights = init_from_model(init_from, model_config)
     if isinstance(model_config, Mapping):
         model_config = ModelConfig(**model_config)
     if isinstance(train_config, Mapping):
@@ -178,11 +143,14 @@ def pretrain(
         raise ValueError(f"batch size {cfg.batch_size} must split evenly into {d.world_size} ranks "
                          f"x {cfg.grad_accum} micro-batches")
     torch.manual_seed(cfg.seed)
-    model = ByteLM(model_config).to(d.device)
+    with torch.device(d.device) if d.device.type == "cuda" else nullcontext():  # no host init of a big model
+        model = ByteLM(model_config).to(d.device)
+    if init_weights is not None:
+        model.load_state_dict(init_weights)
     batch_dim = model.rnn.state_batch_dim
-    optimizer = _optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg, d.device)
     scaler = torch.amp.GradScaler(d.device.type, enabled=cfg.precision == "fp16")
-    batches = TBPTTBatches(corpus.train, cfg.batch_size, cfg.seq_len, d.rank, d.world_size)
+    batches = DeviceBatches(TBPTTBatches(corpus.train, cfg.batch_size, cfg.seq_len, d.rank, d.world_size), d.device)
     ts, carried = TrainState(), None
     if ckpt is not None:
         carried = _restore(ckpt, model, optimizer, scaler, d, batch_dim)
@@ -196,22 +164,23 @@ def pretrain(
     start, last_ckpt = time.time() - ts.seconds, time.time()
     progress = distributed.agree(d, [cfg.progress(ts.step, ts.bytes_seen, ts.seconds)])[0]
     lr = cfg.learning_rate(ts.step, progress) if ts.lr is None else ts.lr
-    with _StopRequest() as stop:
+    with _StopRequest() as stop, _recurrence(cfg):
         while progress < 1.0:
             if batches.starts_epoch(ts.step):
                 carried = None
-            x, y = (t.to(d.device, non_blocking=True) for t in batches[ts.step])
+            x, y = batches[ts.step]
             lr = ts.lr = cfg.learning_rate(ts.step, progress)
             bpc, carried = train_step(net, optimizer, scaler, x, y, carried, cfg, lr, batch_dim)
+            run.last_bpc = bpc  # on the device: read only when logged
             ts.step += 1
             ts.bytes_seen += x.numel() * d.world_size
             ts.seconds = time.time() - start
             progress, stopping, time_due = distributed.agree(d, [
                 cfg.progress(ts.step, ts.bytes_seen, ts.seconds), float(stop.requested),
                 float(time.time() - last_ckpt > 60 * cfg.checkpoint_minutes)])
-            run.log_step(bar, progress, bpc, lr)
+            run.log_step(bar, progress, lr)
             if ts.step % cfg.eval_every == 0:
-                run.evaluate(bpc, lr)
+                run.evaluate(run.train_bpc(), lr)
             if stopping or time_due or (cfg.checkpoint_every and ts.step % cfg.checkpoint_every == 0):
                 run.checkpoint(carried)
                 last_ckpt = time.time()
@@ -221,9 +190,10 @@ def pretrain(
                     print(f"interrupted after step {ts.step}; checkpoint written to {out} (continue with --resume)")
                 raise KeyboardInterrupt
     bar.close()
-    if ts.step % cfg.eval_every or ts.validation_bpc is None:  # not just evaluated
-        run.evaluate(None, lr)
-    run.checkpoint(carried)
+    with _recurrence(cfg):
+        if ts.step % cfg.eval_every or ts.validation_bpc is None:  # not just evaluated
+            run.evaluate(None, lr)
+        run.checkpoint(carried)
     run.close()
     return model.eval(), ts
 
@@ -231,9 +201,10 @@ def pretrain(
 _BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
 
 
-def _optimizer(model: ByteLM, cfg: TrainConfig) -> torch.optim.Optimizer:
-    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+def _recurrence(cfg: TrainConfig):
+    """The mLSTM's recurrence for this run: the config's, unless "auto" (then $SENTIMENT_NEURON_RECURRENCE
+    or the device's choice, `fused_mlstm.recurrence_for`)."""
+    return nullcontext() if cfg.recurrence == "auto" else use_recurrence(cfg.recurrence)
 
 
 def _restore(ckpt: dict, model, optimizer, scaler, d: distributed.Dist, batch_dim: int):
@@ -258,10 +229,19 @@ class _Run:
         self.out, self.model, self.optimizer, self.scaler, self.corpus = out, model, optimizer, scaler, corpus
         self.cfg, self.ts, self.data_description, self.d = cfg, ts, data_description, d
         self.writer = _tensorboard_writer(out) if tensorboard and d.is_main else None
+        self.last_bpc: torch.Tensor | None = None  # the last step's training BPC, on the device
+        self._shown = -math.inf
 
-    def log_step(self, bar, progress: float, bpc: float, lr: float) -> None:
-        if not self.d.is_main:
+    def train_bpc(self) -> float | None:
+        """The last step's training BPC (a host sync on a GPU)."""
+        return None if self.last_bpc is None else self.last_bpc.item()
+
+    def log_step(self, bar, progress: float, lr: float) -> None:
+        """Progress bar and TensorBoard, at most every `_BAR_SECONDS` (reading the BPC is a host sync)."""
+        if not self.d.is_main or time.monotonic() - self._shown < _BAR_SECONDS:
             return
+        self._shown = time.monotonic()
+        bpc = self.train_bpc()
         bar.n = int(100 * progress)
         rate = self.ts.bytes_seen / max(self.ts.seconds, 1e-9)
         bar.set_postfix_str(f"step {self.ts.step} bpc {bpc:.3f} {rate:,.0f} chars/s", refresh=False)
@@ -285,7 +265,7 @@ class _Run:
             "chars_per_s": round(self.ts.bytes_seen / max(self.ts.seconds, 1e-9), 1),
             "lr": lr,
             "loss_scale": self.scaler.get_scale() if self.scaler.is_enabled() else None,
-            "train_bpc": train_bpc,
+            "train_bpc": train_bpc,  # the last step's
             "validation_bpc": self.ts.validation_bpc,
             "world_size": self.d.world_size,
         }
@@ -310,8 +290,10 @@ class _Run:
             "validation_bpc": self.ts.validation_bpc,
             "world_size": self.d.world_size,
             "device": str(self.d.device),
+            "recurrence": recurrence_for(self.d.device),
             "train_config": asdict(self.cfg),
             "versions": library_versions(),
+            "init_from": self.model.config.provenance.get("init_from"),  # the model it started from, or None
         }
         save_model(self.model, self.out)
         payload = {

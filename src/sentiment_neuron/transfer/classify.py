@@ -20,6 +20,8 @@ from ..atomic import atomic_open
 from ..data.decoding import DEFAULT_ENCODING
 from ..data.readers import iter_stream_texts, iter_texts
 from ..models import ByteLM
+from ..precision import DEFAULT_PRECISION
+from ..training.classifier import Classifier
 from .features import featurize, parse_spec
 from .result import TransferResult
 
@@ -124,4 +126,45 @@ def write_predictions(
             for i, label, name, p in zip(ids, labels.tolist(), names, proba.tolist()):
                 record = {"row": i, "label": label, "label_name": name, **dict(zip(columns, p))}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return fmt
+
+
+def classify_finetuned(classifier: Classifier, texts: Sequence[str], batch_size: int = 64,
+                       precision: str = DEFAULT_PRECISION) -> tuple[np.ndarray, np.ndarray]:
+    """Apply a fine-tuned classifier (`training.classifier_io.load_classifier`) to `texts`.
+
+    Returns (proba float64: (N, classes) softmax, or (N, K) one sigmoid per label; predictions: (N,)
+    class indices, or (N, K) 0/1 at the classifier's validation-tuned thresholds).
+
+    Raises:
+        ValueError: no texts.
+    """
+    proba = classifier.eval().predict_proba(list(texts), batch_size, precision).numpy().astype(np.float64)
+    return proba, classifier.predict(proba)
+
+
+def write_multilabel_predictions(
+    path: str | Path, rows: int | Sequence, proba: np.ndarray, predicted: np.ndarray,
+    label_names: Sequence[str], fmt: str | None = None, stdout: io.TextIOBase | None = None,
+) -> str:
+    """Write one line per text: row, p_<label> (probability) per label, then <label> (0/1) per label.
+
+    Args as `write_predictions`, with proba and predicted both (N, K). Returns the format written.
+    """
+    proba, predicted = np.asarray(proba), np.asarray(predicted)
+    ids = list(range(rows)) if isinstance(rows, (int, np.integer)) else list(rows)
+    if proba.ndim != 2 or proba.shape != predicted.shape or proba.shape[1] != len(label_names) or len(ids) != len(proba):
+        raise ValueError(f"{len(ids)} rows, proba {proba.shape}, predictions {predicted.shape} and "
+                         f"{len(label_names)} label names do not agree")
+    fmt = output_format(path, fmt)
+    columns = [f"p_{name}" for name in label_names] + [str(name) for name in label_names]
+    with _open_out(path, stdout) as f:
+        writer = csv.writer(f, lineterminator="\n") if fmt == "csv" else None
+        if writer:
+            writer.writerow(["row", *columns])
+        for i, p, d in zip(ids, proba.tolist(), predicted.tolist()):
+            if writer:
+                writer.writerow([i, *(repr(v) for v in p), *d])
+            else:
+                f.write(json.dumps({"row": i, **dict(zip(columns, [*p, *d]))}, ensure_ascii=False) + "\n")
     return fmt
