@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_DATA)/MANIFEST.md),)
 export SENTIMENT_NEURON_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup demo demo-pretrain results test test-all test-browser browser clean
+.PHONY: setup demo demo-pretrain results test test-all test-browser browser gpu-pack clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,11 @@ test-browser: $(STAMP) browser
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ''
+
+# The pretraining corpus for a GPU window (README, "On a GPU"): IMDB unsup+train and OpinRank reviews,
+# preprocessed and xz-compressed into runs/gpu/pack (<= 56 MiB; a few minutes). Then scripts/gpu_flagship.sh.
+gpu-pack: $(STAMP)
+	PYTHON=$(abspath $(BIN)/python) bash scripts/gpu_flagship.sh pack
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

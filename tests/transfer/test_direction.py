@@ -83,7 +83,12 @@ def test_a_probe_that_kept_no_unit_gives_only_the_mean_difference():
     directions = find_sentiment_directions(np.zeros((1, 32)), np.ones(32), *_split(X, y))
     assert list(directions) == ["mean-difference"]
     with pytest.raises(ValueError, match="binary labels"):
-        find_sentiment_directions(np.ones((1, 32)), np.ones(32), X[:400], y[:400] * 2, *_split(X, y)[2:])
+        find_sentiment_directions(np.ones((1, 32)), np.ones(32), X[:400], np.arange(400) % 3, *_split(X, y)[2:])
+
+
+def test_any_two_classes_orient_toward_the_higher():
+    X, y, planted = _planted()
+    np.testing.assert_allclose(mean_difference_vector(X, y + 1), mean_difference_vector(X, y))
 
 
 def test_probe_vector_maps_standardized_weights_to_raw_space():

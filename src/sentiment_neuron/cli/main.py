@@ -12,7 +12,7 @@ import sys
 import torch
 
 from ..precision import describe_precision
-from . import demo, importing, inspect, pretraining, serving, transfer
+from . import demo, finetune, importing, inspect, pretraining, serving, transfer
 
 EPILOG = """examples:
   sentiment-neuron demo
@@ -46,7 +46,7 @@ COMMANDS = (
     pretraining.add_prepare_corpus, pretraining.add_pretrain,
     transfer.add_featurize, transfer.add_transfer, transfer.add_classify,
     inspect.add_heatmap, inspect.add_generate,
-    transfer.add_data_efficiency, transfer.add_cross_domain,
+    transfer.add_data_efficiency, transfer.add_cross_domain, finetune.add_finetune,
     inspect.add_word_vectors,
     serving.add_serve,
     importing.add_import_openai, importing.add_import_nvidia, importing.add_download, importing.add_info,

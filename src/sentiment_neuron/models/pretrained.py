@@ -17,9 +17,13 @@ PRETRAINED_ROOT = Path(__file__).resolve().parents[1] / "pretrained"
 # name -> {"summary": what it is, "files": {file name: sha256}}
 PRETRAINED: dict[str, dict] = {
     "mlstm-reviews-512": {
-        "summary": "mLSTM, 512 units, trained on 130 M bytes of IMDB (unlabeled + train) and OpinRank "
-                   "hotel and car reviews (the project's default model)",
-        "files": {},  # filled when the model is committed (see MODEL_CARD.md)
+        "summary": "mLSTM, 512 units, trained 100 minutes on one CPU core on 130 M bytes of IMDB "
+                   "(unlabeled + train) and OpinRank hotel and car reviews; held-out BPC 1.543 (the default model)",
+        "files": {
+            "config.json": "5c98fdcd6e37a57555a6ea8a0683ad020ec2ef638a84b4d827203889892a0a2b",
+            "model.safetensors": "089a9c18d79f4e785e0eb39fd2c4dc8e86ab4c42e6c03e8df9981a53d891b471",
+            "MODEL_CARD.md": "6c1df1a363638bb2aa2eed50e7adda2899f05286db825e0e394d1b38364e555f",
+        },
     },
 }
 DEFAULT_PRETRAINED = "mlstm-reviews-512"

@@ -97,7 +97,7 @@ def _load(name: str, precision: str) -> tuple[ByteLM, dict]:
     lm = load_model(name)
     provenance = lm.config.provenance
     return lm, {"name": str(name), "hidden_size": lm.hidden_size, "bytes_seen": provenance.get("bytes_seen"),
-                "validation_bpc": provenance.get("validation_bpc"),
+                "validation_bpc": provenance.get("validation_bpc_full", provenance.get("validation_bpc")),
                 "precision": resolve_precision(precision, next(lm.parameters()).device, PRECISIONS)}
 
 

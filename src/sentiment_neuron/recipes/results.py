@@ -161,7 +161,8 @@ def results_markdown(results: dict) -> str:
         f"**The model.** mLSTM, {results['hidden_size']} units, trained by `sentiment-neuron pretrain` on "
         f"{lm.get('data', '?')}: {lm.get('bytes_seen', 0) / 1e6:.0f} M bytes, {lm.get('steps', '?')} steps, "
         f"{lm.get('minutes', float('nan')):.0f} minutes on {lm.get('hardware', lm.get('device', '?'))}; "
-        f"held-out BPC {lm.get('validation_bpc', float('nan')):.3f}.\n",
+        f"held-out BPC {lm.get('validation_bpc_full', lm.get('validation_bpc', float('nan'))):.3f}"
+        + (f" (fp32, all {lm['validation_bytes']:,} held-out bytes)" if "validation_bytes" in lm else "") + ".\n",
         "**Transfer** (C chosen on validation; IMDB: a seeded random subset, 1,000 training reviews held out "
         "for validation):\n", "```", transfer_table(results), "```\n",
         "**Data efficiency** (SST-2, test accuracy, mean ± std over draws of the training subset):\n",

@@ -104,17 +104,19 @@ def mean_difference_vector(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The difference of class means of the standardized features, mapped to the raw space: unit norm.
 
     Args:
-        X: (N, H) training features; y: (N,) labels in {0, 1}.
+        X: (N, H) training features; y: (N,) labels of two classes; the higher one
+        (class 1, "positive" in SST-2 and IMDB) is the direction's positive end.
 
     Raises:
-        ValueError: labels other than two classes 0 and 1, or identical class means.
+        ValueError: labels of other than two classes, or identical class means.
     """
     X, y = np.asarray(X, np.float64), np.asarray(y)
-    if set(np.unique(y).tolist()) != {0, 1}:
-        raise ValueError(f"a direction needs binary labels 0 and 1, got classes {np.unique(y).tolist()}")
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise ValueError(f"a direction needs binary labels (two classes), got classes {classes.tolist()}")
     scaler = StandardScaler().fit(X)
     z = scaler.transform(X)
-    difference = z[y == 1].mean(axis=0) - z[y == 0].mean(axis=0)
+    difference = z[y == classes[1]].mean(axis=0) - z[y == classes[0]].mean(axis=0)
     return _unit_norm(difference / scaler.scale_, "the class means are identical")
 
 
@@ -149,7 +151,7 @@ def find_sentiment_directions(probe_coef, probe_scale, X, y, X_val, y_val, X_tes
 
     Args:
         probe_coef, probe_scale: the fitted L1 probe's ``coef_`` (1, H) and its scaler's ``scale_`` (H,).
-        X, y: training features (N, H) and labels in {0, 1}; X_val, y_val (and X_test, y_test): held out.
+        X, y: training features (N, H) and labels of two classes; X_val, y_val (and X_test, y_test): held out.
 
     Returns:
         {"probe": SentimentDirection, "mean-difference": SentimentDirection}, without
