@@ -61,8 +61,10 @@ case "${1:-help}" in
     "$PYTHON" benchmarks/mlstm_throughput.py --device cuda --quick --max-seconds "${BENCH_SECONDS:-150}" \
       --out "$OUT/mlstm_throughput.json" "${@:2}" ;;
   start)
-    "$PYTHON" -c 'import sys, torch, triton; print(sys.version.split()[0], "torch", torch.__version__, "triton",
-triton.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA")'
+    "$PYTHON" -c 'import importlib.util, sys, torch
+triton = importlib.util.find_spec("triton") and __import__("triton")
+print(sys.version.split()[0], "torch", torch.__version__, "triton", triton.__version__ if triton else "not installed",
+      torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA")'
     rm -f "$RUN/train.pid"
     "$PYTHON" scripts/gpu_pack.py unpack --pack "$PACK" --out "$CORPUS" --quiet
     if [ -z "${SKIP_CHECKS:-}" ]; then
