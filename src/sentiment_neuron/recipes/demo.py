@@ -27,7 +27,7 @@ from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, pct, write_json
 from ..training.config import TrainConfig
 from ..training.pretrain import pretrain
-from ..transfer.baseline import TfidfBaseline
+from ..transfer.baseline import tfidf_test_accuracy
 from ..transfer.result import TransferResult
 from .transfer import run_transfer
 
@@ -117,8 +117,6 @@ def _pretrain(folder: Path, hidden_size: int, minutes: float, data_dir, seed: in
 def _task_summary(lm: ByteLM, task, result: TransferResult, folder: Path, seed: int, precision: str) -> dict:
     """Accuracies beside the TF-IDF baseline on the same splits, and the heatmaps of one text per class."""
     report = result.report
-    tfidf = TfidfBaseline(seed=seed).fit(task.train.texts, task.train.labels, task.validation.texts,
-                                         task.validation.labels)
     unit, direction = result.unit, result.direction
     examples = _examples(task.test)
     heatmaps = [str(write_heatmaps(lm, examples, unit.unit, folder / "heatmap_unit", negate=unit.sign == -1,
@@ -137,7 +135,7 @@ def _task_summary(lm: ByteLM, task, result: TransferResult, folder: Path, seed: 
         "direction": None if direction is None else direction.method,
         "direction_test_accuracy": None if direction is None else direction.test_accuracy,
         "directions": {m: d.test_accuracy for m, d in result.directions.items()},
-        "tfidf_test_accuracy": float(tfidf.score(task.test.texts, task.test.labels)),
+        "tfidf_test_accuracy": tfidf_test_accuracy(task, seed),
         "report": str(folder / "report.md"), "histograms": histograms, "heatmaps": heatmaps,
     }
 

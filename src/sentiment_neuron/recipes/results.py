@@ -30,7 +30,7 @@ from ..data.tasks import load_task
 from ..models import DEFAULT_PRETRAINED, ByteLM, load_model
 from ..precision import DEFAULT_PRECISION, PRECISIONS, describe_precision, resolve_precision
 from ..report.markdown import format_table, pct, write_json
-from ..transfer.baseline import TfidfBaseline
+from ..transfer.baseline import tfidf_test_accuracy
 from .crossdomain import cross_domain_table, run_cross_domain
 from .efficiency import learning_curve_table, run_data_efficiency
 from .steering import format_steering_table, run_steering
@@ -119,15 +119,13 @@ def machine(precision: str, device) -> dict:
 
 def _transfer_row(result, control, task, seed: int) -> dict:
     report = result.report
-    tfidf = TfidfBaseline(seed=seed).fit(task.train.texts, task.train.labels, task.validation.texts,
-                                         task.validation.labels)
     return {"n": report["n"], "features": report["features"], "l1_probe": report["test_accuracy"],
             "nonzero_units": report["nonzero_units"], "unit": report["sentiment_unit"]["unit"],
             "unit_accuracy": report["sentiment_unit"]["test_accuracy"],
             "directions": {m: d["test_accuracy"] for m, d in (report.get("sentiment_directions") or {}).items()},
             "control_l1_probe": control.report["test_accuracy"],
             "control_unit_accuracy": control.report["sentiment_unit"]["test_accuracy"],
-            "tfidf": float(tfidf.score(task.test.texts, task.test.labels)),
+            "tfidf": tfidf_test_accuracy(task, seed),
             "feature_comparison": {spec: s["test_accuracy"] for spec, s in report["feature_comparison"].items()}}
 
 

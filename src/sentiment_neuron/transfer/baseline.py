@@ -83,3 +83,11 @@ class TfidfBaseline(ClassifierMixin, BaseEstimator):
     def score(self, texts: Sequence[str], y: np.ndarray) -> float:
         """Accuracy on (texts, y)."""
         return float(self.pipeline_.score(list(texts), np.asarray(y)))
+
+
+def tfidf_test_accuracy(task, seed: int = 0) -> float:
+    """The TF-IDF baseline on a Task's own splits: fitted on train, C chosen on validation,
+    accuracy on test (a fraction). The comparison the demo and `make results` print beside the probe."""
+    baseline = TfidfBaseline(seed=seed).fit(task.train.texts, task.train.labels, task.validation.texts,
+                                            task.validation.labels)
+    return baseline.score(task.test.texts, task.test.labels)
