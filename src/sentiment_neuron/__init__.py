@@ -35,20 +35,27 @@ _WHERE = {
     "import_openai": "models.importers", "import_nvidia": "models.importers", "describe_model": "models.importers",
     # training
     "pretrain": "training.pretrain", "TrainConfig": "training.config",
+    # fine-tuning end to end (ULMFiT): the classifier, its schedule, its folder
+    "Classifier": "training.classifier", "ClassifierConfig": "training.classifier",
+    "FinetuneConfig": "training.finetune", "finetune": "training.finetune", "new_classifier": "training.finetune",
+    "save_classifier": "training.classifier_io", "load_classifier": "training.classifier_io",
     # transfer: features, the L1 probe, the sentiment unit, baselines, results
     "featurize": "transfer.features", "featurize_many": "transfer.features",
     "L1Probe": "transfer.probe", "SentimentUnit": "transfer.probe", "find_sentiment_unit": "transfer.probe",
-    "TfidfBaseline": "transfer.baseline",
+    "TfidfBaseline": "transfer.baseline", "MultilabelL1Probe": "transfer.multilabel",
+    "HybridProbe": "transfer.hybrid", "top_n_units": "transfer.topn",
+    "SentimentDirection": "transfer.direction", "find_sentiment_directions": "transfer.direction",
     "TransferResult": "transfer.result", "load_transfer": "transfer.result", "save_transfer": "transfer.result",
     "classify_texts": "transfer.classify",
     # inspect: what the model sees
     "unit_trajectories": "inspect.heatmap", "write_heatmaps": "inspect.heatmap",
-    "generate": "inspect.sampling", "Steering": "inspect.sampling",
+    "generate": "inspect.sampling", "Steering": "inspect.sampling", "DirectionSteering": "inspect.sampling",
     "word_vectors": "inspect.wordvecs",
     # recipes: end to end, writing report folders
     "run_transfer": "recipes.transfer", "run_data_efficiency": "recipes.efficiency",
     "run_cross_domain": "recipes.crossdomain", "run_steering": "recipes.steering",
     "run_word_vectors": "recipes.wordvecs", "run_demo": "recipes.demo",
+    "run_finetune": "recipes.finetune", "run_finetune_table": "recipes.finetune",
     # foundation
     "preprocess": "text", "resolve_precision": "precision",
     # the one-object API and the scikit-learn featurizer

@@ -80,3 +80,30 @@ def test_load_task_imdb_holds_out_training_reviews(data_dir, test_cache):
     everything = load_dataset("imdb", "train", data_dir)
     assert Counter(task.train.texts) + Counter(task.validation.texts) == Counter(everything.texts)
     assert task.validation.label_names == ["negative", "positive"]
+
+
+def test_load_task_semeval_holds_out_tweets_and_tests_on_the_official_dev_set(data_dir):
+    task = load_task("semeval2018_ec", data_dir, seed=0)
+    everything = load_dataset("semeval2018_ec", "train", data_dir)
+    dev = load_dataset("semeval2018_ec", "validation", data_dir)
+    assert (len(task.train), len(task.validation), len(task.test)) == (len(everything) - 600, 600, len(dev))
+    assert task.test.texts == dev.texts and np.array_equal(task.test.labels, dev.labels)  # labeled: not the test file
+    assert Counter(task.train.texts) + Counter(task.validation.texts) == Counter(everything.texts)
+    # the split the transfer table was run on: a seeded permutation, each part in file order
+    order = np.random.default_rng(0).permutation(len(everything))
+    assert task.validation.texts == everything.subset(np.sort(order[:600])).texts
+    assert task.train.texts == everything.subset(np.sort(order[600:])).texts
+    assert task.train.labels.shape[1] == 11
+
+
+def test_load_task_semeval_subsets_and_validation_size(data_dir):
+    task = load_task("semeval2018_ec", data_dir, max_train=300, max_test=100, validation_size=200, seed=1)
+    assert (len(task.train), len(task.validation), len(task.test)) == (300, 200, 100)
+    again = load_task("semeval2018_ec", data_dir, max_train=300, max_test=100, validation_size=200, seed=1)
+    assert again.train.texts == task.train.texts and again.test.texts == task.test.texts
+
+
+@pytest.mark.parametrize("size", [-1, 10 ** 6])
+def test_load_task_refuses_an_impossible_hold_out(data_dir, size):
+    with pytest.raises(ValueError, match=f"semeval2018_ec:train: cannot hold out {size} of"):
+        load_task("semeval2018_ec", data_dir, validation_size=size)

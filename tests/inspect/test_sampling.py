@@ -110,6 +110,21 @@ def test_low_temperature_is_nearly_greedy():
     assert next_byte_probs(LOGITS, temperature=1e-3)[0, 0] > 0.999
 
 
+@pytest.mark.parametrize("temperature", [1e-300, 1e-45, 1e-8])
+@pytest.mark.parametrize("scale", [1.0, 1e30])
+def test_a_vanishing_temperature_is_greedy_never_nan(temperature, scale):
+    # unshifted, logits / 1e-300 are all +-inf in float32 and softmax gives NaN
+    p = next_byte_probs(LOGITS * scale, temperature=temperature, top_p=1e-9)
+    assert torch.isfinite(p).all() and p[0, 0] == 1.0 and float(p[0, 1:].sum()) == 0.0
+
+
+def test_ties_at_a_vanishing_temperature_share_the_mass():
+    logits = torch.full((1, 256), -5.0)
+    logits[0, [7, 9]] = 3.0
+    p = next_byte_probs(logits, temperature=1e-300)
+    assert p[0, 7] == p[0, 9] == 0.5
+
+
 def test_priming_changes_the_output(random_lm):
     # greedy: a random tiny model's next-byte distribution is nearly flat, so paired
     # samples (same seed) could coincide even though the distribution moved

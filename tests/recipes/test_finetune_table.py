@@ -47,6 +47,38 @@ def test_the_table_has_every_row_for_every_task(tasks, tmp_path):
     assert clf.config.kind == "multilabel" and clf.thresholds.shape == (11,)
 
 
+def test_a_stopped_table_keeps_its_rows_and_a_rerun_resumes_them(tasks, tmp_path, monkeypatch):
+    import sentiment_neuron.recipes.finetune as recipe
+    cfg = TableConfig(tasks=("sst2",), rows=("tfidf", "l1_probe", "random_init"),
+                      finetune=FinetuneConfig(epochs=1, batch_size=16), head={"max_bytes": 32})
+    sst = {"sst2": tasks["sst2"]}
+    real = recipe._finetuned_row
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipe, "_finetuned_row", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_finetune_table(tiny_model(8), tmp_path, cfg, tasks=sst, quiet=True, precision="fp32")
+    partial = json.loads((tmp_path / "report.json").read_text())
+    assert partial["finished"] is False and list(partial["rows"]["l1_probe"]["results"]) == ["sst2"]
+    assert partial["rows"]["random_init"]["results"] == {}
+    assert "**partial**" in (tmp_path / "report.md").read_text()
+
+    calls = []
+    monkeypatch.setattr(recipe, "_finetuned_row", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(recipe, "_probe_row", stop)  # finished rows must not be recomputed
+    report = run_finetune_table(tiny_model(8), tmp_path, cfg, tasks=sst, quiet=True, precision="fp32")
+    assert calls == ["random_init"] and report["finished"] is True and report["reused_results"] == 2
+    assert report["rows"]["l1_probe"]["results"]["sst2"] == partial["rows"]["l1_probe"]["results"]["sst2"]
+    assert "2 results reused" in (tmp_path / "report.md").read_text()
+
+    other = TableConfig(**{**cfg.__dict__, "probe_Cs": (1.0,)})  # other settings: nothing is reused
+    monkeypatch.undo()
+    again = run_finetune_table(tiny_model(8), tmp_path, other, tasks=sst, quiet=True, precision="fp32")
+    assert again["reused_results"] == 0 and again["rows"]["l1_probe"]["results"]["sst2"]["C"] == 1.0
+
+
 def test_row_encoders_carry_what_their_row_says():
     model = tiny_model(8, seed=3)
     same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))  # noqa: E731

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..data.decoding import DEFAULT_ENCODING, ENCODING_ERRORS
 from ..data.readers import read_records
-from ..data.tasks import Task, load_task
+from ..data.tasks import HELD_OUT_VALIDATION, Task, load_task
 from ..precision import DEFAULT_PRECISION, PRECISIONS
 
 
@@ -69,10 +69,12 @@ def some_texts(texts: list[str], source: str) -> list[str]:
 
 
 def validation_size_argument(p: argparse.ArgumentParser) -> None:
-    """--validation-size: imdb's held-out training reviews (`data.tasks.load_task`'s default)."""
-    size = default_of(load_task, "validation_size")
-    p.add_argument("--validation-size", type=int, default=size,
-                   help=f"imdb only (no validation split): training reviews held out (default: {size})")
+    """--validation-size: training texts held out for validation (`data.tasks.HELD_OUT_VALIDATION`)."""
+    defaults = ", ".join(f"{name}: {size}" for name, size in HELD_OUT_VALIDATION.items())
+    p.add_argument("--validation-size", type=int,
+                   help="training texts held out for validation where a dataset has no validation split (imdb) "
+                        "or no public test labels (semeval2018_ec, whose official dev set is then the test set) "
+                        f"(default: {defaults})")
 
 
 def task_arguments(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..data.readers import read_records
 from ..data.tasks import Task, load_task
 from ..models import load_model
-from ..recipes.finetune import ROWS, TABLE_TASKS, TableConfig, run_finetune, run_finetune_table, table_task
+from ..recipes.finetune import ROWS, TABLE_TASKS, TableConfig, run_finetune, run_finetune_table
 from ..recipes.finetune_report import table_markdown
 from ..training.classifier import NORMS, ClassifierConfig
 from ..training.finetune import FinetuneConfig
@@ -118,8 +118,6 @@ def _table_sizes(args) -> dict:
 
 
 def _task(args) -> Task:
-    if args.dataset == "semeval2018_ec":
-        return table_task(args.dataset, TableConfig(semeval_validation=args.validation_size), args.data_dir, args.seed)
     if args.dataset:
         return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
     if args.train and args.validation and args.test:

@@ -13,7 +13,7 @@ import numpy as np
 from .records import Records, align_labels
 from .registry import load_dataset
 
-__all__ = ["PARTS", "Task", "load_task"]
+__all__ = ["HELD_OUT_VALIDATION", "PARTS", "Task", "load_task"]
 
 PARTS = ("train", "validation", "test")
 
@@ -46,29 +46,58 @@ class Task:
             raise ValueError(f"{self.train.source}: {what} needs two classes or more to train on; {only}")
 
 
+# Training texts held out for validation, by dataset, where the data has no usable validation split:
+# imdb has none; semeval2018_ec's test labels are not public, so its labeled dev set is the test set.
+HELD_OUT_VALIDATION = {"imdb": 1000, "semeval2018_ec": 600}
+
+
 def load_task(
     name: str,
     data_dir: str | Path | None = None,
     max_train: int | None = None,
     max_test: int | None = None,
-    validation_size: int = 1000,
+    validation_size: int | None = None,
     seed: int = 0,
 ) -> Task:
-    """A named task. sst2 uses its own splits; imdb (no validation split) holds out
-    `validation_size` random training reviews. `max_train`/`max_test` draw seeded
-    random subsets (stratification is left to chance; both IMDB splits are balanced)."""
+    """A named task from the registry.
+
+    * sst2: its own train / validation / test splits.
+    * imdb (no validation split): `validation_size` random training reviews are held
+      out for validation (default 1000).
+    * semeval2018_ec (test labels not public): `validation_size` random training
+      tweets are held out for validation (default 600) and the official dev set
+      (886 tweets) is the test set, as in the SemEval-2018 Task 1 papers' dev results.
+
+    `max_train`/`max_test` then draw seeded random subsets (stratification is left to
+    chance; both IMDB splits are balanced). The same seed gives the same splits.
+
+    Raises:
+        DataError: a dataset file is missing or malformed.
+        ValueError: validation_size is negative or not smaller than the training set.
+    """
     rng = np.random.default_rng(seed)
-    if name == "imdb":
-        train_all = load_dataset("imdb", "train", data_dir)
-        order = rng.permutation(len(train_all))
-        validation = train_all.subset(order[:validation_size])
-        train = train_all.subset(order[validation_size:])
+    if name in HELD_OUT_VALIDATION:
+        size = HELD_OUT_VALIDATION[name] if validation_size is None else validation_size
+        train, validation = _hold_out(load_dataset(name, "train", data_dir), size, rng, sort=name != "imdb")
+        test = load_dataset(name, "validation" if name == "semeval2018_ec" else "test", data_dir)
     else:
         train = load_dataset(name, "train", data_dir)
         validation = load_dataset(name, "validation", data_dir)
-    test = load_dataset(name, "test", data_dir)
+        test = load_dataset(name, "test", data_dir)
     train, test = _sample(train, max_train, rng), _sample(test, max_test, rng)
     return Task(name, train, validation, test)
+
+
+def _hold_out(records: Records, size: int, rng: np.random.Generator, sort: bool) -> tuple[Records, Records]:
+    """(rest, held out): `size` seeded random records held out. sort keeps file order within each part
+    (imdb's parts keep the drawn order, so its splits stay those of earlier published runs)."""
+    if not 0 <= size < len(records):
+        raise ValueError(f"{records.source}: cannot hold out {size} of {len(records)} texts for validation")
+    order = rng.permutation(len(records))
+    held, rest = order[:size], order[size:]
+    if sort:
+        held, rest = np.sort(held), np.sort(rest)
+    return records.subset(rest), records.subset(held)
 
 
 def _sample(records: Records, limit: int | None, rng: np.random.Generator) -> Records:

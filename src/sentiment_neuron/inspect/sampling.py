@@ -141,7 +141,11 @@ def next_byte_probs(
         ValueError: temperature <= 0, top_k < 1, or top_p outside (0, 1].
     """
     check_sampling(temperature, top_k, top_p)
-    scaled = logits.float() / float(temperature)
+    # shifted so the largest is 0 before dividing (the distribution is the same): a tiny temperature then
+    # sends the rest to -inf instead of every logit to +-inf (inf - inf is NaN in softmax); the largest
+    # stay 0 even where the temperature underflows float32 (0 / 0)
+    shifted = logits.float() - logits.float().max(dim=-1, keepdim=True).values
+    scaled = torch.where(shifted == 0, shifted, shifted / float(temperature))
     if top_k is not None and top_k < scaled.shape[-1]:
         kth = torch.topk(scaled, int(top_k), dim=-1).values[..., -1:]  # (B, 1)
         scaled = scaled.masked_fill(scaled < kth, float("-inf"))

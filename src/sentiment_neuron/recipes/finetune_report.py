@@ -56,7 +56,7 @@ def table_markdown(report: dict) -> str:
         "# What does transfer carry?\n",
         f"Model `{report['model']}` ({report['hidden_size']} units); frozen features `{report['features']}`; "
         f"seed {report['seed']}; precision {report['precision']}; {m['cpu']}, {m['threads']} threads"
-        + (f", GPU {m['gpu']}" if m.get("gpu") else "") + f". Total {report['seconds'] / 60:.1f} min.\n",
+        + (f", GPU {m['gpu']}" if m.get("gpu") else "") + f". {_progress(report)}\n",
         _tasks_paragraph(report),
         "Test scores (%). Rows 1-3 share one featurization per task (its time is counted in both 2 and 3).\n",
         "\n".join(lines), "",
@@ -123,3 +123,13 @@ def _per_label(report: dict) -> list[str]:
     rows = [[key, *(f"{100 * row['results'][name]['test']['per_label_f1'][label]:.1f}" for label in labels)]
             for key, row in report["rows"].items() if name in row["results"]]
     return [f"## {name}: test F1 per label (%)\n", "```", format_table(["row", *labels], rows), "```", ""]
+
+
+def _progress(report: dict) -> str:
+    """The run's wall time, and whether it is partial or reused results of an earlier run."""
+    text = f"Total {report['seconds'] / 60:.1f} min"
+    if report.get("reused_results"):
+        text += f" in this run; {report['reused_results']} results reused from an earlier run into this folder"
+    if report.get("finished") is False:
+        text += " (**partial**: the run has not finished; '-' marks what is still to come)"
+    return text + "."
