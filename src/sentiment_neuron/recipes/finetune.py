@@ -145,7 +145,7 @@ def run_finetune_table(model: ByteLM, out: str | Path, cfg: TableConfig | None =
     cfg, out, start = cfg or TableConfig(), Path(out), time.time()
     device = torch.device("cuda" if cfg.finetune.device == "auto" and torch.cuda.is_available() else
                           "cpu" if cfg.finetune.device == "auto" else cfg.finetune.device)
-    precision = resolve_precision(precision, device, PRECISIONS)
+    requested, precision = precision, resolve_precision(precision, device, PRECISIONS)
     fcfg = replace(cfg.finetune, precision=precision, seed=seed, device=str(device))
     tasks = tasks or {name: table_task(name, cfg, data_dir, seed) for name in cfg.tasks}
     spec = spec_name(parse_spec(cfg.features or model.default_features))
@@ -153,7 +153,7 @@ def run_finetune_table(model: ByteLM, out: str | Path, cfg: TableConfig | None =
               "tasks": {name: _task_info(task) for name, task in tasks.items()},
               "table_config": _jsonable(asdict(replace(cfg, finetune=fcfg))),
               "rows": {row: {"title": ROWS[row], "results": {}} for row in cfg.rows},
-              "machine": machine(precision, device), "seed": seed, "precision": precision, "finished": False}
+              "machine": machine(requested, device), "seed": seed, "precision": precision, "finished": False}
     earlier = _resumable(out / "report.json", report)
     report["reused_results"] = sum(len(r) for row, r in earlier.items() if row in report["rows"])
     for name, task in tasks.items():
