@@ -16,8 +16,9 @@ from ..recipes.crossdomain import cross_domain_table, run_cross_domain
 from ..recipes.efficiency import format_efficiency_summary, run_data_efficiency
 from ..recipes.probes import run_transfer_with_variants, variants_markdown
 from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_transfer
+from ..training.classifier import classify_finetuned
 from ..training.classifier_io import load_classifier
-from ..transfer.classify import FORMATS, classify_finetuned, classify_texts, read_texts, write_multilabel_predictions, \
+from ..transfer.classify import FORMATS, classify_texts, read_texts, write_multilabel_predictions, \
     write_predictions
 from ..transfer.topn import DEFAULT_TOP_N
 from ..transfer.features import featurize, featurize_many

@@ -23,6 +23,7 @@ without autograd), so training memory is bounded whatever the length.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -195,3 +196,17 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def classify_finetuned(classifier: Classifier, texts: Sequence[str], batch_size: int = 64,
+                       precision: str = DEFAULT_PRECISION) -> tuple[np.ndarray, np.ndarray]:
+    """Apply a fine-tuned classifier (`training.classifier_io.load_classifier`) to `texts`.
+
+    Returns (proba float64: (N, classes) softmax, or (N, K) one sigmoid per label; predictions: (N,)
+    class indices, or (N, K) 0/1 at the classifier's validation-tuned thresholds).
+
+    Raises:
+        ValueError: no texts.
+    """
+    proba = classifier.eval().predict_proba(list(texts), batch_size, precision).numpy().astype(np.float64)
+    return proba, classifier.predict(proba)

@@ -21,7 +21,6 @@ from ..data.decoding import DEFAULT_ENCODING
 from ..data.readers import iter_stream_texts, iter_texts
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION
-from ..training.classifier import Classifier
 from .features import featurize, parse_spec
 from .result import TransferResult
 
@@ -127,20 +126,6 @@ def write_predictions(
                 record = {"row": i, "label": label, "label_name": name, **dict(zip(columns, p))}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
     return fmt
-
-
-def classify_finetuned(classifier: Classifier, texts: Sequence[str], batch_size: int = 64,
-                       precision: str = DEFAULT_PRECISION) -> tuple[np.ndarray, np.ndarray]:
-    """Apply a fine-tuned classifier (`training.classifier_io.load_classifier`) to `texts`.
-
-    Returns (proba float64: (N, classes) softmax, or (N, K) one sigmoid per label; predictions: (N,)
-    class indices, or (N, K) 0/1 at the classifier's validation-tuned thresholds).
-
-    Raises:
-        ValueError: no texts.
-    """
-    proba = classifier.eval().predict_proba(list(texts), batch_size, precision).numpy().astype(np.float64)
-    return proba, classifier.predict(proba)
 
 
 def write_multilabel_predictions(
