@@ -39,7 +39,10 @@ class Task:
         and the training split holds two classes at least."""
         for split in (self.train, self.validation, self.test):
             if split.labels is None or split.labels.ndim != 1:
-                raise ValueError(f"{split.source}: {what} needs one label per text (binary or multiclass)")
+                multilabel = " (this is multilabel data: `finetune` fits one, and `finetune --table --rows " \
+                    "tfidf,l1_probe` runs the L1 probe per label, as does transfer.multilabel.MultilabelL1Probe)" \
+                    if split.labels is not None and split.labels.ndim == 2 else ""
+                raise ValueError(f"{split.source}: {what} needs one label per text (binary or multiclass){multilabel}")
         classes = np.unique(self.train.labels)
         if len(classes) < 2:
             only = f"every label is {self.train.label_names[classes[0]]!r}" if len(classes) else "no labels"
