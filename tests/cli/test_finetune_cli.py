@@ -67,8 +67,10 @@ def test_a_multilabel_classifier_writes_a_probability_and_a_decision_per_label(l
              for n, a, b in (("tr", 0, 48), ("va", 48, 80), ("te", 80, 96))]
     out = tmp_path / "clf"
     assert main(["finetune", "--model", str(lm), "--train", files[0], "--validation", files[1], "--test", files[2],
-                 "--text-key", "tweet", "--label-keys", ",".join(names), "--out", str(out), *FAST]) == 0
+                 "--text-key", "tweet", "--label-keys", ",".join(names), "--out", str(out), *FAST,
+                 "--threshold-objective", "f1"]) == 0
     assert load_classifier(out).thresholds.shape == (3,)
+    assert load_classifier(out).training_info["config"]["threshold_objective"] == "f1"
     texts = tmp_path / "t.txt"
     texts.write_text("so angry right now\nwhat a lovely day\n")
     assert main(["classify", "--finetuned", str(out), "--input", str(texts), "--out", str(tmp_path / "p.jsonl"),

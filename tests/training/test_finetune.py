@@ -180,3 +180,5 @@ def test_length_sorted_batches_and_bad_configs():
         ClassifierConfig(["only"])
     with pytest.raises(ValueError, match="precision"):
         FinetuneConfig(precision="fp8")
+    with pytest.raises(ValueError, match="threshold_objective must be one of jaccard, f1, got 'auc'"):
+        FinetuneConfig(threshold_objective="auc")

@@ -47,6 +47,31 @@ def test_tune_thresholds_finds_a_planted_threshold():
     np.testing.assert_array_equal(apply_thresholds(proba, thresholds)[:, :2], Y[:, :2])
 
 
+def test_jaccard_thresholds_drop_a_label_the_scores_cannot_see():
+    rng = np.random.default_rng(1)
+    proba = rng.uniform(size=(600, 3))
+    Y = np.stack([proba[:, 0] >= 0.5, proba[:, 1] >= 0.6, rng.uniform(size=600) < 0.1], axis=1).astype(int)
+    by_f1, by_jaccard = tune_thresholds(proba, Y, objective="f1"), tune_thresholds(proba, Y)
+    # per-label F1 predicts the blind label nearly everywhere (F1 2p/(1+p) beats never) ...
+    assert apply_thresholds(proba, by_f1)[:, 2].mean() > 0.8
+    # ... the mean Jaccard (the default objective) never predicts it, and keeps the two it can see
+    assert apply_thresholds(proba, by_jaccard)[:, 2].sum() == 0 and by_jaccard[2] > proba[:, 2].max()
+    np.testing.assert_array_equal(apply_thresholds(proba, by_jaccard)[:, :2], Y[:, :2])
+    jaccard = lambda t: jaccard_score(Y, apply_thresholds(proba, t), average="samples", zero_division=1.0)  # noqa: E731
+    assert jaccard(by_jaccard) > jaccard(by_f1) + 0.1
+
+
+def test_jaccard_thresholds_never_score_worse_on_validation_than_f1_thresholds():
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        Y = (rng.uniform(size=(80, 4)) < rng.uniform(0.05, 0.6, 4)).astype(int)
+        proba = np.clip(0.4 * Y + rng.uniform(0, 0.8, size=Y.shape), 0, 1)
+        jaccard = lambda t: jaccard_score(Y, apply_thresholds(proba, t), average="samples", zero_division=1.0)  # noqa: E731
+        assert jaccard(tune_thresholds(proba, Y)) >= jaccard(tune_thresholds(proba, Y, objective="f1")) - 1e-12
+    with pytest.raises(ValueError, match="unknown threshold objective 'auc'"):
+        tune_thresholds(proba, Y, objective="auc")
+
+
 def _shifted_data(n, shift, rng):
     """One feature x; label k is present when x > shift (the training and validation splits differ)."""
     x = rng.normal(size=(n, 1))
@@ -74,7 +99,7 @@ def test_the_fine_tuned_classifier_tunes_thresholds_on_validation_only(monkeypat
     train, val = semeval.subset(range(24)), semeval.subset(range(24, 40))
     seen = []
     real = finetune_module.tune_thresholds
-    monkeypatch.setattr(finetune_module, "tune_thresholds", lambda p, Y: seen.append(Y) or real(p, Y))
+    monkeypatch.setattr(finetune_module, "tune_thresholds", lambda p, Y, *a: seen.append(Y) or real(p, Y, *a))
     result = finetune(new_classifier(tiny_model(8), train, max_bytes=30), train, val,
                       FinetuneConfig(epochs=1, batch_size=8, precision="fp32"), quiet=True)
     assert seen and all(Y is val.labels for Y in seen)  # never the training (or any test) labels

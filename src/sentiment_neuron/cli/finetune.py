@@ -13,12 +13,13 @@ from ..recipes.finetune import ROWS, TABLE_TASKS, TableConfig, run_finetune, run
 from ..recipes.finetune_report import table_markdown
 from ..training.classifier import NORMS, ClassifierConfig
 from ..training.finetune import FinetuneConfig
+from ..transfer.metrics import THRESHOLD_OBJECTIVES
 from .arguments import MODEL_HELP, common_arguments, dataclass_defaults, encoding, encoding_arguments, \
     precision_argument, validation_size_argument
 
 # FinetuneConfig and ClassifierConfig fields with a flag defaulting to None (not given: the library's default)
 TRAIN_FLAGS = ("lr", "lr_decay", "epochs", "max_minutes", "batch_size", "clip", "weight_decay", "evals_per_phase",
-               "patience")
+               "patience", "threshold_objective")
 HEAD_FLAGS = ("bptt_window", "chunk_len", "max_bytes", "norm", "head_hidden")
 TABLE_FLAGS = ("imdb_train", "imdb_test", "imdb_validation", "imdb_chars", "semeval_validation")
 SCHEDULES = {"ulmfit": {}, "all-at-once": {"discriminative": False, "stlr": False, "gradual_unfreezing": False}}
@@ -67,6 +68,10 @@ def add_finetune(sub) -> None:
     p.add_argument("--evals-per-phase", type=int, help=f"validation scores per phase (default: {f['evals_per_phase']})")
     p.add_argument("--patience", type=int, help=f"last phase: stop after this many scores without a better one "
                    f"(default: {f['patience']})")
+    p.add_argument("--threshold-objective", choices=THRESHOLD_OBJECTIVES,
+                   help="multilabel: what the per-label thresholds maximize on validation: jaccard (the mean Jaccard "
+                        "over texts, SemEval-2018 E-c's headline) or f1 (each label's own F1) (default: "
+                        f"{f['threshold_objective']}; --table: every row's)")
     p.add_argument("--bptt-window", type=int, help=f"gradients through the last this many bytes of a batch "
                    f"(default: {h['bptt_window']}; --table: {TableConfig().head.get('bptt_window')})")
     p.add_argument("--chunk-len", type=int,

@@ -168,7 +168,7 @@ def run_finetune_table(model: ByteLM, out: str | Path, cfg: TableConfig | None =
             if row in FINETUNED_ROWS:
                 result = _finetuned_row(row, model, task, fcfg, cfg.head, out, quiet)
             else:
-                result = _probe_row(row, task, X, seed, cfg.probe_Cs)
+                result = _probe_row(row, task, X, seed, cfg.probe_Cs, fcfg.threshold_objective)
             result["seconds"] = round(time.time() - t0 + (feature_seconds if row in frozen else 0.0), 1)
             if row in frozen:
                 result["feature_seconds"] = round(feature_seconds, 1)
@@ -239,12 +239,13 @@ def _features(model: ByteLM, task: Task, spec: str, precision: str, device, quie
     return {part: X[part][spec] for part in PARTS}, time.time() - t0
 
 
-def _probe_row(row: str, task: Task, X: dict | None, seed: int, Cs: tuple[float, ...]) -> dict:
-    """Rows 1-3: TF-IDF, the L1 probe, the hybrid; test and validation scores."""
+def _probe_row(row: str, task: Task, X: dict | None, seed: int, Cs: tuple[float, ...], objective: str) -> dict:
+    """Rows 1-3: TF-IDF, the L1 probe, the hybrid; test and validation scores (multilabel: thresholds
+    tuned on validation for `objective`, as the fine-tuned rows')."""
     parts = {part: getattr(task, part) for part in PARTS}
     names = task.train.label_names
     if row == "l1_probe" and task.train.multilabel:
-        probe = MultilabelL1Probe(seed=seed, Cs=Cs).fit(X["train"], task.train.labels,
+        probe = MultilabelL1Probe(seed=seed, threshold_objective=objective, Cs=Cs).fit(X["train"], task.train.labels,
                                                  validation=(X["validation"], task.validation.labels),
                                                  label_names=names)
         score = lambda part: probe.score(X[part], parts[part].labels)  # noqa: E731
@@ -255,7 +256,7 @@ def _probe_row(row: str, task: Task, X: dict | None, seed: int, Cs: tuple[float,
         score = lambda part: single_label_metrics(parts[part].labels, probe.predict(X[part]))  # noqa: E731
         return {"test": score("test"), "validation": score("validation"), "C": probe.C_,
                 "nonzero_units": probe.nonzero_units_}
-    hybrid = HybridProbe(use_lm=row == "hybrid", seed=seed)
+    hybrid = HybridProbe(use_lm=row == "hybrid", seed=seed, threshold_objective=objective)
     lm = (lambda part: X[part]) if row == "hybrid" else (lambda part: None)
     hybrid.fit(task.train.texts, lm("train"), task.train.labels,
                validation=(task.validation.texts, lm("validation"), task.validation.labels), label_names=names)

@@ -33,7 +33,8 @@ from ..data.records import Records
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..text import pad_batch
-from ..transfer.metrics import headline, multilabel_metrics, single_label_metrics, tune_thresholds
+from ..transfer.metrics import DEFAULT_THRESHOLD_OBJECTIVE, THRESHOLD_OBJECTIVES, headline, multilabel_metrics, \
+    single_label_metrics, tune_thresholds
 from .classifier import Classifier, ClassifierConfig
 from .schedules import (
     DISCRIMINATIVE_DECAY, discriminative_lrs, layer_groups, param_groups, set_learning_rates, set_trainable,
@@ -59,6 +60,7 @@ class FinetuneConfig:
         precision: the encoder's matrix products: "auto", "fp32" or "bf16".
         device: "auto" (CUDA if available), "cpu" or "cuda".
         seed: weights of the head, dropout, batch order.
+        threshold_objective: multilabel: "jaccard" or "f1" (`transfer.metrics.tune_thresholds`).
     """
 
     lr: float = 2e-3
@@ -77,6 +79,7 @@ class FinetuneConfig:
     precision: str = DEFAULT_PRECISION
     device: str = "auto"
     seed: int = 0
+    threshold_objective: str = DEFAULT_THRESHOLD_OBJECTIVE
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.epochs <= 0 or self.clip <= 0 or self.lr_decay < 1:
@@ -87,6 +90,9 @@ class FinetuneConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         resolve_precision(self.precision, "cpu", PRECISIONS)  # ValueError if unknown
+        if self.threshold_objective not in THRESHOLD_OBJECTIVES:
+            raise ValueError(f"threshold_objective must be one of {', '.join(THRESHOLD_OBJECTIVES)}, "
+                             f"got {self.threshold_objective!r}")
 
 
 @dataclass
@@ -209,7 +215,7 @@ class _Scores:
         clf = self.classifier.eval()
         proba = clf.predict_proba(self.validation.texts, self.cfg.eval_batch_size, self.precision).numpy()
         if clf.config.kind == "multilabel":  # thresholds tuned on this validation split, then scored on it
-            clf.thresholds = tune_thresholds(proba, self.validation.labels)
+            clf.thresholds = tune_thresholds(proba, self.validation.labels, self.cfg.threshold_objective)
         metrics = _metrics(clf, self.validation, clf.predict(proba))
         entry = {"phase": phase, "step": step, "trainable": trainable,
                  "lrs": {g["name"]: g["lr"] for g in optimizer.param_groups},

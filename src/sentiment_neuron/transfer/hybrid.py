@@ -26,7 +26,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
 from .baseline import DEFAULT_CS, tfidf_pipeline
-from .metrics import apply_thresholds, headline, multilabel_metrics, single_label_metrics, tune_thresholds
+from .metrics import DEFAULT_THRESHOLD_OBJECTIVE, apply_thresholds, headline, multilabel_metrics, \
+    single_label_metrics, tune_thresholds
 
 
 class HybridProbe:
@@ -37,6 +38,7 @@ class HybridProbe:
         Cs: inverse L2 strengths tried (the TF-IDF baseline's grid).
         lm_weight: multiplies the scaled LM block (1: equal mean row norms).
         seed: the solver's random state.
+        threshold_objective: multilabel: "jaccard" (default) or "f1" (`metrics.tune_thresholds`).
 
     Fitted attributes: C_, sweep_ ([{"C", "validation"}]), multilabel_ (bool),
     thresholds_ ((K,) or None), label_names_, vectorizer_, scaler_, classifier_.
@@ -50,10 +52,11 @@ class HybridProbe:
     """
 
     def __init__(self, use_tfidf: bool = True, use_lm: bool = True, Cs: Sequence[float] = DEFAULT_CS,
-                 lm_weight: float = 1.0, seed: int = 0) -> None:
+                 lm_weight: float = 1.0, seed: int = 0, threshold_objective: str = DEFAULT_THRESHOLD_OBJECTIVE) -> None:
         if not (use_tfidf or use_lm):
             raise ValueError("a hybrid probe needs the TF-IDF block, the LM block, or both")
         self.use_tfidf, self.use_lm, self.Cs, self.lm_weight, self.seed = use_tfidf, use_lm, Cs, lm_weight, seed
+        self.threshold_objective = threshold_objective
 
     def fit(self, texts: Sequence[str], X, y, *, validation: tuple,
             label_names: Sequence[str] | None = None) -> "HybridProbe":
@@ -70,7 +73,8 @@ class HybridProbe:
         self.sweep_, best = [], None
         for C in sorted(self.Cs):
             clf = self._estimator(C).fit(train, y)
-            thresholds = tune_thresholds(clf.predict_proba(val), y_val) if self.multilabel_ else None
+            thresholds = tune_thresholds(clf.predict_proba(val), y_val, self.threshold_objective) \
+                if self.multilabel_ else None
             score = headline(self._metrics(clf, thresholds, val, y_val))
             self.sweep_.append({"C": float(C), "validation": score})
             if best is None or score > best[0]:

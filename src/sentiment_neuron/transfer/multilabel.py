@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .metrics import apply_thresholds, multilabel_metrics, tune_thresholds
+from .metrics import DEFAULT_THRESHOLD_OBJECTIVE, apply_thresholds, multilabel_metrics, tune_thresholds
 from .probe import L1Probe
 
 
@@ -20,7 +20,9 @@ class MultilabelL1Probe:
     """One `L1Probe` per label, and per-label thresholds tuned on validation.
 
     Args:
-        seed: the probes' random state. Other keyword arguments go to every `L1Probe`.
+        seed: the probes' random state.
+        threshold_objective: "jaccard" (default) or "f1" (`metrics.tune_thresholds`).
+        Other keyword arguments go to every `L1Probe`.
 
     Fitted attributes:
         probes_ (K L1Probes, None for a label constant in training: its probability is that constant),
@@ -31,8 +33,8 @@ class MultilabelL1Probe:
         >>> probe.score(X_test, Y_test)["jaccard"]
     """
 
-    def __init__(self, seed: int = 0, **probe_kwargs) -> None:
-        self.seed = seed
+    def __init__(self, seed: int = 0, threshold_objective: str = DEFAULT_THRESHOLD_OBJECTIVE, **probe_kwargs) -> None:
+        self.seed, self.threshold_objective = seed, threshold_objective
         self.probe_kwargs = probe_kwargs
 
     def fit(self, X, Y, *, validation: tuple, label_names: Sequence[str] | None = None) -> "MultilabelL1Probe":
@@ -57,7 +59,7 @@ class MultilabelL1Probe:
             self.probes_.append(L1Probe(seed=self.seed, **self.probe_kwargs).fit(
                 X, Y[:, k], validation=(X_val, Y_val[:, k])))
         self._constant = Y.mean(axis=0)
-        self.thresholds_ = tune_thresholds(self.predict_proba(X_val), Y_val)
+        self.thresholds_ = tune_thresholds(self.predict_proba(X_val), Y_val, self.threshold_objective)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
