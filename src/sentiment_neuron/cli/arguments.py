@@ -77,30 +77,41 @@ def validation_size_argument(p: argparse.ArgumentParser) -> None:
                         f"(default: {defaults})")
 
 
-def task_arguments(p: argparse.ArgumentParser) -> None:
-    """--model, the labeled task (--dataset, or --train/--validation/--test files), --out, --features."""
-    p.add_argument("--model", required=True, help=MODEL_HELP)
-    p.add_argument("--dataset", help="named task: sst2 or imdb")
+def labeled_data_arguments(p: argparse.ArgumentParser, datasets: str, multilabel: bool = False) -> None:
+    """The labeled task: --dataset (one of `datasets`), or --train/--validation/--test files with their
+    columns and encoding; --max-train, --max-test, --validation-size. multilabel: --label-keys too."""
+    p.add_argument("--dataset", help=f"named task: {datasets}")
     p.add_argument("--train", help="labeled file (instead of --dataset)")
     p.add_argument("--validation", help="labeled file (with --train)")
     p.add_argument("--test", help="labeled file (with --train)")
     p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
-    encoding_arguments(p)
     p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
+    if multilabel:
+        p.add_argument("--label-keys", help="multilabel files: comma-separated 0/1 columns, one per label")
+    encoding_arguments(p)
     p.add_argument("--max-train", type=int, help="random subset of the training texts")
     p.add_argument("--max-test", type=int, help="random subset of the test texts")
     validation_size_argument(p)
+
+
+def task_arguments(p: argparse.ArgumentParser) -> None:
+    """--model, the labeled task (--dataset, or --train/--validation/--test files), --out, --features."""
+    p.add_argument("--model", required=True, help=MODEL_HELP)
+    labeled_data_arguments(p, "sst2 or imdb")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--features", help="STATE-POOLING, e.g. hidden-mean (default: the model's)")
     precision_argument(p)
 
 
 def task_from_args(args) -> Task:
-    """The labeled task of --dataset, or of --train/--validation/--test files (transfer, data-efficiency)."""
+    """The labeled task of --dataset, or of --train/--validation/--test files (transfer, data-efficiency,
+    finetune); with --label-keys (multilabel files) one 0/1 column per label."""
     if args.dataset:
         return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
     if args.train and args.validation and args.test:
-        read = lambda p: read_records(p, text_key=args.text_key, label_key=args.label_key,  # noqa: E731
-                                      **encoding(args))
+        keys = getattr(args, "label_keys", None)
+        keys = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
+        read = lambda p: read_records(p, text_key=args.text_key, label_key=None if keys else args.label_key,  # noqa: E731
+                                      multilabel_keys=keys, **encoding(args))
         return Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))
     raise ValueError("give --dataset, or all of --train, --validation and --test")

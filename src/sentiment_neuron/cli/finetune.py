@@ -6,16 +6,14 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from ..data.readers import read_records
-from ..data.tasks import Task, load_task
 from ..models import load_model
 from ..recipes.finetune import ROWS, TABLE_TASKS, TableConfig, run_finetune, run_finetune_table
 from ..recipes.finetune_report import table_markdown
 from ..training.classifier import NORMS, ClassifierConfig
 from ..training.finetune import FinetuneConfig
 from ..transfer.metrics import THRESHOLD_OBJECTIVES
-from .arguments import MODEL_HELP, common_arguments, dataclass_defaults, encoding, encoding_arguments, \
-    precision_argument, validation_size_argument
+from .arguments import MODEL_HELP, common_arguments, dataclass_defaults, labeled_data_arguments, precision_argument, \
+    task_from_args
 
 # FinetuneConfig and ClassifierConfig fields with a flag defaulting to None (not given: the library's default)
 TRAIN_FLAGS = ("lr", "lr_decay", "epochs", "max_minutes", "batch_size", "clip", "weight_decay", "evals_per_phase",
@@ -39,18 +37,8 @@ def add_finetune(sub) -> None:
     p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--out", required=True, help="the classifier folder (with --table: the report folder)")
     p.add_argument("--table", action="store_true", help="fill the table 'What does transfer carry?' instead")
-    p.add_argument("--dataset", help=f"named task: {', '.join(TABLE_TASKS)} (semeval2018_ec: --validation-size "
-                   "tweets held out of train; the official dev set is the test set)")
-    p.add_argument("--train", help="labeled file (instead of --dataset)")
-    p.add_argument("--validation", help="labeled file (with --train)")
-    p.add_argument("--test", help="labeled file (with --train)")
-    p.add_argument("--text-key", help="column/field holding the text (files; default: guessed)")
-    p.add_argument("--label-key", help="column/field holding the label (files; default: label)")
-    p.add_argument("--label-keys", help="multilabel files: comma-separated 0/1 columns, one per label")
-    encoding_arguments(p)
-    p.add_argument("--max-train", type=int, help="random subset of the training texts")
-    p.add_argument("--max-test", type=int, help="random subset of the test texts")
-    validation_size_argument(p)
+    labeled_data_arguments(p, f"{', '.join(TABLE_TASKS)} (semeval2018_ec: --validation-size tweets held out of "
+                           "train; the official dev set is the test set)", multilabel=True)
     p.add_argument("--schedule", choices=tuple(SCHEDULES), default="ulmfit",
                    help="ulmfit: gradual unfreezing + discriminative LRs + slanted triangular LR; all-at-once: "
                         "every layer from the start, one constant LR (default: ulmfit; --table: each row's own)")
@@ -108,7 +96,7 @@ def _run_finetune(args: argparse.Namespace) -> None:
         print(f"\nreport: {Path(args.out) / 'report.md'}")
         return
     config = FinetuneConfig(**SCHEDULES[args.schedule], **schedule)
-    info = run_finetune(model, _task(args), args.out, config, head, str(args.model), args.quiet)
+    info = run_finetune(model, task_from_args(args), args.out, config, head, str(args.model), args.quiet)
     best = info["best"]
     test = ", ".join(f"{k} {100 * v:.1f}" for k, v in info["test"].items() if isinstance(v, float))
     print(f"{args.out}: best validation {100 * best['validation_score']:.1f} (phase {best['phase']}, step "
@@ -120,20 +108,6 @@ def _table_sizes(args) -> dict:
     if sizes.get("imdb_chars") == 0:  # 0: whole reviews
         sizes["imdb_chars"] = None
     return sizes
-
-
-def _task(args) -> Task:
-    if args.dataset:
-        return load_task(args.dataset, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
-    if args.train and args.validation and args.test:
-        keys = [k.strip() for k in args.label_keys.split(",") if k.strip()] if args.label_keys else None
-
-        def read(path):
-            return read_records(path, text_key=args.text_key, label_key=None if keys else args.label_key,
-                                multilabel_keys=keys, **encoding(args))
-
-        return Task(Path(args.train).stem, read(args.train), read(args.validation), read(args.test))
-    raise ValueError("give --dataset, or all of --train, --validation and --test (or --table)")
 
 
 def _names(text: str) -> tuple[str, ...]:
