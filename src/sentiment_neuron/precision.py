@@ -63,6 +63,20 @@ def resolve_precision(precision: str, device: torch.device | str = "cpu",
     return precision
 
 
+def resolve_device(device: torch.device | str = "auto") -> torch.device:
+    """The device a run uses: "auto" is CUDA where available, else the CPU; others as given.
+
+    Raises:
+        ValueError: CUDA asked for where none is available.
+    """
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device}: no CUDA device is available")
+    return device
+
+
 def describe_precision(precision: str, device: torch.device | str = "cpu") -> str:
     """One line saying what `precision` resolves to on `device`, and why (printed once by the CLI)."""
     device = torch.device(device)

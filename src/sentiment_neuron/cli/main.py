@@ -9,9 +9,7 @@ import argparse
 import os
 import sys
 
-import torch
-
-from ..precision import describe_precision
+from ..precision import describe_precision, resolve_device
 from . import demo, finetune, importing, inspect, pretraining, serving, transfer
 
 EPILOG = """examples:
@@ -82,9 +80,10 @@ def _announce_precision(args: argparse.Namespace) -> None:
     """Print once, on stderr, what --precision resolves to here (rank 0 only, not with --quiet)."""
     if getattr(args, "precision", None) is None or args.quiet or int(os.environ.get("RANK", "0")) != 0:
         return
-    device = getattr(args, "device", "cpu")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = resolve_device(getattr(args, "device", "cpu"))
+    except ValueError:
+        return  # the command itself reports it
     print(describe_precision(args.precision, device), file=sys.stderr)
 
 

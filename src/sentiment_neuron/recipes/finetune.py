@@ -28,12 +28,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from ..data.tasks import HELD_OUT_VALIDATION, PARTS, Task, load_task
 from ..models import ByteLM
-from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_device, resolve_precision
 from ..report.markdown import write_json
 from ..report.runinfo import library_versions
 from ..training.classifier_io import save_classifier
@@ -143,8 +142,7 @@ def run_finetune_table(model: ByteLM, out: str | Path, cfg: TableConfig | None =
         "results": {task: {"test", "validation", "seconds", "device", ...}}}}, "machine", ...}.
     """
     cfg, out, start = cfg or TableConfig(), Path(out), time.time()
-    device = torch.device("cuda" if cfg.finetune.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if cfg.finetune.device == "auto" else cfg.finetune.device)
+    device = resolve_device(cfg.finetune.device)
     requested, precision = precision, resolve_precision(precision, device, PRECISIONS)
     fcfg = replace(cfg.finetune, precision=precision, seed=seed, device=str(device))
     tasks = tasks or {name: table_task(name, cfg, data_dir, seed) for name in cfg.tasks}

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..precision import resolve_device
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -39,10 +41,7 @@ def setup(device: str = "auto") -> Dist:
     Raises:
         ValueError: "cuda" asked for but not available.
     """
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
+    device = str(resolve_device(device))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     if device.startswith("cuda"):

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from ..data.records import Records
 from ..models import ByteLM
-from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
+from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_device, resolve_precision
 from ..text import pad_batch
 from ..transfer.metrics import DEFAULT_THRESHOLD_OBJECTIVE, THRESHOLD_OBJECTIVES, headline, multilabel_metrics, \
     single_label_metrics, tune_thresholds
@@ -143,8 +143,7 @@ def finetune(classifier: Classifier, train: Records, validation: Records, config
     """
     cfg = config or FinetuneConfig()
     start = time.time()
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if cfg.device == "auto" else cfg.device)
+    device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device, PRECISIONS)
     _check_targets(classifier, train), _check_targets(classifier, validation)
     torch.manual_seed(cfg.seed)
