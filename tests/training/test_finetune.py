@@ -9,7 +9,8 @@ from sentiment_neuron.data.records import Records
 from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.text import pad_batch
 from sentiment_neuron.training import finetune as finetune_module
-from sentiment_neuron.training.classifier import Classifier, ClassifierConfig, length_sorted_batches
+from sentiment_neuron.models.encode import length_sorted_batches
+from sentiment_neuron.training.classifier import Classifier, ClassifierConfig
 from sentiment_neuron.training.finetune import FinetuneConfig, evaluate, finetune, new_classifier
 from sentiment_neuron.training.schedules import discriminative_lrs, layer_groups, slanted_triangular
 from sentiment_neuron.transfer.features import featurize_many

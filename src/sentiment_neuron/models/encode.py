@@ -47,3 +47,12 @@ def iter_chunks(model: ByteLM, tokens: torch.Tensor, lengths: torch.Tensor, chun
         with autocast(precision, tokens.device):
             hs, carried, cs = model.encode(tokens[t0 : t0 + chunk_len, :active], carried, return_cells=return_cells)
         yield t0, hs, cs
+
+
+def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices in batches of `batch_size`, longest texts first, each batch sorted by decreasing length
+    (what `iter_chunks` needs; similar lengths keep padding small)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

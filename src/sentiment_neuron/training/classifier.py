@@ -31,10 +31,11 @@ import torch
 from torch import nn
 
 from ..models import ByteLM
-from ..models.encode import iter_chunks
+from ..models.encode import iter_chunks, length_sorted_batches
 from ..models.pooling import finish_pool, fold_chunk, init_pool
 from ..precision import DEFAULT_PRECISION
 from ..text import pad_batch, preprocess
+from ..transfer.metrics import DEFAULT_THRESHOLD, apply_thresholds
 
 KINDS = ("single", "multilabel")
 NORMS = ("batch", "layer")
@@ -178,24 +179,14 @@ class Classifier(nn.Module):
             out[torch.as_tensor(rows)] = self.probabilities(logits).float().cpu()
         return out
 
-
     def predict(self, proba) -> np.ndarray:
         """Decisions from `predict_proba`'s (N, outputs): class indices (N,) int64 (argmax), or for
         multilabel 0/1 (N, K) int64 at `thresholds` (0.5 where none were tuned)."""
         proba = np.asarray(proba)
         if self.config.kind == "single":
             return np.argmax(proba, axis=1).astype(np.int64)
-        thresholds = np.full(proba.shape[1], 0.5) if self.thresholds is None else self.thresholds
-        return (proba >= thresholds[None, :]).astype(np.int64)
-
-
-def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices in batches of `batch_size`, longest texts first, each batch sorted by decreasing length
-    (what `iter_chunks` needs; similar lengths keep padding small)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        thresholds = np.full(proba.shape[1], DEFAULT_THRESHOLD) if self.thresholds is None else self.thresholds
+        return apply_thresholds(proba, thresholds)
 
 
 def classify_finetuned(classifier: Classifier, texts: Sequence[str], batch_size: int = 64,

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..data.tasks import PARTS, Task
 from ..models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
-from ..models.encode import iter_chunks
+from ..models.encode import iter_chunks, length_sorted_batches
 from ..models.pooling import finish_pool, fold_chunk, init_pool
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..text import pad_batch, preprocess
@@ -96,12 +96,10 @@ def featurize_many(
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device, PRECISIONS)
     encoded = [preprocess(t, **model.config.preprocessing)[:max_bytes] for t in texts]
-    order = np.argsort([-len(b) for b in encoded], kind="stable")
     out = {spec_name(s): np.empty((len(texts), model.hidden_size), np.float32) for s in specs}
     with tqdm(total=sum(map(len, encoded)), unit="B", unit_scale=True, disable=quiet, desc=desc,
               mininterval=1.0) as bar:
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in length_sorted_batches([len(b) for b in encoded], batch_size):
             tokens, lengths = pad_batch([encoded[i] for i in rows])
             pooled = _pool_batch(model, tokens.to(device), lengths.to(device), specs, chunk_len, precision)
             for spec, values in pooled.items():
