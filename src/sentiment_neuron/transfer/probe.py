@@ -196,12 +196,16 @@ class L1Probe(ClassifierMixin, BaseEstimator):
         X = self._validated(X)
         return self.pipeline_.predict_proba(X)
 
+    def ranked_units(self) -> np.ndarray:
+        """Every unit index (H,) int64, largest |weight| (max over classes) first; ties: lower index first."""
+        check_is_fitted(self)
+        return np.argsort(-np.abs(self.coef_).max(axis=0), kind="stable")
+
     def top_units(self, k: int = 10) -> list[dict]:
         """The k units with the largest |weight| (max over classes): [{"unit", "weight"}]."""
-        check_is_fitted(self)
-        weights = self.coef_[0] if self.coef_.shape[0] == 1 else self.coef_[np.argmax(np.abs(self.coef_), axis=0), np.arange(self.coef_.shape[1])]
-        order = np.argsort(-np.abs(weights), kind="stable")[:k]
-        return [{"unit": int(u), "weight": float(weights[u])} for u in order if weights[u] != 0]
+        ranked = self.ranked_units()
+        weights = self.coef_[np.argmax(np.abs(self.coef_), axis=0), np.arange(self.coef_.shape[1])]
+        return [{"unit": int(u), "weight": float(weights[u])} for u in ranked[:k] if weights[u] != 0]
 
 
 def _nonzero_units(coef: np.ndarray) -> int:

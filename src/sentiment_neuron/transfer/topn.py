@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from .probe import L1Probe
 
 DEFAULT_TOP_N = (1, 2, 4, 8, 16, 32)
-
-
-def rank_units(probe: L1Probe) -> np.ndarray:
-    """All unit indices (H,) int64, largest |weight| first (ties: lower index first)."""
-    coef = np.abs(np.asarray(probe.coef_))
-    return np.argsort(-coef.max(axis=0), kind="stable")
 
 
 def top_n_units(probe: L1Probe, X: dict, y: dict, ns: Sequence[int] = DEFAULT_TOP_N, seed: int = 0) -> list[dict]:
@@ -43,7 +35,7 @@ def top_n_units(probe: L1Probe, X: dict, y: dict, ns: Sequence[int] = DEFAULT_TO
         raise ValueError(f"the probe has {probe.coef_.shape[1]} weights but the features {hidden} units")
     if any(int(n) < 1 for n in ns):
         raise ValueError(f"n must be positive, got {list(ns)}")
-    ranked, rows = rank_units(probe), []
+    ranked, rows = probe.ranked_units(), []
     for n in sorted({int(n) for n in ns if int(n) < hidden}):
         units = ranked[:n]
         refit = L1Probe(seed=seed).fit(X["train"][:, units], y["train"],
