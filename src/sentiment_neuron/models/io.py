@@ -34,8 +34,7 @@ def save_model(model: ByteLM, folder: str | Path, dtype: str = "fp32") -> Path:
     if dtype not in SAVE_DTYPES:
         raise ValueError(f"dtype must be one of {tuple(SAVE_DTYPES)}, got {dtype!r}")
     folder = Path(folder)
-    weights = {k: v.detach().to(SAVE_DTYPES[dtype]).cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(weights, tmp))
+    save_weights(model.state_dict(), folder / WEIGHTS_FILE, dtype)
     text = json.dumps(model.config.to_dict(), indent=2)
     atomic_write(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
     return folder
@@ -58,14 +57,23 @@ def load_model(folder: str | Path, device: str | None = "cpu") -> ByteLM:
     with torch.device("meta"):  # no memory and no random init: the file's tensors become the parameters
         model = ByteLM(config)
     try:
-        model.load_state_dict(_read_float32(folder / WEIGHTS_FILE, device or "cpu"), assign=True)
+        model.load_state_dict(load_weights(folder / WEIGHTS_FILE, device or "cpu"), assign=True)
     except RuntimeError as err:
         raise ValueError(f"{folder / WEIGHTS_FILE}: weights do not match config.json: {err}") from err
     return model.eval()
 
 
-def _read_float32(path: Path, device: str) -> dict[str, torch.Tensor]:
-    """The file's tensors, one at a time, each as float32: peak memory is the model's float32
-    size plus one tensor (a 4096-unit model: 329 MiB, not twice that)."""
+def save_weights(state: dict[str, torch.Tensor], path: Path, dtype: str = "fp32") -> None:
+    """Write a state dict to the safetensors file `path`, atomically; floating tensors stored as `dtype`
+    ("fp32", "fp16", "bf16"), others (e.g. batch norm's step count) as they are."""
+    cast = SAVE_DTYPES[dtype]
+    weights = {k: (v.detach().to(cast) if v.is_floating_point() else v.detach()).cpu().contiguous()
+               for k, v in state.items()}
+    atomic_write(path, lambda tmp: save_file(weights, tmp))
+
+
+def load_weights(path: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """The safetensors file's tensors, one at a time, floating ones as float32: peak memory is the
+    model's float32 size plus one tensor (a 4096-unit model: 329 MiB, not twice that)."""
     with safe_open(path, "pt", device=device) as f:
         return {k: (t.float() if t.is_floating_point() else t) for k in f.keys() for t in [f.get_tensor(k)]}

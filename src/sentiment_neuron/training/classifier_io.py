@@ -19,17 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from ..atomic import atomic_write, atomic_write_text
+from ..atomic import atomic_write_text
 from ..models import ByteLM, ModelConfig
+from ..models.io import CONFIG_FILE, WEIGHTS_FILE, load_weights, save_weights
 from .classifier import Classifier, ClassifierConfig
 
 FORMAT = "sentiment-neuron-classifier"
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 
 
 def save_classifier(classifier: Classifier, folder: str | Path, training: dict | None = None) -> Path:
@@ -39,8 +36,7 @@ def save_classifier(classifier: Classifier, folder: str | Path, training: dict |
     provenance (default: `classifier.training_info`). Returns the folder.
     """
     folder = Path(folder)
-    weights = {k: v.detach().cpu().contiguous().clone() for k, v in classifier.state_dict().items()}
-    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(weights, tmp))
+    save_weights(classifier.state_dict(), folder / WEIGHTS_FILE)
     thresholds = None if classifier.thresholds is None else [float(t) for t in classifier.thresholds]
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "encoder": classifier.encoder.config.to_dict(),
               "classifier": classifier.config.to_dict(), "thresholds": thresholds,
@@ -98,10 +94,8 @@ def load_classifier(folder: str | Path, device: str = "cpu") -> Classifier:
             classifier = Classifier(ByteLM(ModelConfig(**config["encoder"])), ClassifierConfig(**head))
     except (KeyError, TypeError) as err:
         raise ValueError(f"{folder / CONFIG_FILE}: bad classifier config: {err}") from err
-    with safe_open(folder / WEIGHTS_FILE, "pt", device=device) as f:
-        state = {k: f.get_tensor(k) for k in f.keys()}
     try:
-        classifier.load_state_dict(state, assign=True)
+        classifier.load_state_dict(load_weights(folder / WEIGHTS_FILE, device), assign=True)
     except RuntimeError as err:
         raise ValueError(f"{folder / WEIGHTS_FILE}: weights do not match config.json: {err}") from err
     thresholds = config.get("thresholds")
