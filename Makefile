@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Named datasets: ../shared/data when it exists beside the clone (DESIGN.md, "Data").
+# Named datasets: ../shared/data when it exists beside the clone (README, "Data").
 SHARED_DATA := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED_DATA)/MANIFEST.md),)
 export SENTIMENT_NEURON_DATA ?= $(SHARED_DATA)

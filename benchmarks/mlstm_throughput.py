@@ -86,8 +86,8 @@ class NaiveMLSTM(nn.Module):
     """The straightforward per-step mLSTM (the baseline, same parameters as `MLSTM`).
 
     Every product runs inside the time loop, ``xs[t]`` indexing, gates in
-    whatever dtype autocast gives. Same equations as DESIGN.md, "The model,
-    exactly"; same parameter names as `MLSTM`, so ``load_state_dict`` works.
+    whatever dtype autocast gives. Same equations as docs/architecture.md, "The
+    model"; same parameter names as `MLSTM`, so ``load_state_dict`` works.
     """
 
     state_batch_dim = 0

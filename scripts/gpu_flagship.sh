@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The flagship pretraining run in one GPU window (issue 14; ../shared/reference/gpu-plan.md, section 3).
+# The flagship pretraining run in one GPU window (issue 14; docs/gpu.md, "The plan for a short window").
 #
 # Here, on CPU, once:      make gpu-pack        (= scripts/gpu_flagship.sh pack: runs/gpu/pack, <= 56 MiB)
 # There, every command runs from the repository root with `carry: ["runs/gpu/pack"]`:

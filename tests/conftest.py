@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import tiny_model
 
-from sentiment_neuron.data.registry import cache_dir
+from sentiment_neuron.data.registry import cache_dir, load_dataset
 
 DATA_ENV = "SENTIMENT_NEURON_DATA"
 
@@ -22,6 +22,12 @@ def data_dir() -> Path:
         pytest.skip(f"real data not found at {root}: set {DATA_ENV} to the folder "
                     f"holding sst2/, imdb/, semeval2018_ec/")
     return root
+
+
+@pytest.fixture(scope="session")
+def sst_texts(data_dir: Path) -> list[str]:
+    """The sentences of SST-2's training split (6,920), in file order."""
+    return load_dataset("sst2", "train", data_dir).texts
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +55,7 @@ def random_lm():
 @pytest.fixture(scope="module")
 def one_thread():
     """Torch on one thread for a module: tiny models gain nothing from threads, and two threads
-    fighting another job for 2 cores run byte-by-byte steps 10-100x slower (DESIGN.md)."""
+    fighting another job for 2 cores run byte-by-byte steps 10-100x slower."""
     import torch
 
     before = torch.get_num_threads()
@@ -68,9 +74,6 @@ def sst_transfer(tmp_path_factory, data_dir):
     """
     from types import SimpleNamespace
 
-    from helpers import tiny_model
-
-    from sentiment_neuron.data.registry import load_dataset
     from sentiment_neuron.data.tasks import Task
     from sentiment_neuron.recipes.transfer import run_transfer
     from sentiment_neuron.transfer.features import featurize_task

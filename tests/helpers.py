@@ -1,5 +1,13 @@
 """Small things several test files use."""
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
 from sentiment_neuron.models import ByteLM, ModelConfig
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def tiny_model(hidden_size: int = 16, rnn: str = "mlstm", seed: int = 0) -> ByteLM:
@@ -37,3 +45,47 @@ def planted_direction_model():
         m.decoder.weight[ord("a")] = 50.0 * v
         m.decoder.weight[ord("b")] = -50.0 * v
     return m, v.numpy()
+
+
+def random_mlstm_cell(hidden: int = 24, embed: int = 6, seed: int = 0, dtype=None):
+    """An mLSTM cell (`models.mlstm.MLSTM`) with non-trivial weights everywhere (g and bias too):
+    every parameter N(0, 0.5^2), drawn after torch.manual_seed(seed), in `dtype` (default float32)."""
+    import torch
+
+    from sentiment_neuron.models.mlstm import MLSTM
+
+    torch.manual_seed(seed)
+    cell = MLSTM(embed, hidden).to(dtype or torch.float32)
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    return cell
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def small_train_config(**settings):
+    """A `TrainConfig` for tiny pretraining runs: batches of 8 x 32 bytes, lr 5e-3, fp32, evaluation every
+    10 steps on 4,096 bytes; `settings` add to these (a budget such as max_steps) or replace them."""
+    from sentiment_neuron.training.config import TrainConfig
+
+    return TrainConfig(**{"batch_size": 8, "seq_len": 32, "lr": 5e-3, "precision": "fp32", "eval_every": 10,
+                          "eval_bytes": 4096, **settings})
+
+
+def one_thread_env(**extra) -> dict[str, str]:
+    """The environment for a child process, on one thread: two torch processes with 2 threads each on
+    2 cores slow matrix products down badly, and equal thread counts keep runs bitwise comparable.
+    `extra` adds variables (values turned into strings)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            **{k: str(v) for k, v in extra.items()}}
+
+
+def load_benchmark(name: str):
+    """The script benchmarks/<name>.py, imported as a module (the benchmarks are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

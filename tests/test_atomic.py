@@ -31,7 +31,8 @@ def test_a_failure_keeps_the_earlier_file_and_leaves_no_temp(tmp_path):
         with atomic_open(path, "w") as f:
             f.write("half a row")
             raise ValueError("bad row")
-    assert path.read_text() == "good\n" and os.listdir(tmp_path) == ["out.csv"]
+    assert path.read_text() == "good\n"
+    assert os.listdir(tmp_path) == ["out.csv"]
     with pytest.raises(RuntimeError):
         atomic_write(tmp_path / "new.npy", fail)
     assert os.listdir(tmp_path) == ["out.csv"]

@@ -5,6 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
+
+from sentiment_neuron.inspect.steering import steering_scale
 import torch
 
 from sentiment_neuron import SentimentNeuron
@@ -29,7 +31,8 @@ def saved(neuron, tmp_path_factory):
 
 def test_featurize_is_the_classifier_s_features(neuron, sst_transfer):
     X = neuron.featurize(TEXTS)
-    assert X.dtype == np.float32 and X.shape == (3, 16)
+    assert X.dtype == np.float32
+    assert X.shape == (3, 16)
     np.testing.assert_array_equal(X, featurize(sst_transfer.model, TEXTS, "hidden", "mean", precision="fp32"))
     np.testing.assert_array_equal(neuron.featurize(TEXTS, pooling="max"),
                                   featurize(sst_transfer.model, TEXTS, "hidden", "max", precision="fp32"))
@@ -42,14 +45,17 @@ def test_classify_is_classify_texts(neuron, sst_transfer, unit):
                                    precision="fp32")
     np.testing.assert_allclose(out.proba, proba)
     np.testing.assert_array_equal(out.labels, labels)
-    assert out.label_names == sst_transfer.result.label_names and len(out.label_name) == 3
+    assert out.label_names == sst_transfer.result.label_names
+    assert len(out.label_name) == 3
     np.testing.assert_array_equal(out.unit_values, neuron.featurize(TEXTS)[:, sst_transfer.result.unit.unit])
 
 
 def test_unit_values_follow_the_sentiment_unit_byte_by_byte(neuron, sst_transfer):
     unit = sst_transfer.result.unit.unit
     data, values = neuron.unit_values(TEXTS[0])
-    assert data == preprocess(TEXTS[0]) and values.shape == (len(data),) and values.dtype == np.float32
+    assert data == preprocess(TEXTS[0])
+    assert values.shape == (len(data),)
+    assert values.dtype == np.float32
     np.testing.assert_allclose(values, unit_trajectory(sst_transfer.model, TEXTS[0], unit, precision="fp32")[1])
     np.testing.assert_allclose(values.mean(), neuron.featurize(TEXTS[:1])[0, unit], rtol=1e-5)
     np.testing.assert_allclose(neuron.unit_values(TEXTS[0], unit=2)[1],
@@ -58,7 +64,8 @@ def test_unit_values_follow_the_sentiment_unit_byte_by_byte(neuron, sst_transfer
 
 def test_char_values_drop_the_pads_and_batch_alike(neuron, sst_transfer):
     text, values = neuron.char_values(TEXTS[2])
-    assert text == "caf\u00e9 & \U0001F600" and len(values) == len(text)
+    assert text == "caf\u00e9 & \U0001F600"
+    assert len(values) == len(text)
     expected = text_char_values(sst_transfer.model, TEXTS[2], sst_transfer.result.unit.unit, precision="fp32")
     np.testing.assert_allclose(values, expected[1])
     for (t, v), one in zip(neuron.heatmaps(TEXTS), TEXTS):
@@ -68,15 +75,19 @@ def test_char_values_drop_the_pads_and_batch_alike(neuron, sst_transfer):
 
 def test_generate_steers_the_sentiment_unit_with_its_sign(neuron, sst_transfer):
     unit = sst_transfer.result.unit
-    scale = neuron.unit_scale()
-    assert scale > 0 and neuron.unit_scale() == scale  # measured once
+    reference = neuron.reference_samples()
+    assert neuron.reference_samples() is reference  # drawn once
+    scale = steering_scale(neuron.model, unit, reference)  # the one steering rule's scale
+    assert scale > 0
     positive = neuron.generate("This movie", steer="positive", n=2, length=20, seed=1)
-    assert positive.steer.unit == unit.unit and positive.steer.value == pytest.approx(unit.sign * scale)
+    assert positive.steer.unit == unit.unit
+    assert positive.steer.value == pytest.approx(unit.sign * scale)
     assert np.all(positive.trajectory == np.float32(positive.steer.value))  # clamped after every byte
     negative = neuron.generate("This movie", steer="negative", strength=2.0, length=20, seed=1)
     assert negative.steer.value == pytest.approx(-2 * unit.sign * scale)
     plain = neuron.generate("This movie", n=2, length=20, seed=1)
-    assert plain.steer is None and len(plain.data[0]) == 20
+    assert plain.steer is None
+    assert len(plain.data[0]) == 20
     assert plain.texts == generate(sst_transfer.model, n=2, length=20, prime="This movie", top_p=0.9, seed=1,
                                    precision="fp32").texts
     assert neuron.generate(steer=0.25, length=5).steer == Steering(unit.unit, 0.25)
@@ -90,21 +101,25 @@ def test_an_unknown_steer_is_refused(neuron, steer):
 
 
 def test_save_pretrained_then_from_pretrained_gives_the_same_neuron(neuron, saved):
-    assert (saved / "config.json").is_file() and (saved / "classifier" / "probe.npz").is_file()
+    assert (saved / "config.json").is_file()
+    assert (saved / "classifier" / "probe.npz").is_file()
     loaded = SentimentNeuron.from_pretrained(saved, precision="fp32")
     for (name, a), b in zip(neuron.model.state_dict().items(), loaded.model.state_dict().values()):
         assert torch.equal(a, b), name
-    assert loaded.classifier.unit == neuron.classifier.unit and loaded.classifier.features == "hidden-mean"
+    assert loaded.classifier.unit == neuron.classifier.unit
+    assert loaded.classifier.features == "hidden-mean"
     np.testing.assert_allclose(loaded.classify(TEXTS).proba, neuron.classify(TEXTS).proba)
     assert loaded.info()["classifier"]["folder"] == str(saved / "classifier")
 
 
 def test_a_classifier_in_the_model_folder_itself_or_given_is_found(saved, sst_transfer, tmp_path):
+    # the layout before classifier folders had a config.json: a transfer result's files beside the model's
     flat = tmp_path / "flat"
     shutil.copytree(saved, flat)
     for path in (flat / "classifier").iterdir():
-        path.rename(flat / path.name)
-    (flat / "classifier").rmdir()
+        if path.name != "config.json":  # the model's config.json stays
+            path.rename(flat / path.name)
+    shutil.rmtree(flat / "classifier")
     assert SentimentNeuron.from_pretrained(flat).classifier.folder == flat
     given = SentimentNeuron.from_pretrained(saved, classifier=sst_transfer.folder)
     assert given.classifier.folder == sst_transfer.folder
@@ -112,7 +127,8 @@ def test_a_classifier_in_the_model_folder_itself_or_given_is_found(saved, sst_tr
 
 def test_without_a_classifier(sst_transfer, tmp_path):
     bare = SentimentNeuron(sst_transfer.model, precision="fp32")
-    assert bare.featurize(TEXTS).shape == (3, 16) and bare.info()["classifier"] is None
+    assert bare.featurize(TEXTS).shape == (3, 16)
+    assert bare.info()["classifier"] is None
     assert len(bare.unit_values("fine", unit=1)[1]) == len(preprocess("fine"))
     for call in (lambda: bare.classify(TEXTS), lambda: bare.unit_values("x"), lambda: bare.generate(steer="positive")):
         with pytest.raises(ValueError, match="needs a classifier"):
@@ -136,4 +152,5 @@ def test_info_says_what_is_served(neuron):
     info = neuron.info()
     assert (info["rnn"], info["hidden_size"], info["features"]) == ("mlstm", 16, "hidden-mean")
     assert info["parameters"] == sum(p.numel() for p in neuron.model.parameters())
-    assert info["classifier"]["task"] == "sst2" and info["classifier"]["label_names"] == neuron.classifier.label_names
+    assert info["classifier"]["task"] == "sst2"
+    assert info["classifier"]["label_names"] == neuron.classifier.label_names

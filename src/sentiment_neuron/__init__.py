@@ -11,8 +11,8 @@ import away::
     probe = L1Probe().fit(featurize(model, train.texts), train.labels,
                           validation=(featurize(model, val.texts), val.labels))
 
-    neuron = SentimentNeuron.from_pretrained("runs/lm", classifier="runs/sst2")  # one object
-    neuron.classify(["A wonderful film."]).proba, neuron.unit_values("A wonderful film.")
+    neuron = SentimentNeuron.from_pretrained("mlstm-reviews-512")  # the shipped model and its classifier
+    neuron.classify(["A wonderful film."]).label_name, neuron.unit_values("A wonderful film.")
 
 Names are loaded on first use (PEP 562), so `import sentiment_neuron` stays
 light: torch, scikit-learn and matplotlib load only with the piece that needs them.
@@ -38,7 +38,9 @@ _WHERE = {
     # fine-tuning end to end (ULMFiT): the classifier, its schedule, its folder
     "Classifier": "training.classifier", "ClassifierConfig": "training.classifier",
     "FinetuneConfig": "training.finetune", "finetune": "training.finetune", "new_classifier": "training.finetune",
-    "save_classifier": "training.classifier_io", "load_classifier": "training.classifier_io",
+    # the one classifier folder: a model plus a head (L1 probe, unit, direction, fine-tuned)
+    "SentimentClassifier": "classifier.heads", "save_classifier": "classifier.folder",
+    "load_classifier": "classifier.folder",
     # transfer: features, the L1 probe, the sentiment unit, baselines, results
     "featurize": "transfer.features", "featurize_many": "transfer.features",
     "L1Probe": "transfer.probe", "SentimentUnit": "transfer.probe", "find_sentiment_unit": "transfer.probe",
@@ -50,6 +52,7 @@ _WHERE = {
     # inspect: what the model sees
     "unit_trajectories": "inspect.heatmap", "write_heatmaps": "inspect.heatmap",
     "generate": "inspect.sampling", "Steering": "inspect.sampling", "DirectionSteering": "inspect.sampling",
+    "steering_toward": "inspect.steering",
     "word_vectors": "inspect.wordvecs",
     # recipes: end to end, writing report folders
     "run_transfer": "recipes.transfer", "run_data_efficiency": "recipes.efficiency",

@@ -5,44 +5,41 @@ scikit-learn or Hugging Face: a name or a folder, one call, results::
 
     from sentiment_neuron import SentimentNeuron
 
-    neuron = SentimentNeuron.from_pretrained("runs/lm", classifier="runs/sst2")
-    X = neuron.featurize(["A wonderful film.", "Dull."])         # (2, H) float32
+    neuron = SentimentNeuron.from_pretrained("mlstm-reviews-512")   # the shipped model and its classifier
     out = neuron.classify(["A wonderful film.", "Dull."])        # probabilities, labels
+    X = neuron.featurize(["A wonderful film.", "Dull."])         # (2, H) float32
     data, values = neuron.unit_values("A wonderful film.")       # the sentiment unit after every byte
     texts = neuron.generate("This movie", steer="positive").texts
 
 Every method is a thin call into a component: `models.io` (load_model,
-save_model), `transfer.features` (featurize), `transfer.result` (load_transfer,
-save_transfer, the probe's predict_proba), `inspect.heatmap` (unit_trajectories,
-char_values) and `inspect.sampling` (generate, Steering, unit_scale,
-clamp_value). The classifier is a transfer result (`sentiment-neuron transfer`).
+save_model), `transfer.features` (featurize), `classifier` (the classifier
+folder, any head: L1 probe, sentiment unit, direction, fine-tuned),
+`inspect.heatmap` (unit_trajectories, char_values), `inspect.sampling`
+(generate) and `inspect.steering` (the one steering rule). Device and precision
+are resolved once, here, and passed down.
 """
 from __future__ import annotations
 
-import inspect
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .classifier import SentimentClassifier, classifier_beside, load_classifier, model_reference, save_classifier
 from .inspect.heatmap import char_values as per_character
 from .inspect.heatmap import unit_trajectories, unit_trajectory
-from .inspect.sampling import (
-    DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DIRECTIONS, Generation, Steering, clamp_value, generate, unit_scale,
-)
+from .inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DIRECTIONS, Generation, Steering, generate
+from .inspect.steering import DEFAULT_STRENGTH, reference_samples, steering_toward
 from .models import ByteLM, load_model, save_model
 from .models.pretrained import resolve_model
-from .precision import DEFAULT_PRECISION
-from .recipes.steering import run_steering
+from .precision import DEFAULT_PRECISION, PRECISIONS, resolve_device, resolve_precision
 from .transfer.features import featurize, parse_spec
-from .transfer.result import PROBE, REPORT, TransferResult, load_transfer, save_transfer
+from .transfer.result import TransferResult
 
-CLASSIFIER_DIR = "classifier"  # save_pretrained writes the transfer result here, beside the model's files
-SCALE_SAMPLES, SCALE_LENGTH = 16, 200  # unsteered samples that measure the unit's scale for steering
-# clamp at this many times the unit's scale: the steering experiment's default (one source of truth)
-DEFAULT_STRENGTH = inspect.signature(run_steering).parameters["strength"].default
+CLASSIFIER_DIR = "classifier"  # save_pretrained writes the classifier here, beside the model's files
 
 
 @dataclass
@@ -53,13 +50,16 @@ class Classification:
         proba: float64 (N, K), one column per name of `label_names`.
         labels: (N,) the predicted class indices (into the task's label names).
         label_names: K names, one per column of `proba`.
-        unit_values: float32 (N,), the sentiment unit's pooled feature (the probe's input column).
+        unit_values: float32 (N,), the sentiment unit's pooled feature (the probe's input column), when
+            the head reads the LM's features (probe, unit, direction); None for the fine-tuned head.
+        head: the head that classified (finetuned, probe, unit or direction).
     """
 
     proba: np.ndarray
     labels: np.ndarray
     label_names: list[str]
-    unit_values: np.ndarray
+    unit_values: np.ndarray | None
+    head: str = "probe"
 
     @property
     def label_name(self) -> list[str]:
@@ -69,52 +69,66 @@ class Classification:
 
 @dataclass
 class SentimentNeuron:
-    """A byte-level LM and, optionally, a transfer result fitted on its features.
+    """A byte-level LM and, optionally, its classifier (any head: `classifier.SentimentClassifier`).
 
     Args:
-        model: a ByteLM (eval mode; never trained here).
-        classifier: a `TransferResult` fitted on this model's features, or None.
-        precision: "auto", "fp32" or "bf16" for every forward pass (`precision.resolve_precision`).
+        model: a ByteLM (eval mode; never trained here), on the device it runs on.
+        classifier: a `SentimentClassifier` (a transfer result is wrapped as one, head "probe"), or None.
+        precision: "auto", "fp32" or "bf16" for every forward pass, resolved once here on the model's device.
         batch_size: texts per forward pass when featurizing.
         source: where it was loaded from (a folder or a shipped model's name), for `info`.
 
     Raises:
-        ValueError: the classifier was fitted on a model of another hidden size.
+        ValueError: the classifier's transfer heads were fitted on a model of another hidden size.
     """
 
     model: ByteLM
-    classifier: TransferResult | None = None
+    classifier: SentimentClassifier | None = None
     precision: str = DEFAULT_PRECISION
     batch_size: int = 128
     source: str = ""
-    _scales: dict = field(default_factory=dict, init=False, repr=False)  # unit -> its scale
+    _reference: Generation | None = field(default=None, init=False, repr=False)  # the steering rule's samples
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.classifier is not None and self.classifier.hidden_size != self.model.hidden_size:
-            raise ValueError(f"the classifier was fitted on {self.classifier.hidden_size} units but the model "
+        self.precision = resolve_precision(self.precision, self.model.device, PRECISIONS)
+        if isinstance(self.classifier, TransferResult):
+            self.classifier = SentimentClassifier("probe", transfer=self.classifier, folder=self.classifier.folder)
+        clf = self.classifier
+        if clf is not None and clf.transfer is not None and clf.hidden_size != self.model.hidden_size:
+            raise ValueError(f"the classifier was fitted on {clf.hidden_size} units but the model "
                              f"has {self.model.hidden_size}: use the model it was fitted on")
+        if clf is not None and clf.finetuned is not None:
+            clf.finetuned.to(self.model.device)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, classifier: str | Path | None = None,
-                        device: str = "cpu", **kwargs) -> "SentimentNeuron":
+                        device: str = "auto", head: str | None = None, **kwargs) -> "SentimentNeuron":
         """Load a model (a folder, or a shipped model's name, `models.pretrained`) and its classifier.
 
-        The classifier is `classifier` (a transfer result folder) when given; else
-        the transfer result `save_pretrained` wrote beside the model (FOLDER/classifier/),
-        or one whose report.json and probe.npz sit in the model folder itself; else none.
-        Other keyword arguments (precision, batch_size) go to the constructor.
+        The classifier is `classifier` (any classifier folder: `transfer` or `finetune` output) when
+        given; else the one saved beside the model (FOLDER/classifier/, which the shipped models
+        have), or one in the model folder itself; else none.
+
+        Args:
+            device: "auto" (CUDA where available, else the CPU), "cpu" or "cuda[:N]": resolved once here.
+            head: the classifier's head to classify with (finetuned, probe, unit, direction);
+                default: the folder's own (the shipped model's: finetuned).
+            Other keyword arguments (precision, batch_size) go to the constructor.
 
         Raises:
-            FileNotFoundError: no model there, or `classifier` is not a transfer result.
-            ValueError: unreadable files, or a classifier of another hidden size.
+            FileNotFoundError: no model there, or `classifier` holds no classifier.
+            ValueError: unreadable files, a head the classifier lacks, or a classifier of another hidden size.
         """
+        device = resolve_device(device)
         folder = resolve_model(name_or_path)  # a folder, or the shipped model of that name
-        model = load_model(folder, device=device)
+        model = load_model(folder, device=str(device))
         if classifier is None:
-            classifier = _classifier_beside(folder)
-        result = load_transfer(classifier) if classifier is not None else None
-        return cls(model, result, source=str(name_or_path), **kwargs)
+            classifier = classifier_beside(folder)
+        loaded = load_classifier(classifier, head, device) if classifier is not None else None
+        if loaded is not None:
+            _check_model_reference(loaded, name_or_path)
+        return cls(model, loaded, source=str(name_or_path), **kwargs)
 
     def save_pretrained(self, path: str | Path) -> Path:
         """Write the model (config.json + model.safetensors) and its classifier (PATH/classifier/).
@@ -125,13 +139,16 @@ class SentimentNeuron:
         path = Path(path)
         save_model(self.model, path)
         if self.classifier is not None:
-            save_transfer(self.classifier, path / CLASSIFIER_DIR)
+            if not self.classifier.model.get("name"):
+                self.classifier.model = model_reference(path)
+            save_classifier(self.classifier, path / CLASSIFIER_DIR)
         return path
 
     @property
     def features(self) -> str:
         """The feature spec featurize uses by default: the classifier's (what it was fitted on), else the model's."""
-        return self.classifier.features if self.classifier is not None else self.model.default_features
+        spec = self.classifier.features if self.classifier is not None else None
+        return spec or self.model.default_features
 
     def featurize(self, texts: Sequence[str], state: str | None = None, pooling: str | None = None,
                   quiet: bool = True) -> np.ndarray:
@@ -146,27 +163,33 @@ class SentimentNeuron:
         return featurize(self.model, list(texts), state or default_state, pooling or default_pooling,
                          batch_size=self.batch_size, precision=self.precision, quiet=quiet)
 
-    def classify(self, texts: Sequence[str], unit: bool = False) -> Classification:
-        """Class probabilities and labels of `texts`, by the classifier (`unit=True`: the sentiment unit alone).
-
-        Features are computed as the probe was fitted (its spec); predictions are
-        the saved scikit-learn models' own (`TransferResult.predict_proba`).
+    def classify(self, texts: Sequence[str], unit: bool = False, head: str | None = None) -> Classification:
+        """Class probabilities and labels of `texts` by the classifier's head (`head`: another of its
+        heads; `unit=True`: the sentiment unit alone, as head="unit").
 
         Raises:
-            ValueError: no classifier, or no texts.
+            ValueError: no classifier, a head it lacks, or no texts.
         """
-        self._require_classifier("classify")
-        return self.classify_features(self.featurize(texts), unit=unit)
+        clf = self._require_classifier("classify").with_head("unit" if unit else head)
+        texts = list(texts)
+        if not texts:
+            raise ValueError("no texts to classify")
+        if clf.reads_features:
+            return self.classify_features(self.featurize(texts), head=clf.head)
+        proba = clf.predict_proba(self.model, texts, self.batch_size, self.precision)
+        return Classification(proba, clf.decide(proba), clf.label_names, None, clf.head)
 
-    def classify_features(self, X: np.ndarray, unit: bool = False) -> Classification:
-        """`classify` of features already computed: X float (N, H) of the classifier's spec (`features`).
+    def classify_features(self, X: np.ndarray, unit: bool = False, head: str | None = None) -> Classification:
+        """`classify` of features already computed: X float (N, H) of the classifier's spec (`features`);
+        the heads that read features only (probe, unit, direction).
 
         Raises:
-            ValueError: no classifier, or X not (N, H).
+            ValueError: no classifier, the fine-tuned head, or X not (N, H).
         """
-        result = self._require_classifier("classify")
-        return Classification(result.predict_proba(X, unit=unit), result.predict(X, unit=unit),
-                              list(result.label_names), np.asarray(X, np.float32)[:, result.unit.unit].copy())
+        clf = self._require_classifier("classify").with_head("unit" if unit else head)
+        proba = clf.proba_from_features(X)
+        values = np.asarray(X, np.float32)[:, clf.unit.unit].copy()
+        return Classification(proba, clf.decide(proba), clf.label_names, values, clf.head)
 
     def unit_values(self, text: str, unit: int | None = None) -> tuple[bytes, np.ndarray]:
         """A unit's value after every byte of the preprocessed `text` (`inspect.heatmap.unit_trajectory`).
@@ -176,7 +199,7 @@ class SentimentNeuron:
         from the state the classifier's features use.
 
         Raises:
-            ValueError: no unit given and no classifier, or a unit out of range.
+            ValueError: no unit given and no sentiment unit, or a unit out of range.
         """
         unit, state = self._unit_and_state(unit)
         return unit_trajectory(self.model, text, unit, state, self.precision)
@@ -206,8 +229,9 @@ class SentimentNeuron:
         """Sample `n` continuations of `prime`, `length` bytes each (`inspect.sampling.generate`).
 
         Args:
-            steer: None (no steering); "positive"/"negative": clamp the sentiment unit to
-                ±`strength` x its scale in that direction (sign-corrected; `clamp_value`);
+            steer: None (no steering); "positive"/"negative": clamp the sentiment unit as the one
+                steering rule says (`inspect.steering.steering_toward`: ±`strength` x its scale,
+                sign-corrected), the same value `generate --steer` clamps to;
                 a number: clamp the sentiment unit to it; or a `Steering` (any unit).
             temperature, top_p, top_k: the sampling distribution (`next_byte_probs`).
             seed: the same seed and arguments give the same texts.
@@ -217,7 +241,7 @@ class SentimentNeuron:
 
         Raises:
             ValueError: a bad sampling argument, an unknown steer, or "positive"/"negative"/a
-                number without a classifier.
+                number without a sentiment unit.
         """
         steering = self.steering(steer, strength)
         return generate(self.model, n=n, length=length, prime=prime, temperature=temperature, top_p=top_p,
@@ -232,59 +256,56 @@ class SentimentNeuron:
         direction = isinstance(steer, str) and steer in DIRECTIONS
         if not direction and (isinstance(steer, bool) or not isinstance(steer, (int, float))):
             raise ValueError(f"steer must be none, {', '.join(DIRECTIONS)}, a number or a Steering, got {steer!r}")
-        unit = self._require_classifier("steer").unit
+        unit = self._sentiment_unit("steer")
         if direction:
-            return Steering(unit.unit, clamp_value(steer, unit.sign, float(strength), self.unit_scale()))
+            return steering_toward(self.model, unit, steer, float(strength), self.reference_samples())
         return Steering(unit.unit, float(steer))
 
-    def unit_scale(self) -> float:
-        """The sentiment unit's typical magnitude (`inspect.sampling.unit_scale`: the 99th percentile of
-        |h[unit]| over SCALE_SAMPLES unsteered samples of SCALE_LENGTH bytes, seed 0), measured once."""
-        unit = self._require_classifier("steer").unit.unit
+    def reference_samples(self) -> Generation:
+        """The steering rule's reference samples of this model (`inspect.steering.reference_samples`), drawn once."""
         with self._lock:
-            if unit not in self._scales:
-                control = generate(self.model, n=SCALE_SAMPLES, length=SCALE_LENGTH, top_p=DEFAULT_TOP_P,
-                                   return_trajectory_of=unit, precision=self.precision)
-                self._scales[unit] = unit_scale(self.model, unit, control)
-            return self._scales[unit]
+            if self._reference is None:
+                self._reference = reference_samples(self.model, self.precision)
+            return self._reference
 
     def info(self) -> dict:
         """What the model and its classifier are, as a JSON-ready dict (GET /model serves it)."""
         config = self.model.config
-        info = {
+        return {
             "source": self.source, "rnn": config.rnn, "hidden_size": config.hidden_size,
             "embed_size": config.embed_size, "num_layers": config.num_layers,
             "parameters": sum(p.numel() for p in self.model.parameters()),
-            "features": self.features, "precision": self.precision, "preprocessing": config.preprocessing,
-            "provenance": config.provenance, "classifier": None,
+            "features": self.features, "precision": self.precision, "device": str(self.model.device),
+            "preprocessing": config.preprocessing, "provenance": config.provenance,
+            "classifier": None if self.classifier is None else self.classifier.info(),
         }
-        if self.classifier is not None:
-            report = self.classifier.report
-            info["classifier"] = {
-                "folder": str(self.classifier.folder) if self.classifier.folder else None,
-                "task": report.get("task"), "features": self.classifier.features,
-                "label_names": list(self.classifier.label_names), "C": report.get("C"),
-                "test_accuracy": report.get("test_accuracy"), "nonzero_units": report.get("nonzero_units"),
-                "sentiment_unit": self.classifier.unit.to_dict(),
-            }
-        return info
 
-    def _require_classifier(self, what: str) -> TransferResult:
+    def _require_classifier(self, what: str) -> SentimentClassifier:
         if self.classifier is None:
             raise ValueError(f"{what} needs a classifier: load one with "
-                             "SentimentNeuron.from_pretrained(model, classifier=TRANSFER_FOLDER)")
+                             "SentimentNeuron.from_pretrained(model, classifier=CLASSIFIER_FOLDER)")
         return self.classifier
+
+    def _sentiment_unit(self, what: str):
+        unit = self._require_classifier(what).unit
+        if unit is None:
+            raise ValueError(f"{what} needs a sentiment unit, and the classifier {self.classifier.folder} has "
+                             "only a fine-tuned head: add a transfer result (sentiment-neuron transfer)")
+        return unit
 
     def _unit_and_state(self, unit: int | None) -> tuple[int, str]:
         state = parse_spec(self.features)[0]
         if unit is None:
-            unit = self._require_classifier("the sentiment unit").unit.unit
+            unit = self._sentiment_unit("the sentiment unit").unit
         return self.model.check_unit(unit), state
 
 
-def _classifier_beside(folder: Path) -> Path | None:
-    """The transfer result saved with a model folder: FOLDER/classifier/, or FOLDER itself; None if neither."""
-    for candidate in (folder / CLASSIFIER_DIR, folder):
-        if (candidate / REPORT).is_file() and (candidate / PROBE).is_file():
-            return candidate
-    return None
+def _check_model_reference(classifier: SentimentClassifier, name_or_path) -> None:
+    """Warn when the classifier's transfer heads record another model's weights than the one loaded."""
+    recorded = (classifier.model or {}).get("sha256")
+    if classifier.transfer is None or not recorded:
+        return
+    loaded = model_reference(name_or_path).get("sha256")
+    if loaded and loaded != recorded:
+        warnings.warn(f"the classifier {classifier.folder} was fitted on {classifier.model.get('name')} "
+                      f"(weights {recorded[:12]}...), not on {name_or_path} ({loaded[:12]}...)", stacklevel=3)

@@ -41,7 +41,8 @@ def tiny_lm(tmp_path_factory, sst):
 def test_pretrain_writes_a_model_folder(tiny_lm):
     assert {"config.json", "model.safetensors", "checkpoints", "metrics.jsonl"} <= {p.name for p in tiny_lm.iterdir()}
     config = json.loads((tiny_lm / "config.json").read_text())
-    assert config["hidden_size"] == 16 and config["provenance"]["steps"] == 5
+    assert config["hidden_size"] == 16
+    assert config["provenance"]["steps"] == 5
 
 
 def test_featurize_rows_in_input_order(tiny_lm, sst, tmp_path):
@@ -50,7 +51,8 @@ def test_featurize_rows_in_input_order(tiny_lm, sst, tmp_path):
     assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--text-key", "sentence",
                  "--state", "cell", "--pooling", "last", "--out", str(out), "--quiet"]) == 0
     X = np.load(out)
-    assert X.shape == (30, 16) and X.dtype == np.float32
+    assert X.shape == (30, 16)
+    assert X.dtype == np.float32
     expected = featurize(load_model(tiny_lm), sst.texts[:30], "cell", "last", quiet=True)
     np.testing.assert_allclose(X, expected, rtol=1e-6)
 
@@ -64,7 +66,8 @@ def test_transfer_from_files_writes_reports(tiny_lm, sst, tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["n"] == {"train": 400, "validation": 100, "test": 100}
     assert set(report["feature_comparison"]) == {"hidden-mean", "hidden-last"}
-    assert 0.0 <= report["test_accuracy"] <= 1.0 and 0 <= report["sentiment_unit"]["unit"] < 16
+    assert 0.0 <= report["test_accuracy"] <= 1.0
+    assert 0 <= report["sentiment_unit"]["unit"] < 16
     assert (out / "sentiment_unit_hist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "sentiment unit" in (out / "report.md").read_text()
     assert load_transfer(out).probe.coef_.shape == (1, 16)
@@ -76,7 +79,8 @@ def test_malformed_csv_is_a_clear_error(tiny_lm, tmp_path, capsys):
     bad.write_text("label,sentence\n1,fine\n0,too,many,fields\n")
     assert main(["featurize", "--model", str(tiny_lm), "--input", str(bad), "--out", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
-    assert "bad.csv" in err and "line 3" in err
+    assert "bad.csv" in err
+    assert "line 3" in err
 
 
 def test_missing_text_column_is_a_clear_error(tiny_lm, tmp_path, capsys):
@@ -85,7 +89,8 @@ def test_missing_text_column_is_a_clear_error(tiny_lm, tmp_path, capsys):
     assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--text-key", "review",
                  "--out", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
-    assert "t.csv" in err and "review" in err
+    assert "t.csv" in err
+    assert "review" in err
 
 
 def test_help_lists_commands(capsys):
@@ -122,7 +127,8 @@ def test_classify_and_heatmap_from_a_transfer_result(tiny_lm, sst, tmp_path):
                  "--out", str(out), "--quiet"]) == 0
     with open(out) as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 100 and {"row", "label", "label_name", "p_0", "p_1"} <= set(rows[0])  # labels 0/1 in the csv
+    assert len(rows) == 100
+    assert {"row", "label", "label_name", "p_0", "p_1"} <= set(rows[0])  # labels 0/1 in the csv
     assert all(abs(float(r["p_0"]) + float(r["p_1"]) - 1) < 1e-6 for r in rows)
     report = json.loads((transfer / "report.json").read_text())
     assert main(["classify", "--model", str(tiny_lm), "--transfer", str(transfer), "--input", str(files[2]),
@@ -131,7 +137,8 @@ def test_classify_and_heatmap_from_a_transfer_result(tiny_lm, sst, tmp_path):
     assert main(["heatmap", "--model", str(tiny_lm), "--transfer", str(transfer), "--text", "A fine film.",
                  "Dull <b>and</b> long.", "--out", str(tmp_path / "heat"), "--quiet"]) == 0
     page = (tmp_path / "heat.html").read_text()
-    assert page.count("title=") >= len("A fine film.") and ">&lt;</span>" in page  # "<" escaped
+    assert page.count("title=") >= len("A fine film.")
+    assert ">&lt;</span>" in page  # "<" escaped
     assert (tmp_path / "heat.png").read_bytes()[:4] == b"\x89PNG"
     assert report["sentiment_unit"]["unit"] < 16
 
@@ -153,7 +160,8 @@ def test_heatmap_and_steering_by_the_sentiment_direction(tiny_lm, sst, tmp_path,
                  "--strength", "2", "--n", "2", "--length", "20", "--prime", "The film", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.out.count("The film") == 2
-    assert "direction: -" in captured.err and "x v added to h (negative: 2.0 x scale" in captured.err
+    assert "direction: -" in captured.err
+    assert "x v added to h (negative: 2.0 x scale" in captured.err
     assert main(["generate", "--model", str(tiny_lm), "--steer-direction", "positive"]) == 2
     assert "--steer-direction needs --transfer" in capsys.readouterr().err
     assert main(["heatmap", "--model", str(tiny_lm), "--unit", "2", "--direction", "--text", "x",
@@ -169,7 +177,9 @@ def test_cross_domain_between_file_tasks(tiny_lm, sst, tmp_path, capsys):
     assert main(["cross-domain", "--model", str(tiny_lm), "--datasets", "", "--task", tasks[0], "--task", tasks[1],
                  "--out", str(tmp_path / "cross"), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "first (in-domain)" in printed and "second (in-domain)" in printed and "TF-IDF" in printed
+    assert "first (in-domain)" in printed
+    assert "second (in-domain)" in printed
+    assert "TF-IDF" in printed
     report = json.loads((tmp_path / "cross" / "cross_domain.json").read_text())
     assert set(report["accuracy"]["l1_probe"]["first"]) == {"first", "second"}
     assert main(["cross-domain", "--model", str(tiny_lm), "--datasets", "", "--task", "bad=only.csv",
@@ -197,7 +207,8 @@ def test_word_vectors_command(tiny_lm, sst, tmp_path, capsys):
                  "--words", "good,bad,film", "--unit", "2", "--query", "good", "--context", "not good at all",
                  "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "mean unit 2" in printed and "film" in printed
+    assert "mean unit 2" in printed
+    assert "film" in printed
     assert json.loads((out / "neighbours.json").read_text())
     assert (out / "tsne.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["word-vectors", "--model", str(tiny_lm), "--input", str(texts), "--context", "x",
@@ -212,7 +223,9 @@ def test_data_efficiency_command(tiny_lm, sst, tmp_path, capsys):
                  str(files[1]), "--test", str(files[2]), "--sizes", "8,32", "--draws", "2", "--out", str(out),
                  "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "L1 probe" in printed and "TF-IDF" in printed and "120 (all)" in printed
+    assert "L1 probe" in printed
+    assert "TF-IDF" in printed
+    assert "120 (all)" in printed
     result = json.loads((out / "efficiency.json").read_text())
     assert result["sizes"] == [8, 32, 120]
     assert (out / "efficiency.png").read_bytes()[:4] == b"\x89PNG"
@@ -224,8 +237,10 @@ def test_featurize_reads_other_encodings(tiny_lm, tmp_path, capsys):
     out = tmp_path / "X.npy"
     assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"sentiment-neuron featurize: error: {path}: line 1: not valid UTF-8") and "\n" not in err
-    assert "--encoding latin-1" in err and not out.exists()
+    assert err.startswith(f"sentiment-neuron featurize: error: {path}: line 1: not valid UTF-8")
+    assert "\n" not in err
+    assert "--encoding latin-1" in err
+    assert not out.exists()
     assert main(["featurize", "--model", str(tiny_lm), "--input", str(path), "--out", str(out), "--quiet",
                  "--encoding", "latin-1"]) == 0
     X = np.load(out)
@@ -257,7 +272,9 @@ def test_pretrain_resume_refuses_other_model_and_training_flags(sst, tmp_path, c
     capsys.readouterr()
     assert main([*run, "--resume", "--hidden-size", "32", "--max-steps", "3"]) == 2
     err = capsys.readouterr().err
-    assert "hidden_size: checkpoint 16, given 32" in err and "drop --hidden-size" in err and "--out" in err
+    assert "hidden_size: checkpoint 16, given 32" in err
+    assert "drop --hidden-size" in err
+    assert "--out" in err
     assert main([*run, "--resume", "--seq-len", "32", "--batch-size", "4"]) == 2
     assert "seq_len: checkpoint 16, given 32" in capsys.readouterr().err
     # Flags that agree, budgets and intervals are fine; the model keeps the checkpoint's shape.

@@ -44,14 +44,16 @@ def test_finetune_then_classify_with_the_folder(lm, sst_files, tmp_path, capsys)
                  *FAST]) == 0
     assert "best validation" in capsys.readouterr().out
     clf = load_classifier(out)
-    assert clf.config.norm == "layer" and clf.training_info["config"]["gradual_unfreezing"] is False
+    assert clf.config.norm == "layer"
+    assert clf.training_info["config"]["gradual_unfreezing"] is False
     texts = tmp_path / "texts.txt"
     texts.write_text("A fine film.\nDull and long.\n")
     assert main(["classify", "--finetuned", str(out), "--input", str(texts), "--out", str(tmp_path / "p.csv"),
                  "--precision", "fp32", "--quiet"]) == 0
     with open(tmp_path / "p.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["row"] for r in rows] == ["0", "1"] and list(rows[0]) == ["row", "label", "label_name", "p_0", "p_1"]
+    assert [r["row"] for r in rows] == ["0", "1"]
+    assert list(rows[0]) == ["row", "label", "label_name", "p_0", "p_1"]
     proba = clf.predict_proba(["A fine film.", "Dull and long."], precision="fp32")
     assert [float(r["p_1"]) for r in rows] == pytest.approx(proba[:, 1].tolist())
     assert main(["classify", "--finetuned", str(out), "--model", str(lm), "--input", str(texts)]) == 2
@@ -77,7 +79,8 @@ def test_a_multilabel_classifier_writes_a_probability_and_a_decision_per_label(l
                  "--precision", "fp32", "--quiet"]) == 0
     lines = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert list(lines[0]) == ["row", *(f"p_{n}" for n in names), *names]
-    assert all(line[n] in (0, 1) and 0 < line[f"p_{n}"] < 1 for line in lines for n in names)
+    assert all(line[n] in (0, 1) for line in lines for n in names)
+    assert all(0 < line[f"p_{n}"] < 1 for line in lines for n in names)
 
 
 def test_transfer_hybrid_and_top_n(lm, sst_files, tmp_path, capsys):
@@ -90,7 +93,8 @@ def test_transfer_hybrid_and_top_n(lm, sst_files, tmp_path, capsys):
     assert [r["method"] for r in variants["hybrid"]] == [
         "TF-IDF alone", "LM features alone (L2 LR)", "LM features alone (L1 probe)", "hybrid: TF-IDF + LM features"]
     assert [r["n"] for r in variants["top_n"]] == [1, 2, 8]
-    assert (tmp_path / "t" / "report.json").is_file() and (tmp_path / "t" / "probe_variants.md").is_file()
+    assert (tmp_path / "t" / "report.json").is_file()
+    assert (tmp_path / "t" / "probe_variants.md").is_file()
 
 
 def test_pretrain_init_from(lm, sst_files, tmp_path):
@@ -98,7 +102,8 @@ def test_pretrain_init_from(lm, sst_files, tmp_path):
             "4", "--seq-len", "16", "--max-steps", "2", "--lr", "1e-9", "--precision", "fp32", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "run")]) == 0
     continued = load_model(tmp_path / "run")
-    assert continued.config.provenance["init_from"]["model"] == str(lm) and continued.hidden_size == 8
+    assert continued.config.provenance["init_from"]["model"] == str(lm)
+    assert continued.hidden_size == 8
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(continued.parameters(), load_model(lm).parameters()))
     assert main([*args, "--out", str(tmp_path / "bad"), "--hidden-size", "16"]) == 2
 
@@ -108,7 +113,8 @@ def test_finetune_table_from_the_command_line(lm, tmp_path, capsys):
                  "--out", str(tmp_path / "table"), "--epochs", "0.02", "--max-bytes", "24", "--precision", "fp32",
                  "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "| TF-IDF + logistic regression |" in out and "all layers at once" in out
+    assert "| TF-IDF + logistic regression |" in out
+    assert "all layers at once" in out
     report = json.loads((tmp_path / "table" / "report.json").read_text())
     assert report["tasks"]["sst2"]["n"] == {"train": 6920, "validation": 872, "test": 1821}
     assert main(["finetune", "--table", "--model", str(lm), "--rows", "nope", "--out", str(tmp_path / "x")]) == 2

@@ -221,18 +221,22 @@ def _call(fn, *args, **kwargs):
 def _check_data_error(exc: DataError, path: Path) -> None:
     message = str(exc)
     assert message.startswith(str(path)), message
-    assert "\n" not in message and "Traceback" not in message, message
+    assert "\n" not in message, message
+    assert "Traceback" not in message, message
 
 
 def _check_records(rec: Records) -> None:
-    assert all(isinstance(t, str) and t.strip() for t in rec.texts)
+    assert all(isinstance(t, str) for t in rec.texts)
+    assert all(t.strip() for t in rec.texts)
     for t in rec.texts:
         t.encode("utf-8")  # valid Unicode: no unpaired surrogates
     if rec.labels is not None:
-        assert rec.labels.dtype == np.int64 and rec.labels.shape == (len(rec.texts),)
+        assert rec.labels.dtype == np.int64
+        assert rec.labels.shape == (len(rec.texts),)
         assert len(rec.label_names) <= max(1000, len(rec.texts))
         if len(rec.texts):
-            assert 0 <= rec.labels.min() and rec.labels.max() < len(rec.label_names)
+            assert 0 <= rec.labels.min()
+            assert rec.labels.max() < len(rec.label_names)
         for name in rec.label_names:
             name.encode("utf-8")
 
@@ -258,7 +262,8 @@ def _check_cli_error(command: str, stderr: str, files: list[Path]) -> None:
     assert "Traceback" not in stderr, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     prefix = f"sentiment-neuron {command}: error: "
-    assert lines and lines[-1].startswith(prefix), stderr
+    assert lines, stderr
+    assert lines[-1].startswith(prefix), stderr
     assert sum(line.startswith("sentiment-neuron") for line in lines) == 1, stderr
     assert any(str(f) in lines[-1] for f in files), lines[-1]
 
@@ -375,7 +380,9 @@ def test_featurize_writes_all_rows_or_nothing(tiny_model, spec, existing):
         if code == 0:
             X = np.load(out, allow_pickle=False)
             n = len(list(iter_texts(path, encoding=encoding[0], encoding_errors=encoding[1])))
-            assert X.shape == (n, HIDDEN) and X.dtype == np.float32 and np.isfinite(X).all()
+            assert X.shape == (n, HIDDEN)
+            assert X.dtype == np.float32
+            assert np.isfinite(X).all()
         else:
             assert code == 2
             _check_cli_error("featurize", err, [path])
@@ -405,7 +412,8 @@ def test_classify_writes_one_row_per_text_or_nothing(tiny_model, transfer_dir, s
             with open(out, encoding="utf-8", newline="") as f:
                 if fmt == "csv":
                     rows = list(csv.reader(f))
-                    assert rows[0][:3] == ["row", "label", "label_name"] and len(rows) == n + 1
+                    assert rows[0][:3] == ["row", "label", "label_name"]
+                    assert len(rows) == n + 1
                     assert [int(r[0]) for r in rows[1:]] == list(range(n))
                 else:
                     records = [json.loads(line) for line in f]
@@ -517,4 +525,5 @@ def test_a_10_mb_text_featurizes_with_max_bytes(tiny_model):
 
     text = "x" * BIG
     X = featurize(load_model(tiny_model), [text, "short"], max_bytes=2048, precision="fp32", quiet=True)
-    assert X.shape == (2, HIDDEN) and np.isfinite(X).all()
+    assert X.shape == (2, HIDDEN)
+    assert np.isfinite(X).all()

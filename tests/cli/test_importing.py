@@ -1,23 +1,19 @@
 """import-openai, import-nvidia, download and info, end to end on small weights in the published layouts."""
 import csv
 import json
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models" / "importers"))
-from published_layouts import (  # noqa: E402
+from published_layouts import (
     H, NvidiaReference, OpenAIReference, nvidia_checkpoint, nvidia_flat_rnn, openai_arrays, openai_preprocess,
     write_openai,
 )
 
-from sentiment_neuron.cli import main  # noqa: E402
-from sentiment_neuron.transfer.result import load_transfer  # noqa: E402
+from sentiment_neuron.cli import main
+from sentiment_neuron.transfer.result import load_transfer
 
 TEXTS = ["A wonderful, moving film.", "Dull &amp; far too long;  I left early.", "ok " * 40,
          "Caf\u00e9 food was great, service slow", "!"]
@@ -37,7 +33,8 @@ def test_import_openai_then_featurize_matches_the_released_encoder(tmp_path, tex
     npy = write_openai(tmp_path / "model", arrays)
     assert main(["import-openai", str(npy), "--out", str(tmp_path / "m")]) == 0
     out = capsys.readouterr().out
-    assert "mLSTM, H = 64, E = 16, 256 symbols" in out and "bits per character" in out
+    assert "mLSTM, H = 64, E = 16, 256 symbols" in out
+    assert "bits per character" in out
     assert main(["featurize", "--model", str(tmp_path / "m"), "--input", str(texts_file), "--state", "cell",
                  "--pooling", "last", "--precision", "fp32", "--out", str(tmp_path / "f.npy"), "--quiet"]) == 0
     got = np.load(tmp_path / "f.npy")
@@ -51,15 +48,19 @@ def test_import_nvidia_writes_a_model_and_a_transfer_result_classify_uses(tmp_pa
     model = tmp_path / "nv"
     assert main(["import-nvidia", str(path), "--out", str(model), "--dtype", "bf16"]) == 0
     captured = capsys.readouterr()
-    assert "257 symbols" in captured.out and "transfer result" in captured.out
+    assert "257 symbols" in captured.out
+    assert "transfer result" in captured.out
     assert "no decoder" in captured.err
     result = load_transfer(model / "transfer")
     # strict JSON (no NaN): what the file does not know is null, and report.md says "unknown"
     json.loads((model / "transfer" / "report.json").read_text(), parse_constant=lambda c: pytest.fail(c))
-    assert result.report["test_accuracy"] is None and "nan" not in (model / "transfer" / "report.md").read_text()
+    assert result.report["test_accuracy"] is None
+    assert "nan" not in (model / "transfer" / "report.md").read_text()
     weight = checkpoint["classifier"]["weight"][0].double().numpy()
-    assert result.features == "cell-last" and result.hidden_size == H
-    assert result.unit.unit == int(np.argmax(np.abs(weight))) and result.label_names == ["negative", "positive"]
+    assert result.features == "cell-last"
+    assert result.hidden_size == H
+    assert result.unit.unit == int(np.argmax(np.abs(weight)))
+    assert result.label_names == ["negative", "positive"]
     preds = tmp_path / "p.csv"
     assert main(["classify", "--model", str(model), "--transfer", str(model / "transfer"), "--input",
                  str(texts_file), "--out", str(preds), "--precision", "fp32", "--quiet"]) == 0
@@ -71,7 +72,8 @@ def test_import_nvidia_writes_a_model_and_a_transfer_result_classify_uses(tmp_pa
     np.testing.assert_allclose([float(r["p_positive"]) for r in rows], expected, atol=0.05)
     assert main(["heatmap", "--model", str(model), "--transfer", str(model / "transfer"), "--text",
                  "A wonderful, moving film.", "--out", str(tmp_path / "heat"), "--precision", "fp32"]) == 0
-    assert (tmp_path / "heat.html").stat().st_size > 0 and (tmp_path / "heat.png").stat().st_size > 0
+    assert (tmp_path / "heat.html").stat().st_size > 0
+    assert (tmp_path / "heat.png").stat().st_size > 0
 
 
 def test_import_nvidia_refuses_a_malicious_file(tmp_path, capsys):
@@ -82,8 +84,10 @@ def test_import_nvidia_refuses_a_malicious_file(tmp_path, capsys):
     torch.save({"x": Evil(f"open({str(marker)!r}, 'w').write('x')")}, path)
     assert main(["import-nvidia", str(path), "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
-    assert "sentiment-neuron import-nvidia: error:" in err and "refused" in err
-    assert not marker.exists() and not (tmp_path / "m").exists()
+    assert "sentiment-neuron import-nvidia: error:" in err
+    assert "refused" in err
+    assert not marker.exists()
+    assert not (tmp_path / "m").exists()
 
 
 def test_import_nvidia_namespace_flag_gate_order_and_label_names(tmp_path, capsys):
@@ -109,7 +113,8 @@ def test_info_prints_the_documented_fields(tmp_path, capsys):
         assert field in text, field
     assert main(["info", str(tmp_path / "m"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["config"]["vocab_offset"] == 1 and info["source"]["format"] == "nvidia-pt"
+    assert info["config"]["vocab_offset"] == 1
+    assert info["source"]["format"] == "nvidia-pt"
 
 
 def test_download_offline_and_list(tmp_path, monkeypatch, capsys):
@@ -122,7 +127,9 @@ def test_download_offline_and_list(tmp_path, monkeypatch, capsys):
     assert "openai-mlstm-4096" in capsys.readouterr().out
     assert main(["download", "openai-mlstm-4096", "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
-    assert "sentiment-neuron download: error:" in err and "offline" in err and "--from FOLDER" in err
+    assert "sentiment-neuron download: error:" in err
+    assert "offline" in err
+    assert "--from FOLDER" in err
     assert main(["download", "no-such-model", "--out", str(tmp_path / "m")]) == 2
     assert "known: openai-mlstm-4096" in capsys.readouterr().err
 

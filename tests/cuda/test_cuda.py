@@ -5,12 +5,11 @@ plain loop, no host sync inside a training step, no CPU-only op reached, pretrai
 Skipped without CUDA. On the GPU machine: `scripts/gpu_flagship.sh test` (PYTHONPATH=src pytest tests/cuda).
 """
 import dataclasses
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import load_benchmark, random_mlstm_cell
 
 from sentiment_neuron.data.corpus import TBPTTBatches, build_corpus
 from sentiment_neuron.models import ByteLM, ModelConfig, mlstm
@@ -23,16 +22,6 @@ from sentiment_neuron.training.step import make_optimizer, train_step
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 CUDA = torch.device("cuda")
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "mlstm_throughput.py"
-
-
-def _cell(hidden=48, embed=8, seed=0):
-    torch.manual_seed(seed)
-    cell = mlstm.MLSTM(embed, hidden)
-    with torch.no_grad():
-        for p in cell.parameters():
-            p.copy_(torch.randn_like(p) * 0.5)
-    return cell
 
 
 def _forward_backward(cell, x, state, kind, autocast_dtype=None):
@@ -52,7 +41,7 @@ def test_triton_passes_its_self_check_and_auto_picks_it():
 
 @pytest.mark.parametrize("kind", ["loop", "fused", "triton"])
 def test_each_recurrence_on_cuda_matches_a_float64_cpu_reference(kind):
-    cell = _cell()
+    cell = random_mlstm_cell(hidden=48, embed=8)
     x, state = torch.randn(20, 5, 8), (torch.randn(5, 48), torch.randn(5, 48))
     ref = _forward_backward(cell.double(), x.double(), tuple(s.double() for s in state), "loop")
     got = _forward_backward(cell.float().to(CUDA), x.to(CUDA), tuple(s.to(CUDA) for s in state), kind)
@@ -61,7 +50,7 @@ def test_each_recurrence_on_cuda_matches_a_float64_cpu_reference(kind):
 
 
 def test_bf16_triton_window_is_close_to_the_loop():
-    cell = _cell(hidden=256, embed=64).to(CUDA)
+    cell = random_mlstm_cell(hidden=256, embed=64).to(CUDA)
     x = torch.randn(64, 32, 64, device=CUDA)
     loop, fused = (_forward_backward(cell, x, None, kind, torch.bfloat16) for kind in ("loop", "triton"))
     assert (loop[0] - fused[0]).abs().max() < 0.05
@@ -74,11 +63,13 @@ def test_featurization_loop_never_reaches_a_cpu_only_op(monkeypatch):
         raise AssertionError("torch.ops.mkldnn reached on CUDA")
 
     monkeypatch.setattr(mlstm, "_onednn_products", cpu_only)
-    cell = _cell().to(CUDA)
+    cell = random_mlstm_cell(hidden=48, embed=8).to(CUDA)
     for kind in ("loop", "triton"):
         with torch.no_grad(), use_recurrence(kind), torch.autocast("cuda", dtype=torch.bfloat16):
             hs, _, _ = cell(torch.randn(7, 3, 8, device=CUDA))
-        assert hs.is_cuda and hs.dtype == torch.float32 and torch.isfinite(hs).all()
+        assert hs.is_cuda
+        assert hs.dtype == torch.float32
+        assert torch.isfinite(hs).all()
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
@@ -103,9 +94,11 @@ def test_a_training_step_never_waits_for_the_gpu(precision):
             bpc, state = train_step(model, optimizer, scaler, x, y, state, cfg, 1e-3, 0)
     finally:
         torch.cuda.set_sync_debug_mode(0)
-    assert bpc.is_cuda and 0 < bpc.item() < 9
+    assert bpc.is_cuda
+    assert 0 < bpc.item() < 9
     cpu_x, cpu_y = TBPTTBatches(stream, cfg.batch_size, cfg.seq_len)[5]
-    assert torch.equal(x.cpu(), cpu_x) and torch.equal(y.cpu(), cpu_y)
+    assert torch.equal(x.cpu(), cpu_x)
+    assert torch.equal(y.cpu(), cpu_y)
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +119,15 @@ def test_pretrain_on_cuda_checkpoints_the_cuda_rng_and_resumes(corpus, tmp_path,
     tiny = ModelConfig(hidden_size=64, embed_size=8)
     _, state = pretrain(corpus, tmp_path, tiny, config, quiet=True, device="cuda")
     ckpt = load_latest_checkpoint(tmp_path)
-    assert ckpt["cuda_rng"] is not None and ckpt["train_config"]["precision"] == precision
+    assert ckpt["cuda_rng"] is not None
+    assert ckpt["train_config"]["precision"] == precision
     provenance = json.loads((tmp_path / "config.json").read_text())["provenance"]
-    assert provenance["recurrence"] == "triton" and provenance["device"].startswith("cuda")
+    assert provenance["recurrence"] == "triton"
+    assert provenance["device"].startswith("cuda")
     _, resumed = pretrain(corpus, tmp_path, None, dataclasses.replace(config, max_steps=8), resume=True,
                           quiet=True, device="cuda")
-    assert resumed.step == 8 and 0 < resumed.validation_bpc < state.validation_bpc + 1
+    assert resumed.step == 8
+    assert 0 < resumed.validation_bpc < state.validation_bpc + 1
 
 
 def test_featurization_on_cuda_matches_the_cpu():
@@ -148,11 +144,11 @@ def test_featurization_on_cuda_matches_the_cpu():
 
 
 def test_the_benchmark_measures_on_cuda():
-    spec = importlib.util.spec_from_file_location("mlstm_throughput", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("mlstm_throughput")
     assert bench.measure_matmul(CUDA, "bf16", 2048) > 1e12
     for impl, expected in (("mlstm", "triton"), ("mlstm_loop", "loop"), ("torch_lstm", None)):
         rec = bench.measure(impl, "train", hidden=256, batch=64, steps=16, precision="bf16", device="cuda",
                             min_time=0.0, min_repeats=1, matmul_flops=1e14)
-        assert rec["recurrence"] == expected and rec["chars_per_s"] > 0 and rec["peak_memory_gib"] > 0
+        assert rec["recurrence"] == expected
+        assert rec["chars_per_s"] > 0
+        assert rec["peak_memory_gib"] > 0

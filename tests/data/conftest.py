@@ -9,7 +9,6 @@ import pytest
 
 from sentiment_neuron.data import registry
 from sentiment_neuron.data.prepared import prepare_corpus
-from sentiment_neuron.data.registry import load_dataset
 
 
 def _write(path: Path, content: str) -> Path:
@@ -40,11 +39,6 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setattr(registry, "_download_file", offline)
     return tmp_path
-
-
-@pytest.fixture(scope="session")
-def sst_texts(data_dir: Path) -> list[str]:
-    return load_dataset("sst2", "train", data_dir).texts
 
 
 @pytest.fixture(scope="session")

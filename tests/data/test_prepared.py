@@ -1,6 +1,5 @@
 """Prepared corpora (prepared.py): the on-disk format, its checks, and streaming in O(1) memory."""
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import one_thread_env
 
 from sentiment_neuron.data.corpus import Corpus
 from sentiment_neuron.data.prepared import CORPUS_FILE, document_offsets, load_prepared_corpus, prepare_corpus
@@ -212,9 +212,8 @@ def stream_under_memory_limit(tmp_path: Path, file_mb: int, margin_mb: int) -> N
              for line in lines]
     doc_bytes = sum(len(preprocess(t)) for t in texts) * repeats
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     run = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(path), str(tmp_path / "corpus"),
-                          str(margin_mb << 20)], capture_output=True, text=True, env=env, timeout=300)
+                          str(margin_mb << 20)], capture_output=True, text=True, env=one_thread_env(), timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     meta = json.loads(run.stdout.splitlines()[-1])["meta"]
     splits = meta["splits"]

@@ -88,7 +88,8 @@ def test_load_task_semeval_holds_out_tweets_and_tests_on_the_official_dev_set(da
     everything = load_dataset("semeval2018_ec", "train", data_dir)
     dev = load_dataset("semeval2018_ec", "validation", data_dir)
     assert (len(task.train), len(task.validation), len(task.test)) == (len(everything) - 600, 600, len(dev))
-    assert task.test.texts == dev.texts and np.array_equal(task.test.labels, dev.labels)  # labeled: not the test file
+    assert task.test.texts == dev.texts
+    assert np.array_equal(task.test.labels, dev.labels)  # labeled: not the test file
     assert Counter(task.train.texts) + Counter(task.validation.texts) == Counter(everything.texts)
     # the split the transfer table was run on: a seeded permutation, each part in file order
     order = np.random.default_rng(0).permutation(len(everything))
@@ -101,7 +102,8 @@ def test_load_task_semeval_subsets_and_validation_size(data_dir):
     task = load_task("semeval2018_ec", data_dir, max_train=300, max_test=100, validation_size=200, seed=1)
     assert (len(task.train), len(task.validation), len(task.test)) == (300, 200, 100)
     again = load_task("semeval2018_ec", data_dir, max_train=300, max_test=100, validation_size=200, seed=1)
-    assert again.train.texts == task.train.texts and again.test.texts == task.test.texts
+    assert again.train.texts == task.train.texts
+    assert again.test.texts == task.test.texts
 
 
 @pytest.mark.parametrize("size", [-1, 10 ** 6])

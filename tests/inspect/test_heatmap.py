@@ -228,7 +228,8 @@ def test_a_projection_reads_the_state_linearly(random_lm):
 def test_projection_heatmap_is_labelled_by_its_name(random_lm, tmp_path):
     html_path, png_path = write_heatmaps(random_lm, ["a fine film"], Projection(np.ones(16), 0.0, "probe direction"),
                                          tmp_path / "d")
-    assert "probe direction" in html_path.read_text() and png_path.is_file()
+    assert "probe direction" in html_path.read_text()
+    assert png_path.is_file()
 
 
 def test_projection_of_the_wrong_width_is_refused(random_lm):

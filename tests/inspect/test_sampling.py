@@ -115,7 +115,9 @@ def test_low_temperature_is_nearly_greedy():
 def test_a_vanishing_temperature_is_greedy_never_nan(temperature, scale):
     # unshifted, logits / 1e-300 are all +-inf in float32 and softmax gives NaN
     p = next_byte_probs(LOGITS * scale, temperature=temperature, top_p=1e-9)
-    assert torch.isfinite(p).all() and p[0, 0] == 1.0 and float(p[0, 1:].sum()) == 0.0
+    assert torch.isfinite(p).all()
+    assert p[0, 0] == 1.0
+    assert float(p[0, 1:].sum()) == 0.0
 
 
 def test_ties_at_a_vanishing_temperature_share_the_mass():
@@ -163,7 +165,8 @@ def test_planted_direction_steers(amount, byte):
     m, v = planted_direction_model()
     gen = generate(m, n=4, length=40, steer=DirectionSteering(v * 7.0, amount))  # any length: scaled to norm 1
     assert b"".join(gen.data).count(byte) >= 0.95 * 160
-    assert gen.steer.amount == amount and np.linalg.norm(gen.steer.vector) == pytest.approx(1.0)
+    assert gen.steer.amount == amount
+    assert np.linalg.norm(gen.steer.vector) == pytest.approx(1.0)
 
 
 def test_direction_addition_shifts_the_projection_by_the_amount_and_feeds_the_recurrence():

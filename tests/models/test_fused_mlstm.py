@@ -1,27 +1,17 @@
 """The fused mLSTM window (models/fused_mlstm.py) against the plain loop, its reference: forward,
 gradients (also float64 gradcheck), no-grad, carried state, autocast, selection; and the Triton
 cell against the PyTorch cell in Triton's CPU interpreter (TRITON_INTERPRET=1)."""
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 import torch
+from helpers import one_thread_env, random_mlstm_cell
 
 from sentiment_neuron.models import ByteLM, ModelConfig
 from sentiment_neuron.models.fused_mlstm import (
     RECURRENCE_ENV, MLSTMWindow, TorchCell, recurrence_for, requested_recurrence, use_recurrence)
-from sentiment_neuron.models.mlstm import MLSTM
-
-
-def _random_cell(hidden: int = 24, embed: int = 6, dtype=torch.float32) -> MLSTM:
-    torch.manual_seed(0)
-    cell = MLSTM(embed, hidden).to(dtype)
-    with torch.no_grad():  # non-trivial weights everywhere (g and bias too)
-        for p in cell.parameters():
-            p.copy_(torch.randn_like(p) * 0.5)
-    return cell
 
 
 def _run(cell, x, state, kind, return_cells=False):
@@ -31,7 +21,7 @@ def _run(cell, x, state, kind, return_cells=False):
 
 @pytest.mark.parametrize("return_cells", [False, True])
 def test_fused_forward_and_gradients_match_the_loop_fp32(return_cells):
-    cell = _random_cell()
+    cell = random_mlstm_cell()
     x = torch.randn(11, 3, 6, requires_grad=True)
     state = (torch.randn(3, 24, requires_grad=True), torch.randn(3, 24, requires_grad=True))
     results = {}
@@ -53,7 +43,7 @@ def test_fused_forward_and_gradients_match_the_loop_fp32(return_cells):
 
 
 def test_gradcheck_float64():
-    cell = _random_cell(hidden=8, embed=3, dtype=torch.float64)
+    cell = random_mlstm_cell(hidden=8, embed=3, dtype=torch.float64)
     w_h, w_mh = cell.w_h.weight().detach(), cell.w_mh.weight().detach()
     xz = torch.randn(5, 2, 32, dtype=torch.float64, requires_grad=True)
     xm = torch.randn(5, 2, 8, dtype=torch.float64, requires_grad=True)
@@ -69,7 +59,7 @@ def test_gradcheck_float64():
 
 
 def test_no_grad_fused_matches_loop_and_leaves_the_state_alone():
-    cell = _random_cell()
+    cell = random_mlstm_cell()
     x = torch.randn(9, 4, 6)
     state = (torch.randn(4, 24), torch.randn(4, 24))
     before = [s.clone() for s in state]
@@ -79,12 +69,13 @@ def test_no_grad_fused_matches_loop_and_leaves_the_state_alone():
         hs2, (h2, c2), none = _run(cell, x, state, "fused", False)
     for got, want in ((hs, ref_hs), (h, ref_h), (c, ref_c), (cs, ref_cs), (hs2, ref_hs), (c2, ref_c)):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
-    assert none is None and h.data_ptr() != hs[-1].data_ptr()
+    assert none is None
+    assert h.data_ptr() != hs[-1].data_ptr()
     assert all(torch.equal(a, b) for a, b in zip(state, before))
 
 
 def test_chunked_windows_carry_the_state():
-    cell = _random_cell()
+    cell = random_mlstm_cell()
     x = torch.randn(12, 2, 6)
     with torch.no_grad(), use_recurrence("fused"):
         whole, _, _ = cell(x)
@@ -92,11 +83,13 @@ def test_chunked_windows_carry_the_state():
         second, _, _ = cell(x[5:], state)
         empty, (h, c), _ = cell(x[:0], state)
     torch.testing.assert_close(torch.cat([first, second]), whole)
-    assert empty.shape == (0, 2, 24) and torch.equal(h, state[0]) and torch.equal(c, state[1])
+    assert empty.shape == (0, 2, 24)
+    assert torch.equal(h, state[0])
+    assert torch.equal(c, state[1])
 
 
 def test_bf16_autocast_training_step_is_close_to_the_loop():
-    cell = _random_cell(hidden=32, embed=8)
+    cell = random_mlstm_cell(hidden=32, embed=8)
     x = torch.randn(16, 4, 8)
     grads = {}
     for kind in ("loop", "fused"):
@@ -131,7 +124,8 @@ def test_a_bytelm_trains_the_same_through_both_recurrences():
 def test_selection_is_automatic_by_device_with_an_override(monkeypatch):
     monkeypatch.delenv(RECURRENCE_ENV, raising=False)
     cpu = torch.device("cpu")
-    assert requested_recurrence() == "auto" and recurrence_for(cpu) == "loop"  # CPU keeps its tuned loop
+    assert requested_recurrence() == "auto"
+    assert recurrence_for(cpu) == "loop"  # CPU keeps its tuned loop
     with use_recurrence("fused"):
         assert recurrence_for(cpu) == "fused"
         with use_recurrence("loop"):
@@ -190,7 +184,7 @@ INTERPRETER_CHECK = textwrap.dedent("""
 def test_triton_cell_matches_the_torch_cell_in_the_interpreter():
     """Triton's interpreter must be switched on before the kernels are defined: a fresh process."""
     pytest.importorskip("triton", reason="Triton is not installed (pip install triton==3.6.0, the GPU's version)")
-    env = {**os.environ, "TRITON_INTERPRET": "1", "OMP_NUM_THREADS": "1"}
-    run = subprocess.run([sys.executable, "-c", INTERPRETER_CHECK], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-3000:]
+    run = subprocess.run([sys.executable, "-c", INTERPRETER_CHECK], env=one_thread_env(TRITON_INTERPRET=1),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("ok"), run.stderr[-3000:]

@@ -1,31 +1,19 @@
 """The mLSTM's no-grad fast path (featurization) against its autograd path, and
 the throughput benchmark's code path on a tiny size (so it cannot rot)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import load_benchmark, random_mlstm_cell
 
 from sentiment_neuron.models import mlstm
 from sentiment_neuron.models.mlstm import MLSTM
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "mlstm_throughput.py"
-
-
-def _random_cell(hidden: int = 24, embed: int = 6) -> MLSTM:
-    torch.manual_seed(0)
-    cell = MLSTM(embed, hidden)
-    with torch.no_grad():  # non-trivial weights everywhere (g and bias too)
-        for p in cell.parameters():
-            p.copy_(torch.randn_like(p) * 0.5)
-    return cell
 
 
 @pytest.mark.parametrize("return_cells", [False, True])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_no_grad_path_equals_autograd_path_fp32(return_cells, with_state):
-    cell = _random_cell()
+    cell = random_mlstm_cell()
     x = torch.randn(9, 3, 6)
     state = (torch.randn(3, 24), torch.randn(3, 24)) if with_state else None
     ref_hs, (ref_h, ref_c), ref_cs = cell(x, state, return_cells)  # parameters need grad: autograd loop
@@ -46,7 +34,7 @@ def test_no_grad_path_equals_autograd_path_fp32(return_cells, with_state):
 
 
 def test_no_grad_path_bf16_close_to_autograd_path_and_returns_fresh_state():
-    cell = _random_cell(hidden=32, embed=8)
+    cell = random_mlstm_cell(hidden=32, embed=8)
     x = torch.randn(20, 4, 8)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         ref_hs, (ref_h, ref_c), _ = cell(x)
@@ -59,7 +47,7 @@ def test_no_grad_path_bf16_close_to_autograd_path_and_returns_fresh_state():
 
 
 def test_inference_mode_and_chunked_calls_match_one_call():
-    cell = _random_cell()
+    cell = random_mlstm_cell()
     x = torch.randn(12, 2, 6)
     with torch.inference_mode():
         whole, _, _ = cell(x)
@@ -80,24 +68,19 @@ def test_recurrent_products_equal_matmul_then_elementwise(monkeypatch, dtype, ke
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=2e-2, atol=5e-2)
     for got, want in ((mul(x, other_mh), (x.float() @ w_mh.float().t()) * other_mh.float()),
                       (add(x, other_h), x.float() @ w_h.float().t() + other_h.float())):
-        assert got.dtype == dtype and got.shape == want.shape
+        assert got.dtype == dtype
+        assert got.shape == want.shape
         torch.testing.assert_close(got.float(), want, **tol)
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("mlstm_throughput", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmark_measures_tiny_sizes(tmp_path):
-    bench = _load_bench()
+    bench = load_benchmark("mlstm_throughput")
     for impl in bench.IMPLS:
         for mode in bench.MODES:
             rec = bench.measure(impl, mode, hidden=32, batch=4, steps=5, min_time=0.0, min_repeats=1,
                                 matmul_flops=1e9)
-            assert rec["chars_per_s"] > 0 and rec["fraction_of_matmul"] > 0
+            assert rec["chars_per_s"] > 0
+            assert rec["fraction_of_matmul"] > 0
             assert {"impl", "mode", "precision", "hidden_size", "batch_size"} <= rec.keys()
     out = tmp_path / "bench.json"
     result = bench.main(["--quick", "--hidden-sizes", "16", "--batch-sizes", "2", "--steps", "3",
@@ -107,7 +90,7 @@ def test_benchmark_measures_tiny_sizes(tmp_path):
 
 
 def test_naive_baseline_matches_our_mlstm():
-    bench = _load_bench()
+    bench = load_benchmark("mlstm_throughput")
     torch.manual_seed(0)
     ours = MLSTM(6, 16)
     naive = bench.NaiveMLSTM(6, 16)

@@ -1,17 +1,14 @@
-"""The mLSTM against an independent NumPy implementation of DESIGN.md's equations,
-the LSTM alternative, and save -> load."""
+"""The mLSTM against an independent NumPy implementation of its equations (multiplicative LSTM,
+Krause et al. 2016, with weight norm), the LSTM alternative, and save -> load."""
 import json
 
 import numpy as np
 import pytest
 import torch
+from helpers import sigmoid
 
 from sentiment_neuron.models import ByteLM, ModelConfig, load_model, save_model
 from sentiment_neuron.models.mlstm import MLSTM
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def _weight_norm(v, g):
@@ -19,7 +16,10 @@ def _weight_norm(v, g):
 
 
 def numpy_mlstm(x, h, c, p):
-    """DESIGN.md equations, step by step, float64. x (T, B, E); p: numpy weights."""
+    """The mLSTM step by step, float64. x (T, B, E); p: numpy weights. Each step:
+    m = (W_mx x) * (W_mh h);  i, f, o, u = split(W_x x + W_h m + b, 4);
+    c = sigmoid(f) c + sigmoid(i) tanh(u);  h = sigmoid(o) tanh(c);
+    every W weight-normalized by rows: W = g v / ||v||."""
     W = {k: _weight_norm(p[f"{k}.v"], p[f"{k}.g"]) for k in ("w_x", "w_h", "w_mx", "w_mh")}
     H = h.shape[1]
     hs = []
@@ -27,8 +27,8 @@ def numpy_mlstm(x, h, c, p):
         m = (x_t @ W["w_mx"].T) * (h @ W["w_mh"].T)
         z = x_t @ W["w_x"].T + m @ W["w_h"].T + p["bias"]
         i, f, o, u = (z[:, k * H:(k + 1) * H] for k in range(4))
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(u)
-        h = _sigmoid(o) * np.tanh(c)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(u)
+        h = sigmoid(o) * np.tanh(c)
         hs.append(h)
     return np.stack(hs), h, c
 

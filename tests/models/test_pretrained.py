@@ -76,7 +76,9 @@ def test_the_default_model_ships_with_its_recorded_checksums():
     folder = pretrained.pretrained_folder(DEFAULT_PRETRAINED)  # checks every SHA-256
     assert sum((folder / f).stat().st_size for f in entry["files"]) <= MAX_SHIPPED_BYTES
     config = json.loads((folder / "config.json").read_text())
-    assert config["rnn"] == "mlstm" and config["hidden_size"] == 512
+    assert config["rnn"] == "mlstm"
+    assert config["hidden_size"] == 512
     model = load_model(DEFAULT_PRETRAINED)
-    assert model.hidden_size == 512 and all(p.dtype == torch.float32 for p in model.parameters())
+    assert model.hidden_size == 512
+    assert all(p.dtype == torch.float32 for p in model.parameters())
     assert config["provenance"]["validation_bpc"] < 2.0  # a trained model, not an initialization

@@ -29,11 +29,13 @@ def tasks(data_dir, session_cache_dir):
 
 def test_cross_domain_fits_each_source_and_tests_every_target(tasks, tmp_path):
     report = run_cross_domain(tiny_model(16), tasks, tmp_path, quiet=True)
-    assert report["tasks"] == ["sst2", "imdb"] and report["features"] == "hidden-mean"
+    assert report["tasks"] == ["sst2", "imdb"]
+    assert report["features"] == "hidden-mean"
     for method in METHODS:
         for source in ("sst2", "imdb"):
             row = report["accuracy"][method][source]
-            assert set(row) == {"sst2", "imdb"} and all(0.0 <= a <= 1.0 for a in row.values())
+            assert set(row) == {"sst2", "imdb"}
+            assert all(0.0 <= a <= 1.0 for a in row.values())
             # 30 test texts each: accuracies are multiples of 1/30
             assert all(abs(a * 30 - round(a * 30)) < 1e-9 for a in row.values())
     for source in ("sst2", "imdb"):  # the in-domain cell is the source's own transfer report
@@ -43,7 +45,9 @@ def test_cross_domain_fits_each_source_and_tests_every_target(tasks, tmp_path):
         assert report["sentiment_units"][source]["unit"] == own["sentiment_unit"]["unit"]
     assert json.loads((tmp_path / "cross_domain.json").read_text())["accuracy"] == report["accuracy"]
     markdown = (tmp_path / "cross_domain.md").read_text()
-    assert "sst2 (in-domain)" in markdown and "imdb (in-domain)" in markdown and "TF-IDF + LR" in markdown
+    assert "sst2 (in-domain)" in markdown
+    assert "imdb (in-domain)" in markdown
+    assert "TF-IDF + LR" in markdown
 
 
 def test_labels_are_matched_by_name():

@@ -21,19 +21,22 @@ def test_demo_writes_summary_reports_histograms_and_heatmaps(demo):
     out, summary = demo
     saved = json.loads((out / "summary.json").read_text())
     assert saved == json.loads(json.dumps(summary))
-    assert saved["lm"]["hidden_size"] == 16 and saved["lm"]["name"].endswith("tiny-lm")
+    assert saved["lm"]["hidden_size"] == 16
+    assert saved["lm"]["name"].endswith("tiny-lm")
     for task in ("sst2", "imdb"):
         result = saved["tasks"][task]
         for key in ("test_accuracy", "unit_test_accuracy", "tfidf_test_accuracy"):
             assert 0.0 <= result[key] <= 1.0
         assert (out / task / "sentiment_unit_hist.png").stat().st_size > 1000
         assert (out / task / "report.md").is_file()
-        assert (out / task / "heatmap_unit.png").is_file() and result["heatmaps"][0].endswith("heatmap_unit.html")
+        assert (out / task / "heatmap_unit.png").is_file()
+        assert result["heatmaps"][0].endswith("heatmap_unit.html")
         if result["direction"] is not None:  # a direction exists unless the probe and the class means are both 0
             assert (out / task / "heatmap_direction.html").is_file()
             assert (out / task / "sentiment_direction_hist.png").is_file()
             assert result["direction_test_accuracy"] == result["directions"][result["direction"]]
-    assert saved["tasks"]["sst2"]["n"]["test"] == 1821 and saved["tasks"]["imdb"]["n"]["test"] == 60
+    assert saved["tasks"]["sst2"]["n"]["test"] == 1821
+    assert saved["tasks"]["imdb"]["n"]["test"] == 60
 
 
 def test_demo_table_and_steered_samples(demo):
@@ -52,5 +55,6 @@ def test_demo_table_and_steered_samples(demo):
 def test_demo_pretrains_from_scratch_when_asked(data_dir, tmp_path):
     summary = run_demo(tmp_path, pretrain_minutes=0.05, hidden_size=8, imdb_train=40, imdb_test=40,
                        data_dir=data_dir, quiet=True, precision="fp32")
-    assert summary["lm"]["hidden_size"] == 8 and summary["lm"]["bytes_seen"] > 0
+    assert summary["lm"]["hidden_size"] == 8
+    assert summary["lm"]["bytes_seen"] > 0
     assert (tmp_path / "lm" / "model.safetensors").is_file()

@@ -38,7 +38,8 @@ def test_stratified_draws_hold_every_class_in_proportion():
     assert stratified_counts(y, 52) == {0: 45, 1: 5, 2: 2}  # exactly proportional when it can be
     for n in (3, 8, 16, 50, 103, 104):
         draws = draw_indices(y, n, draws=4, seed=1)
-        assert draws.shape == (4, n) and draws.dtype == np.int64
+        assert draws.shape == (4, n)
+        assert draws.dtype == np.int64
         for rows in draws:
             assert len(set(rows.tolist())) == n  # without replacement
             assert set(y[rows].tolist()) == {0, 1, 2}
@@ -80,18 +81,25 @@ def test_learning_curve_on_separable_synthetic_data():
     args = [v for part in parts for v in part]
     result = learning_curve(*args, sizes=[4, 16, 64, 1000], draws=3, seed=0, quiet=True)
     assert result["sizes"] == [4, 16, 64, 300]  # 1000 >= N dropped; the full set (300) last
-    assert result["draws"] == 3 and result["seed"] == 0 and "full validation set" in result["protocol"]
+    assert result["draws"] == 3
+    assert result["seed"] == 0
+    assert "full validation set" in result["protocol"]
     assert [(r["n"], r["method"]) for r in result["rows"]] == [(n, m) for n in result["sizes"] for m in METHODS]
     for r in result["rows"]:
         assert r["draws"] == len(r["accuracies"]) == len(r["C"]) == (1 if r["n"] == 300 else 3)
-        assert r["min"] <= r["mean"] <= r["max"] and r["std"] >= 0
+        assert r["min"] <= r["mean"] <= r["max"]
+        assert r["std"] >= 0
         assert r["mean"] == pytest.approx(np.mean(r["accuracies"]))
     for method in METHODS:
         means = result["methods"][method]["mean"]
-        assert len(means) == 4 and means[-1] >= means[0] - 0.02  # more labels do not hurt
+        assert len(means) == 4
+        assert means[-1] >= means[0] - 0.02  # more labels do not hurt
         assert means[-1] > 0.9  # both methods separate these classes with all the labels
     table = learning_curve_table(result)
-    assert "300 (all)" in table and "L1 probe" in table and "TF-IDF" in table and " ± " in table
+    assert "300 (all)" in table
+    assert "L1 probe" in table
+    assert "TF-IDF" in table
+    assert " ± " in table
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +119,8 @@ def test_run_data_efficiency_writes_every_file(sst_task, tmp_path, one_thread):
     for key in ("sizes", "draws", "methods", "rows", "protocol", "seed", "task", "model", "features", "n",
                 "seconds", "versions"):
         assert key in saved
-    assert saved["features"] == "hidden-mean" and saved["n"] == {"train": 200, "validation": 100, "test": 100}
+    assert saved["features"] == "hidden-mean"
+    assert saved["n"] == {"train": 200, "validation": 100, "test": 100}
     assert saved["rows"] == result["rows"]
     for r in saved["rows"]:  # 100 test texts: accuracies are multiples of 1/100
         assert all(abs(a * 100 - round(a * 100)) < 1e-9 for a in r["accuracies"])
@@ -120,5 +129,7 @@ def test_run_data_efficiency_writes_every_file(sst_task, tmp_path, one_thread):
     assert len(lines) == 2 * (3 * 2 + 1)  # two methods, three sizes with two draws, the full set once
     assert {line["method"] for line in lines} == set(METHODS)
     markdown = (tmp_path / "efficiency.md").read_text()
-    assert "efficiency.png" in markdown and "200 (all)" in markdown and "full validation set" in markdown
+    assert "efficiency.png" in markdown
+    assert "200 (all)" in markdown
+    assert "full validation set" in markdown
     assert (tmp_path / "efficiency.png").stat().st_size > 1000

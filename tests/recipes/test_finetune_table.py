@@ -32,19 +32,22 @@ def test_the_table_has_every_row_for_every_task(tasks, tmp_path):
     for row in report["rows"].values():
         assert set(row["results"]) == {"sst2", "semeval2018_ec"}
         for task, result in row["results"].items():
-            assert result["seconds"] >= 0 and result["device"] == "cpu"
+            assert result["seconds"] >= 0
+            assert result["device"] == "cpu"
             keys = {"jaccard", "micro_f1", "macro_f1", "per_label_f1"} if task == "semeval2018_ec" else \
                 {"accuracy", "macro_f1"}
             assert set(result["test"]) == keys
     assert json.loads((tmp_path / "report.json").read_text())["rows"].keys() == report["rows"].keys()
     md = (tmp_path / "report.md").read_text()
     assert "| method | SST acc | SemEval Jaccard / micro-F1 / macro-F1 | wall time | device |" in md
-    assert all(title in md for title in ROWS.values()) and "## Which wins at this scale" in md
+    assert all(title in md for title in ROWS.values())
+    assert "## Which wins at this scale" in md
     assert report["rows"]["finetune_ulmfit"]["results"]["sst2"]["phases"][0]["trainable"] == ["head"]
     assert [p["trainable"] for p in report["rows"]["finetune_all_at_once"]["results"]["sst2"]["phases"]] == \
         [["embedding", "rnn", "head"]]
     clf = load_classifier(tmp_path / "classifiers" / "semeval2018_ec")
-    assert clf.config.kind == "multilabel" and clf.thresholds.shape == (11,)
+    assert clf.config.kind == "multilabel"
+    assert clf.thresholds.shape == (11,)
 
 
 def test_a_stopped_table_keeps_its_rows_and_a_rerun_resumes_them(tasks, tmp_path, monkeypatch):
@@ -61,7 +64,8 @@ def test_a_stopped_table_keeps_its_rows_and_a_rerun_resumes_them(tasks, tmp_path
     with pytest.raises(KeyboardInterrupt):
         run_finetune_table(tiny_model(8), tmp_path, cfg, tasks=sst, quiet=True, precision="fp32")
     partial = json.loads((tmp_path / "report.json").read_text())
-    assert partial["finished"] is False and list(partial["rows"]["l1_probe"]["results"]) == ["sst2"]
+    assert partial["finished"] is False
+    assert list(partial["rows"]["l1_probe"]["results"]) == ["sst2"]
     assert partial["rows"]["random_init"]["results"] == {}
     assert "**partial**" in (tmp_path / "report.md").read_text()
 
@@ -69,25 +73,31 @@ def test_a_stopped_table_keeps_its_rows_and_a_rerun_resumes_them(tasks, tmp_path
     monkeypatch.setattr(recipe, "_finetuned_row", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
     monkeypatch.setattr(recipe, "_probe_row", stop)  # finished rows must not be recomputed
     report = run_finetune_table(tiny_model(8), tmp_path, cfg, tasks=sst, quiet=True, precision="fp32")
-    assert calls == ["random_init"] and report["finished"] is True and report["reused_results"] == 2
+    assert calls == ["random_init"]
+    assert report["finished"] is True
+    assert report["reused_results"] == 2
     assert report["rows"]["l1_probe"]["results"]["sst2"] == partial["rows"]["l1_probe"]["results"]["sst2"]
     assert "2 results reused" in (tmp_path / "report.md").read_text()
 
     other = TableConfig(**{**cfg.__dict__, "probe_Cs": (1.0,)})  # other settings: nothing is reused
     monkeypatch.undo()
     again = run_finetune_table(tiny_model(8), tmp_path, other, tasks=sst, quiet=True, precision="fp32")
-    assert again["reused_results"] == 0 and again["rows"]["l1_probe"]["results"]["sst2"]["C"] == 1.0
+    assert again["reused_results"] == 0
+    assert again["rows"]["l1_probe"]["results"]["sst2"]["C"] == 1.0
 
 
 def test_row_encoders_carry_what_their_row_says():
     model = tiny_model(8, seed=3)
     same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))  # noqa: E731
     full = row_encoder("finetune_ulmfit", model)
-    assert same(full, model) and full is not model
+    assert same(full, model)
+    assert full is not model
     embedding = row_encoder("embedding_only", model, seed=0)
-    assert same(embedding.embed, model.embed) and not same(embedding.rnn, model.rnn)
+    assert same(embedding.embed, model.embed)
+    assert not same(embedding.rnn, model.rnn)
     random = row_encoder("random_init", model, seed=0)
-    assert not same(random.embed, model.embed) and same(random.rnn, embedding.rnn)
+    assert not same(random.embed, model.embed)
+    assert same(random.rnn, embedding.rnn)
     with pytest.raises(ValueError, match="not a fine-tuned row"):
         row_encoder("tfidf", model)
 
@@ -104,7 +114,8 @@ def test_table_splits(data_dir):
 def test_run_finetune_saves_a_classifier_with_its_scores(tasks, tmp_path):
     info = run_finetune(tiny_model(8), tasks["sst2"], tmp_path / "clf", FinetuneConfig(epochs=1, batch_size=16,
                         precision="fp32"), {"max_bytes": 32}, model_name="tiny", quiet=True)
-    assert set(info["test"]) == {"accuracy", "macro_f1"} and info["n"] == {"train": 60, "validation": 30, "test": 30}
+    assert set(info["test"]) == {"accuracy", "macro_f1"}
+    assert info["n"] == {"train": 60, "validation": 30, "test": 30}
     assert load_classifier(tmp_path / "clf").training_info["test"] == info["test"]
 
 

@@ -30,16 +30,19 @@ def test_every_experiment_is_in_the_json(results):
     sst = summary["transfer"]["sst2"]
     assert (sst["control_l1_probe"], sst["control_unit_accuracy"]) != (sst["l1_probe"], sst["unit_accuracy"])
     assert {"rows", "sizes"} <= set(summary["efficiency"])
-    assert "paired_test" in summary["steering"] and summary["steering"]["settings"]["n"] == 4
+    assert "paired_test" in summary["steering"]
+    assert summary["steering"]["settings"]["n"] == 4
     assert "accuracy" in summary["cross_domain"]
-    assert summary["machine"]["cpu"] and summary["machine"]["precision"] == "fp32"
+    assert summary["machine"]["cpu"]
+    assert summary["machine"]["precision"] == "fp32"
 
 
 def test_the_readme_section_is_replaced_and_the_rest_kept(results):
     _, _, readme = results
     text = readme.read_text()
     assert "old numbers" not in text
-    assert text.startswith("# Title\n\n## Results\n\n" + BEGIN) and text.endswith(END + "\n\n## After\n")
+    assert text.startswith("# Title\n\n## Results\n\n" + BEGIN)
+    assert text.endswith(END + "\n\n## After\n")
     for heading in ("**Transfer**", "**Data efficiency**", "**Steering**", "**Cross-domain**", "control: L1 probe"):
         assert heading in text
 

@@ -184,4 +184,5 @@ def test_unit_vs_direction_by_hand():
     # unit successes: [t, t, f] + [t, f, f]; direction: [t, f, t] + [t, t, t]
     result = unit_vs_direction(judged)
     assert (result["unit_only"], result["direction_only"]) == (1, 3)
-    assert result["unit_success"] == pytest.approx(3 / 6) and result["direction_success"] == pytest.approx(5 / 6)
+    assert result["unit_success"] == pytest.approx(3 / 6)
+    assert result["direction_success"] == pytest.approx(5 / 6)

@@ -12,7 +12,7 @@ def neuron() -> SentimentNeuron:
     """A SentimentNeuron: tiny mLSTM (H=16, seed 0) + a classifier of made-up reviews, fp32."""
     import torch
 
-    torch.set_num_threads(1)  # tiny model: threads only fight the other jobs for 2 cores (DESIGN.md)
+    torch.set_num_threads(1)  # tiny model: threads only fight the other jobs for 2 cores
     return tiny_neuron()
 
 

@@ -35,10 +35,12 @@ def test_classify_answers_what_the_python_api_answers(client, neuron):
     body = client.post("/classify", json={"texts": texts}).json()
     expected = neuron.classify(texts)
     unit = neuron.classifier.unit
-    assert body["label_names"] == ["negative", "positive"] and (body["unit"], body["sign"]) == (unit.unit, unit.sign)
+    assert body["label_names"] == ["negative", "positive"]
+    assert (body["unit"], body["sign"]) == (unit.unit, unit.sign)
     for result, proba, label, value in zip(body["results"], expected.proba, expected.labels, expected.unit_values):
         assert result["probabilities"] == pytest.approx(dict(zip(body["label_names"], proba)), abs=1e-6)
-        assert result["label"] == label and result["label_name"] == body["label_names"][int(np.argmax(proba))]
+        assert result["label"] == label
+        assert result["label_name"] == body["label_names"][int(np.argmax(proba))]
         assert result["unit_value"] == pytest.approx(float(value), abs=1e-6)
         assert sum(result["probabilities"].values()) == pytest.approx(1.0)
 
@@ -64,7 +66,8 @@ def test_heatmap_gives_one_value_per_character_of_the_text_as_read(client, neuro
     body = client.post("/heatmap", json={"text": raw}).json()
     cleaned = preprocess_with_offsets(raw).cleaned
     assert body["text"] == cleaned == "Great & fun movie, caf\u00e9 \U0001F600"
-    assert "".join(body["chars"]) == cleaned and len(body["chars"]) == len(body["values"]) == len(cleaned)
+    assert "".join(body["chars"]) == cleaned
+    assert len(body["chars"]) == len(body["values"]) == len(cleaned)
     text, values = neuron.char_values(raw)
     assert body["values"] == pytest.approx(values.tolist(), abs=1e-6)
     assert (body["unit"], body["sign"], body["state"]) == (neuron.classifier.unit.unit, neuron.classifier.unit.sign,
@@ -73,7 +76,8 @@ def test_heatmap_gives_one_value_per_character_of_the_text_as_read(client, neuro
 
 def test_heatmap_of_another_unit(client, neuron):
     body = client.post("/heatmap", json={"text": "So good.", "unit": 5}).json()
-    assert body["unit"] == 5 and body["sign"] == 1
+    assert body["unit"] == 5
+    assert body["sign"] == 1
     assert body["values"] == pytest.approx(neuron.char_values("So good.", unit=5)[1].tolist(), abs=1e-6)
 
 
@@ -81,21 +85,28 @@ def test_generate_is_seeded_and_steers_both_ways(client, neuron):
     request = {"prime": "This movie", "length": 30, "n": 2, "seed": 3}
     first = client.post("/generate", json=request).json()
     assert first == client.post("/generate", json=request).json()
-    assert first["steer"] is None and len(first["texts"]) == 2 and first["prime"] == "This movie"
+    assert first["steer"] is None
+    assert len(first["texts"]) == 2
+    assert first["prime"] == "This movie"
     assert first["texts"] == neuron.generate("This movie", length=30, n=2, seed=3).texts
     positive = client.post("/generate", json={**request, "steer": "positive"}).json()["steer"]
     negative = client.post("/generate", json={**request, "steer": "negative", "strength": 2}).json()["steer"]
     unit = neuron.classifier.unit
     assert positive["unit"] == negative["unit"] == unit.unit
-    assert np.sign(positive["value"]) == unit.sign and np.sign(negative["value"]) == -unit.sign
+    assert np.sign(positive["value"]) == unit.sign
+    assert np.sign(negative["value"]) == -unit.sign
     assert negative["value"] == pytest.approx(-2 * positive["value"])
 
 
 def test_health_and_model(client, neuron):
     health = client.get("/health").json()
-    assert health["status"] == "ok" and health["classifier"] is True and health["pending"] == 0
+    assert health["status"] == "ok"
+    assert health["classifier"] is True
+    assert health["pending"] == 0
     info = client.get("/model").json()
-    assert info["hidden_size"] == 16 and info["rnn"] == "mlstm" and info["features"] == "hidden-mean"
+    assert info["hidden_size"] == 16
+    assert info["rnn"] == "mlstm"
+    assert info["features"] == "hidden-mean"
     assert info["classifier"]["sentiment_unit"]["unit"] == neuron.classifier.unit.unit
 
 
@@ -125,13 +136,15 @@ def test_malformed_json_and_lone_surrogates_are_422(client):
     headers = {"content-type": "application/json"}
     assert client.post("/classify", content=b'{"texts": [', headers=headers).status_code == 422
     response = client.post("/heatmap", content=b'{"text": "bad \\ud800 text"}', headers=headers)
-    assert response.status_code == 422 and json.loads(response.text)["detail"][0]["loc"] == ["body", "text"]
+    assert response.status_code == 422
+    assert json.loads(response.text)["detail"][0]["loc"] == ["body", "text"]
 
 
 def test_a_body_over_the_size_limit_is_413_unread(client):
     response = client.post("/classify", content=b"x" * (LIMITS.max_body_bytes + 1),
                            headers={"content-type": "application/json"})
-    assert response.status_code == 413 and str(LIMITS.max_body_bytes) in response.json()["detail"]
+    assert response.status_code == 413
+    assert str(LIMITS.max_body_bytes) in response.json()["detail"]
 
 
 def test_what_needs_a_classifier_is_409_without_one(bare_client):
@@ -158,18 +171,21 @@ def test_concurrent_requests_share_forward_passes(neuron):
     alone = neuron.classify(texts).proba[:, 1]
     together = [a.json()["results"][0]["probabilities"]["positive"] for a in answers]
     assert together == pytest.approx(alone.tolist(), abs=1e-6)  # each answer is its own text's
-    assert health["requests"] == 8 and health["batches"] < 8
+    assert health["requests"] == 8
+    assert health["batches"] < 8
 
 
 def test_the_page_is_self_contained(client):
     page = client.get("/")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     for name in ("index.html", "page.js", "page.css"):
         source = (STATIC / name).read_text()
         assert not re.search(r"(https?:)?//[\w.-]+\.\w+/", source), f"{name} loads something from elsewhere"
         if name != "index.html":
             assert client.get(f"/static/{name}").text == source
-    assert 'src="/static/page.js"' in page.text and 'href="/static/page.css"' in page.text
+    assert 'src="/static/page.js"' in page.text
+    assert 'href="/static/page.css"' in page.text
 
 
 def test_limits_must_be_positive_integers():

@@ -59,7 +59,8 @@ def test_a_bad_item_fails_alone():
     assert handler.started.wait(5)
     good, bad, other = (batcher.submit("up", x) for x in ("good", "bad", "other"))
     handler.release.set()
-    assert good.result(5) == "GOOD" and other.result(5) == "OTHER"
+    assert good.result(5) == "GOOD"
+    assert other.result(5) == "OTHER"
     with pytest.raises(ValueError, match="bad item"):
         bad.result(5)
     batcher.close()

@@ -23,8 +23,7 @@ from sentiment_neuron.text import preprocess_with_offsets
 pytestmark = pytest.mark.browser
 
 REVIEW = "This movie was wonderful and lovely, a delight from start to finish."
-SCREENSHOT = Path(os.environ.get("SENTIMENT_NEURON_SCREENSHOT",
-                                 Path(tempfile.gettempdir()) / "sentiment-neuron-page.png"))
+SCREENSHOT_ENV = "SENTIMENT_NEURON_SCREENSHOT"
 
 
 def _browser_paths() -> tuple[str, str]:
@@ -59,13 +58,19 @@ def browser():
     driver.quit()
 
 
+@pytest.fixture
+def screenshot() -> Path:
+    """Where the screenshot goes: $SENTIMENT_NEURON_SCREENSHOT, else sentiment-neuron-page.png in the temp folder."""
+    return Path(os.environ.get(SCREENSHOT_ENV) or Path(tempfile.gettempdir()) / "sentiment-neuron-page.png")
+
+
 @pytest.fixture(scope="module")
 def served(neuron):
     with running_server(create_app(neuron)) as url:
         yield url
 
 
-def test_typing_a_review_colours_it_and_shows_the_probability(browser, served, neuron):
+def test_typing_a_review_colours_it_and_shows_the_probability(browser, served, neuron, screenshot):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -94,6 +99,7 @@ def test_typing_a_review_colours_it_and_shows_the_probability(browser, served, n
     assert "clamped" in browser.find_element(By.ID, "steer-status").text
 
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
-    assert loaded and all(name.startswith(served) for name in loaded), loaded  # nothing from elsewhere
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(SCREENSHOT))
+    assert loaded, loaded
+    assert all(name.startswith(served) for name in loaded), loaded  # nothing from elsewhere
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(screenshot))

@@ -1,23 +1,19 @@
 """A bounded load test of `sentiment-neuron serve` on loopback (benchmarks/serve_load.py): no errors,
 memory that stops growing. The full run (2,000 requests from 8 clients) is marked slow; figures in its
-JSON and table come from the benchmark script, never from timed asserts (DESIGN.md)."""
+JSON and table come from the benchmark script, never from timed asserts: timings on a shared machine vary
+too much to assert on."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from helpers import load_benchmark
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_load.py"
 MEMORY_BOUND_MIB = 64  # growth from after the warm-up to the end
 
 
 @pytest.fixture(scope="module")
 def load():
-    spec = importlib.util.spec_from_file_location("serve_load", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/serve_load.py, imported."""
+    return load_benchmark("serve_load")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +23,8 @@ def service_folder(load, tmp_path_factory):
 
 def _check(run: dict, requests: int) -> None:
     assert run["errors"] == 0, run["first_errors"]
-    assert run["requests_per_s"] > 0 and run["p50_ms"] <= run["p95_ms"] <= run["max_ms"]
+    assert run["requests_per_s"] > 0
+    assert run["p50_ms"] <= run["p95_ms"] <= run["max_ms"]
     assert run["rss_growth_mib"] < MEMORY_BOUND_MIB, run
     assert round(run["requests_per_s"] * run["seconds"]) == requests
 

@@ -1,6 +1,5 @@
 """Data parallelism and crash safety, in real processes: torchrun with two gloo
 ranks against one process, and a run killed with SIGKILL then resumed."""
-import os
 import signal
 import subprocess
 import sys
@@ -8,25 +7,21 @@ import time
 
 import pytest
 import torch
+from helpers import one_thread_env
 
 from sentiment_neuron.training.checkpoints import checkpoint_files
 from sentiment_neuron.data.corpus import build_corpus
-from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.models import ModelConfig, load_model
 from sentiment_neuron.training.config import TrainConfig
 from sentiment_neuron.training.pretrain import pretrain
 
-# One thread per process: two torch processes with 2 threads each on 2 cores
-# slow matrix products down badly (DESIGN.md), and equal thread counts keep runs bitwise comparable.
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 CLI = [sys.executable, "-m", "sentiment_neuron.cli", "pretrain"]
 
 
 @pytest.fixture(scope="module")
-def corpus_file(tmp_path_factory, data_dir):
-    path = tmp_path_factory.mktemp("corpus") / "sst.txt"
-    path.write_text("\n".join(load_dataset("sst2", "train", data_dir).texts[:600]) + "\n")
-    return path
+def corpus_file(sst2_train_file):
+    """SST-2's first 600 training sentences, one a line."""
+    return sst2_train_file(600, "txt")
 
 
 def pretrain_args(corpus_file, out, *extra):
@@ -36,7 +31,7 @@ def pretrain_args(corpus_file, out, *extra):
 
 
 def run(cmd):
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=one_thread_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -54,13 +49,14 @@ def test_two_torchrun_ranks_equal_one_process(corpus_file, tmp_path):
          "-m", "sentiment_neuron.cli", "pretrain", *pretrain_args(corpus_file, tmp_path / "two", "--max-steps", "6")])
     one, two = load_model(tmp_path / "one"), load_model(tmp_path / "two")
     assert_same_weights(one, two)
-    assert two.config.provenance["world_size"] == 2 and two.config.provenance["bytes_seen"] == 6 * 8 * 32
+    assert two.config.provenance["world_size"] == 2
+    assert two.config.provenance["bytes_seen"] == 6 * 8 * 32
     before = ModelConfig(hidden_size=16, embed_size=8)
     assert not torch.equal(one.decoder.weight, type(one)(before).decoder.weight)  # it did train
 
 
-def test_gradient_accumulation_equals_the_whole_batch(data_dir, tmp_path):
-    corpus = build_corpus(load_dataset("sst2", "train", data_dir).texts[:300])
+def test_gradient_accumulation_equals_the_whole_batch(sst_texts, tmp_path):
+    corpus = build_corpus(sst_texts[:300])
     config = ModelConfig(hidden_size=16, embed_size=8)
     settings = dict(batch_size=8, seq_len=32, max_steps=5, precision="fp32", eval_every=1000)
     whole, _ = pretrain(corpus, tmp_path / "a", config, TrainConfig(**settings), quiet=True)
@@ -73,7 +69,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(corpus_file, tmp_pa
     run(CLI + pretrain_args(corpus_file, tmp_path / "whole", *args))
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(CLI + pretrain_args(corpus_file, killed, *args), env=ENV,
+    proc = subprocess.Popen(CLI + pretrain_args(corpus_file, killed, *args), env=one_thread_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not any(p.name >= "step-000000030.pt" for p in checkpoint_files(killed)) and time.time() < deadline:
@@ -83,7 +79,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(corpus_file, tmp_pa
     proc.wait()
     steps_at_kill = [p.name for p in checkpoint_files(killed)]
     # keep 2, plus the old one a kill between writing the new checkpoint and pruning can leave
-    assert steps_at_kill and "step-000000150.pt" not in steps_at_kill and len(steps_at_kill) <= 3
+    assert steps_at_kill
+    assert "step-000000150.pt" not in steps_at_kill
+    assert len(steps_at_kill) <= 3
 
     run(CLI + pretrain_args(corpus_file, killed, *args, "--resume"))
     assert_same_weights(load_model(tmp_path / "whole"), load_model(killed), exact=True)

@@ -112,7 +112,8 @@ def test_discriminative_lrs_reach_the_optimizers_parameter_groups(sst, monkeypat
     optimizer = _RecordingAdamW.made[-1]
     assert {g["name"]: g["lr"] for g in optimizer.param_groups} == pytest.approx(expected)
     for group, (name, params) in zip(optimizer.param_groups, groups):
-        assert group["name"] == name and [id(p) for p in group["params"]] == [id(p) for p in params]
+        assert group["name"] == name
+        assert [id(p) for p in group["params"]] == [id(p) for p in params]
     assert result.history[-1]["lrs"] == pytest.approx(expected)
     assert discriminative_lrs(0.01, 3) == pytest.approx([0.01 / 2.6 ** 2, 0.01 / 2.6, 0.01])  # ULMFiT's 2.6
 
@@ -123,7 +124,8 @@ def test_slanted_triangular_learning_rate():
     assert slanted_triangular(1.0) == pytest.approx(1 / 32)
     xs = np.linspace(0, 1, 101)
     values = [slanted_triangular(x) for x in xs]
-    assert np.all(np.diff(values[:11]) > 0) and np.all(np.diff(values[10:]) < 0)
+    assert np.all(np.diff(values[:11]) > 0)
+    assert np.all(np.diff(values[10:]) < 0)
 
 
 def test_long_texts_pool_across_chunks_and_get_gradients_from_the_last_window():
@@ -147,10 +149,13 @@ def test_long_texts_pool_across_chunks_and_get_gradients_from_the_last_window():
     with_grad = clf.pool(tokens, lengths, "fp32")
     T = int(lengths.max())
     starts = list(range(0, T, 8))
-    assert calls == [t0 >= T - 20 for t0 in starts] and calls[-1] and not calls[0]
+    assert calls == [t0 >= T - 20 for t0 in starts]
+    assert calls[-1]
+    assert not calls[0]
     torch.testing.assert_close(with_grad.detach(), pooled, rtol=1e-5, atol=1e-6)
     with_grad.sum().backward()
-    assert model.rnn.w_h.v.grad is not None and model.rnn.w_h.v.grad.abs().sum() > 0
+    assert model.rnn.w_h.v.grad is not None
+    assert model.rnn.w_h.v.grad.abs().sum() > 0
 
 
 def test_multilabel_and_multiclass_targets(sst):
@@ -158,12 +163,14 @@ def test_multilabel_and_multiclass_targets(sst):
     Y = np.random.default_rng(0).integers(0, 2, (24, 3))
     multilabel = Records(texts, Y, ["a", "b", "c"], "m")
     clf = new_classifier(tiny_model(8), multilabel, max_bytes=30)
-    assert clf.config.kind == "multilabel" and clf.config.outputs == 3
+    assert clf.config.kind == "multilabel"
+    assert clf.config.outputs == 3
     result = finetune(clf, multilabel, multilabel, FinetuneConfig(epochs=1, batch_size=8, precision="fp32",
                                                                   gradual_unfreezing=False), quiet=True)
     assert result.classifier.thresholds.shape == (3,)
     proba = clf.predict_proba(texts[:5], precision="fp32")
-    assert proba.shape == (5, 3) and ((proba > 0) & (proba < 1)).all()
+    assert proba.shape == (5, 3)
+    assert ((proba > 0) & (proba < 1)).all()
     assert set(evaluate(clf, multilabel, precision="fp32")) == {"jaccard", "micro_f1", "macro_f1", "per_label_f1"}
     three = Records(texts, np.arange(24) % 3, ["x", "y", "z"], "three")
     clf3 = new_classifier(tiny_model(8), three, max_bytes=30).eval()

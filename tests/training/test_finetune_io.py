@@ -6,7 +6,6 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from sentiment_neuron.data.corpus import build_corpus
 from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.models import ModelConfig, load_model, save_model
 from sentiment_neuron.training.classifier_io import is_classifier_folder, load_classifier, save_classifier
@@ -32,7 +31,8 @@ def test_a_saved_classifier_loads_with_identical_probabilities(data_dir, tmp_pat
     before = result.classifier.predict_proba(texts, precision="fp32")
     after = loaded.predict_proba(texts, precision="fp32")
     assert torch.equal(before, after)
-    assert loaded.config == result.classifier.config and loaded.training_info == {"note": "test"}
+    assert loaded.config == result.classifier.config
+    assert loaded.training_info == {"note": "test"}
     if dataset == "semeval2018_ec":
         np.testing.assert_array_equal(loaded.thresholds, result.classifier.thresholds)
         np.testing.assert_array_equal(loaded.predict(after.numpy()), result.classifier.predict(before.numpy()))
@@ -63,8 +63,9 @@ def load_dataset_stub():
 
 
 @pytest.fixture(scope="module")
-def corpus(data_dir):
-    return build_corpus(load_dataset("sst2", "train", data_dir).texts[:300], validation_fraction=0.1)
+def corpus_size():
+    """`corpus` (tests/training/conftest.py) of this module: the first 300 SST-2 training sentences."""
+    return 300
 
 
 def _config(**kw):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import one_thread_env
 
 from sentiment_neuron.data.prepared import load_prepared_corpus, prepare_corpus
 from sentiment_neuron.data.readers import iter_texts
@@ -24,10 +25,7 @@ EXTRA = "reviews_extra/reviews_extra-004.jsonl.xz"
 
 
 def _env(**extra) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHON": sys.executable}
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+    return one_thread_env(**{"PYTHONPATH": ROOT / "src", "PYTHON": sys.executable, **extra})
 
 
 def _run(args, env, check=True, timeout=120):
@@ -55,7 +53,8 @@ def test_the_pack_keeps_to_its_budget_and_unpacks_to_the_corpus_prepare_corpus_m
     assert on_disk == meta["compressed_bytes"] <= meta["budget_bytes"] == int(0.32 * 2**20)
     sst, extra = meta["sources"]
     assert sst == {"source": "sst2:train", "documents": 6920, "bytes": sst["bytes"], "complete": True}
-    assert 0 < extra["documents"] < 5000 and not extra["complete"]  # cut by the budget, at a document boundary
+    assert 0 < extra["documents"] < 5000
+    assert not extra["complete"]  # cut by the budget, at a document boundary
 
     _run([sys.executable, str(SCRIPTS / "gpu_pack.py"), "unpack", "--pack", str(folder), "--out",
           str(tmp_path / "corpus"), "--quiet"], _env())
@@ -70,7 +69,8 @@ def test_the_pack_keeps_to_its_budget_and_unpacks_to_the_corpus_prepare_corpus_m
 def test_imdb_test_reviews_never_travel(tmp_path):
     run = _run([sys.executable, str(SCRIPTS / "gpu_pack.py"), "pack", "--out", str(tmp_path / "p"),
                 "--dataset", "imdb:unsup", "imdb:test"], _env(), check=False)
-    assert run.returncode != 0 and "IMDB's test reviews never go into a pretraining corpus" in run.stderr
+    assert run.returncode != 0
+    assert "IMDB's test reviews never go into a pretraining corpus" in run.stderr
     assert not (tmp_path / "p" / "pack.json").exists()
 
 
@@ -92,7 +92,8 @@ def test_the_window_script_end_to_end_on_cpu(pack, tmp_path):
     finally:
         if _alive(pid):  # a failed test leaves nothing running
             os.kill(pid, signal.SIGKILL)
-    assert "trainer not running" in watched.stdout and "step      40" in watched.stdout
+    assert "trainer not running" in watched.stdout
+    assert "step      40" in watched.stdout
     assert " done: 40 steps" in (tmp_path / "run" / "train.log").read_text()
 
     fetched, rounds = [], 0
@@ -101,29 +102,35 @@ def test_the_window_script_end_to_end_on_cpu(pack, tmp_path):
         target = out / f"round{rounds}"
         run = _run(["bash", script, "fetch"], {**env, "OUT": str(target)}, check=False)
         assert run.returncode in (0, 3), run.stderr
-        assert len(list(target.iterdir())) <= 5 and all(p.stat().st_size <= 8192 for p in target.glob("*.part-*"))
+        assert len(list(target.iterdir())) <= 5
+        assert all(p.stat().st_size <= 8192 for p in target.glob("*.part-*"))
         fetched.append(target)
         if run.returncode == 0:
             break
     manifest = json.loads((fetched[0] / "manifest.json").read_text())
-    assert rounds >= 2 and len(manifest["pieces"]) >= 3 and manifest["step"] == 40
+    assert rounds >= 2
+    assert len(manifest["pieces"]) >= 3
+    assert manifest["step"] == 40
 
     first = [str(p) for p in fetched[:-1]]
     missing = _run([sys.executable, str(SCRIPTS / "gpu_flagship.py"), "reassemble", "--from", *first,
                     "--out", str(tmp_path / "model")], env, check=False)
-    assert missing.returncode != 0 and "missing pieces" in missing.stderr
+    assert missing.returncode != 0
+    assert "missing pieces" in missing.stderr
     bad = fetched[0] / manifest["pieces"][0]["file"]
     good_bytes = bad.read_bytes()
     bad.write_bytes(good_bytes[:-1] + bytes([good_bytes[-1] ^ 1]))
     damaged = _run([sys.executable, str(SCRIPTS / "gpu_flagship.py"), "reassemble", "--from",
                     *map(str, fetched), "--out", str(tmp_path / "model")], env, check=False)
-    assert damaged.returncode != 0 and "sha256 differs" in damaged.stderr
+    assert damaged.returncode != 0
+    assert "sha256 differs" in damaged.stderr
     bad.write_bytes(good_bytes)
     _run([sys.executable, str(SCRIPTS / "gpu_flagship.py"), "reassemble", "--from", *map(str, fetched),
           "--out", str(tmp_path / "model")], env)
 
     back, trained = load_model(tmp_path / "model"), load_model(tmp_path / "run")
-    assert back.config.provenance["steps"] == 40 and back.hidden_size == 16
+    assert back.config.provenance["steps"] == 40
+    assert back.hidden_size == 16
     for (name, a), b in zip(trained.state_dict().items(), back.state_dict().values()):
         torch.testing.assert_close(b, a.half().float(), rtol=0, atol=0, msg=name)  # fp16, exactly
     assert np.isfinite(back.config.provenance["validation_bpc"])

@@ -6,29 +6,18 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import small_train_config
 
-from sentiment_neuron.data.corpus import TBPTTBatches, build_corpus, split_window
-from sentiment_neuron.data.registry import load_dataset
+from sentiment_neuron.data.corpus import TBPTTBatches, split_window
 from sentiment_neuron.data.sharded import ShardedStream
 from sentiment_neuron.models import ByteLM, ModelConfig
 from sentiment_neuron.models.fused_mlstm import RECURRENCE_ENV
 from sentiment_neuron.training.batches import DeviceBatches
 from sentiment_neuron.training.checkpoints import load_latest_checkpoint
-from sentiment_neuron.training.config import TrainConfig
 from sentiment_neuron.training.pretrain import pretrain
 from sentiment_neuron.training.step import evaluate_bpc, make_optimizer, train_step
 
 TINY = ModelConfig(hidden_size=32, embed_size=8)
-
-
-@pytest.fixture(scope="module")
-def corpus(data_dir):
-    return build_corpus(load_dataset("sst2", "train", data_dir).texts[:400], validation_fraction=0.1)
-
-
-def config(**kw):
-    return TrainConfig(**{"batch_size": 8, "seq_len": 32, "lr": 5e-3, "precision": "fp32", "eval_every": 10,
-                          "eval_bytes": 4096, **kw})
 
 
 def test_uint8_windows_give_the_same_batches_from_memory_and_from_shards():
@@ -39,39 +28,51 @@ def test_uint8_windows_give_the_same_batches_from_memory_and_from_shards():
     loader = DeviceBatches(plain, torch.device("cpu"))
     for step in (0, 1, 7, len(plain) + 2):
         window = split.window(step, out=buffer)
-        assert window is buffer and np.array_equal(window, plain.window(step))
+        assert window is buffer
+        assert np.array_equal(window, plain.window(step))
         x, y = split_window(torch.from_numpy(window))
         want_x, want_y = plain[step]
         got_x, got_y = loader[step]
-        assert x.dtype == torch.long and x.shape == (20, 3)
-        assert torch.equal(x, want_x) and torch.equal(y, want_y) and torch.equal(got_x, want_x)
+        assert x.dtype == torch.long
+        assert x.shape == (20, 3)
+        assert torch.equal(x, want_x)
+        assert torch.equal(y, want_y)
+        assert torch.equal(got_x, want_x)
         assert torch.equal(got_y, want_y)
 
 
 def test_train_step_leaves_the_loss_on_the_device_and_sums_micro_batches_in_float64(corpus):
     torch.manual_seed(0)
     model = ByteLM(TINY)
-    cfg = config(max_steps=1, grad_accum=2)
+    cfg = small_train_config(max_steps=1, grad_accum=2)
     opt = make_optimizer(model, cfg, torch.device("cpu"))
     x, y = TBPTTBatches(corpus.train, 8, 32)[0]
     bpc, state = train_step(model, opt, torch.amp.GradScaler("cpu", enabled=False), x, y, None, cfg, 1e-3, 0)
-    assert isinstance(bpc, torch.Tensor) and bpc.dim() == 0 and bpc.dtype == torch.float64
-    assert 7 < bpc.item() < 9 and state[0].shape == (8, 32) and not state[0].requires_grad
+    assert isinstance(bpc, torch.Tensor)
+    assert bpc.dim() == 0
+    assert bpc.dtype == torch.float64
+    assert 7 < bpc.item() < 9
+    assert state[0].shape == (8, 32)
+    assert not state[0].requires_grad
 
 
 def test_validation_streams_are_a_setting(corpus):
     torch.manual_seed(0)
     model = ByteLM(TINY)
-    few, many = (evaluate_bpc(model, corpus.validation, config(max_steps=1, eval_streams=n), torch.device("cpu"))
+    few, many = (evaluate_bpc(model, corpus.validation, small_train_config(max_steps=1, eval_streams=n),
+                              torch.device("cpu"))
                  for n in (2, 16))
-    assert 7.5 < few < 8.5 and 7.5 < many < 8.5 and few != many
+    assert 7.5 < few < 8.5
+    assert 7.5 < many < 8.5
+    assert few != many
     with pytest.raises(ValueError, match="eval_streams must be positive"):
-        config(max_steps=1, eval_streams=0)
+        small_train_config(max_steps=1, eval_streams=0)
 
 
 def test_the_recurrence_is_recorded_and_a_resume_may_switch_it(corpus, tmp_path):
-    _, state = pretrain(corpus, tmp_path / "fused", TINY, config(max_steps=6, recurrence="fused"), quiet=True)
-    loop, _ = pretrain(corpus, tmp_path / "loop", TINY, config(max_steps=6), quiet=True)
+    _, state = pretrain(corpus, tmp_path / "fused", TINY, small_train_config(max_steps=6, recurrence="fused"),
+                        quiet=True)
+    loop, _ = pretrain(corpus, tmp_path / "loop", TINY, small_train_config(max_steps=6), quiet=True)
     fused_config = json.loads((tmp_path / "fused" / "config.json").read_text())
     assert fused_config["provenance"]["recurrence"] == "fused"
     assert json.loads((tmp_path / "loop" / "config.json").read_text())["provenance"]["recurrence"] == "loop"
@@ -87,10 +88,10 @@ def test_the_recurrence_is_recorded_and_a_resume_may_switch_it(corpus, tmp_path)
     assert resumed.step == 8
     assert json.loads((tmp_path / "fused" / "config.json").read_text())["provenance"]["recurrence"] == "loop"
     with pytest.raises(ValueError, match="recurrence must be one of"):
-        config(max_steps=1, recurrence="graph")
+        small_train_config(max_steps=1, recurrence="graph")
 
 
 def test_the_environment_overrides_auto(corpus, tmp_path, monkeypatch):
     monkeypatch.setenv(RECURRENCE_ENV, "fused")
-    pretrain(corpus, tmp_path, TINY, config(max_steps=2), quiet=True)
+    pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=2), quiet=True)
     assert json.loads((tmp_path / "config.json").read_text())["provenance"]["recurrence"] == "fused"

@@ -9,7 +9,6 @@ Each kill is one of:
 A kill "landed mid-checkpoint-write" when the dead run left a checkpoint temp file behind.
 """
 import json
-import os
 import random
 import signal
 import subprocess
@@ -19,13 +18,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import one_thread_env
 from safetensors.torch import load_file
 
 from sentiment_neuron.training.checkpoints import CHECKPOINT_DIR, checkpoint_files
 
-# One thread: bitwise equality holds for the same thread count, and two processes with 2 threads
-# each on 2 cores slow matrix products down badly (DESIGN.md).
-THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 MAX_STEPS = 100
 KEEP = 2
 
@@ -40,16 +37,14 @@ def pretrain_command(corpus_file: Path, out: Path, resume: bool) -> list[str]:
 
 @pytest.fixture(scope="module")
 def env(data_dir):
-    return {**os.environ, **THREADS, "SENTIMENT_NEURON_DATA": str(data_dir)}
+    """One thread: bitwise equality holds for the same thread count (`helpers.one_thread_env`)."""
+    return one_thread_env(SENTIMENT_NEURON_DATA=data_dir)
 
 
 @pytest.fixture(scope="module")
-def corpus_file(tmp_path_factory, data_dir):
+def corpus_file(sst2_train_file):
     """The header and 200 rows of SST-2's training csv."""
-    lines = (data_dir / "sst2" / "train.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-    path = tmp_path_factory.mktemp("corpus") / "train.csv"
-    path.write_text("".join(lines[:201]), encoding="utf-8")
-    return path
+    return sst2_train_file(200, "csv")
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +134,8 @@ def assert_same_run(out: Path, reference: Path) -> None:
         return [{k: v for k, v in m.items() if k not in ("seconds", "chars_per_s")} for m in lines]
 
     assert metrics(out) == metrics(reference)  # each evaluation logged once, with the same numbers
-    assert newest_step(out) == MAX_STEPS and len(checkpoint_files(out)) == KEEP
+    assert newest_step(out) == MAX_STEPS
+    assert len(checkpoint_files(out)) == KEEP
     assert not list(out.rglob("*.tmp")), "temp files left behind"
 
 

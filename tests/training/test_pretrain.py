@@ -5,6 +5,7 @@ import signal
 
 import pytest
 import torch
+from helpers import small_train_config
 
 from sentiment_neuron.training import pretrain as pretrain_module
 from sentiment_neuron.data.corpus import TBPTTBatches, build_corpus
@@ -17,30 +18,24 @@ from sentiment_neuron.training.pretrain import evaluate_bpc, pretrain
 TINY = ModelConfig(hidden_size=32, embed_size=8)
 
 
-@pytest.fixture(scope="module")
-def corpus(data_dir):
-    return build_corpus(load_dataset("sst2", "train", data_dir).texts[:400], validation_fraction=0.1)
-
-
-def small_config(**budget):
-    return TrainConfig(batch_size=8, seq_len=32, lr=5e-3, precision="fp32", eval_every=10,
-                       eval_bytes=4096, **budget)
-
-
 def test_tbptt_batches_are_contiguous_streams(corpus):
     batches = TBPTTBatches(corpus.train, batch_size=4, seq_len=10)
     x0, y0 = batches[0]
     x1, _ = batches[1]
-    assert x0.shape == (10, 4) and x0.dtype == torch.long
+    assert x0.shape == (10, 4)
+    assert x0.dtype == torch.long
     assert torch.equal(x0[1:], y0[:-1])  # targets are the next bytes
     assert torch.equal(y0[-1], x1[0])  # batch 1 continues each row of batch 0
-    assert batches.starts_epoch(0) and batches.starts_epoch(len(batches)) and not batches.starts_epoch(1)
+    assert batches.starts_epoch(0)
+    assert batches.starts_epoch(len(batches))
+    assert not batches.starts_epoch(1)
 
 
 def test_pretraining_lowers_validation_bpc(corpus, tmp_path):
     torch.manual_seed(0)
-    untrained = evaluate_bpc(ByteLM(TINY), corpus.validation, small_config(max_steps=1), torch.device("cpu"))
-    _, state = pretrain(corpus, tmp_path, TINY, small_config(max_steps=80), quiet=True)
+    untrained = evaluate_bpc(ByteLM(TINY), corpus.validation, small_train_config(max_steps=1),
+                             torch.device("cpu"))
+    _, state = pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=80), quiet=True)
     assert untrained > 7.5  # about log2(256) = 8 bits before training
     assert state.validation_bpc < 4.5
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -49,7 +44,7 @@ def test_pretraining_lowers_validation_bpc(corpus, tmp_path):
 
 
 def test_byte_budget_stops_on_time(corpus, tmp_path):
-    _, state = pretrain(corpus, tmp_path, TINY, small_config(max_bytes=3000), quiet=True)
+    _, state = pretrain(corpus, tmp_path, TINY, small_train_config(max_bytes=3000), quiet=True)
     assert 3000 <= state.bytes_seen < 3000 + 8 * 32
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["provenance"]["bytes_seen"] == state.bytes_seen
@@ -57,7 +52,7 @@ def test_byte_budget_stops_on_time(corpus, tmp_path):
 
 def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
     """Ctrl-C during step 13 checkpoints after it; resuming reproduces the uninterrupted weights bitwise."""
-    whole, _ = pretrain(corpus, tmp_path / "whole", TINY, small_config(max_steps=25), quiet=True)
+    whole, _ = pretrain(corpus, tmp_path / "whole", TINY, small_train_config(max_steps=25), quiet=True)
 
     calls, real_step = {"n": 0}, pretrain_module.train_step
 
@@ -69,7 +64,7 @@ def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
 
     monkeypatch.setattr(pretrain_module, "train_step", ctrl_c_during_step_13)
     with pytest.raises(KeyboardInterrupt):
-        pretrain(corpus, tmp_path / "split", TINY, small_config(max_steps=25), quiet=True)
+        pretrain(corpus, tmp_path / "split", TINY, small_train_config(max_steps=25), quiet=True)
     saved = load_latest_checkpoint(tmp_path / "split")
     assert saved["train_state"]["step"] == 13
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
@@ -85,7 +80,7 @@ def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
 
 
 def test_resume_refuses_other_data(corpus, data_dir, tmp_path):
-    pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True)
+    pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=2), quiet=True)
     other = build_corpus(load_dataset("sst2", "test", data_dir).texts[:100])
     with pytest.raises(ValueError, match="different corpus"):
         pretrain(other, tmp_path, resume=True, quiet=True)
@@ -99,7 +94,7 @@ def test_a_budget_is_required():
 
 
 def test_resume_refuses_settings_that_disagree_with_the_checkpoint(corpus, tmp_path):
-    pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True)
+    pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=2), quiet=True)
     with pytest.raises(ValueError, match=r"hidden_size: checkpoint 32, given 64; embed_size: checkpoint 8, given 4\. "
                                          r"To continue it, drop --hidden-size, --embed-size .*new --out"):
         pretrain(corpus, tmp_path, ModelConfig(hidden_size=64, embed_size=4), resume=True, quiet=True)
@@ -118,7 +113,7 @@ def test_resume_refuses_settings_that_disagree_with_the_checkpoint(corpus, tmp_p
 def test_resume_skips_a_damaged_newest_checkpoint_and_stays_exact(corpus, tmp_path):
     from sentiment_neuron.training.checkpoints import CheckpointWarning
 
-    config = small_config(max_steps=6, checkpoint_every=2)
+    config = small_train_config(max_steps=6, checkpoint_every=2)
     whole, _ = pretrain(corpus, tmp_path / "whole", TINY, config, quiet=True)
     pretrain(corpus, tmp_path / "split", TINY, config, quiet=True)
     newest = checkpoint_files(tmp_path / "split")[-1]
@@ -127,14 +122,15 @@ def test_resume_skips_a_damaged_newest_checkpoint_and_stays_exact(corpus, tmp_pa
     stale.write_bytes(b"partial")
     with pytest.warns(CheckpointWarning, match=f"skipping checkpoint .*{newest.name}: it does not load"):
         resumed, state = pretrain(corpus, tmp_path / "split", resume=True, quiet=True)
-    assert state.step == 6 and not stale.exists()
+    assert state.step == 6
+    assert not stale.exists()
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
 
 
 def test_a_run_killed_before_its_final_evaluation_logs_it_as_the_whole_run_does(corpus, tmp_path, monkeypatch):
     """Killed after the last step's checkpoint: the resumed run logs the last step's learning rate, not 0."""
-    config = small_config(max_steps=15, checkpoint_every=1)
+    config = small_train_config(max_steps=15, checkpoint_every=1)
     pretrain(corpus, tmp_path / "whole", TINY, config, quiet=True)
     real = pretrain_module._Run.evaluate
 
@@ -152,16 +148,17 @@ def test_a_run_killed_before_its_final_evaluation_logs_it_as_the_whole_run_does(
                     for run in ("whole", "split"))
     assert [(m["step"], m["lr"], m["validation_bpc"]) for m in split] == [(m["step"], m["lr"], m["validation_bpc"])
                                                                           for m in whole]
-    assert whole[-1]["step"] == 15 and whole[-1]["lr"] > 0
+    assert whole[-1]["step"] == 15
+    assert whole[-1]["lr"] > 0
 
 
 def test_a_fresh_run_into_another_runs_folder_is_refused_unless_overwrite(corpus, tmp_path):
-    pretrain(corpus, tmp_path, TINY, small_config(max_steps=6), quiet=True)
+    pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=6), quiet=True)
     before = checkpoint_files(tmp_path)
     with pytest.raises(FileExistsError, match="--resume"):
-        pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True)
+        pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=2), quiet=True)
     assert checkpoint_files(tmp_path) == before  # nothing touched
-    _, state = pretrain(corpus, tmp_path, TINY, small_config(max_steps=2), quiet=True, overwrite=True)
+    _, state = pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=2), quiet=True, overwrite=True)
     assert [p.name for p in checkpoint_files(tmp_path)] == ["step-000000002.pt"]
     steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2]  # the old run's metrics are gone too

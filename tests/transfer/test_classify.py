@@ -9,15 +9,9 @@ from helpers import tiny_model
 
 from sentiment_neuron.transfer.classify import classify_texts, read_texts, write_predictions
 from sentiment_neuron.transfer.features import featurize
-from sentiment_neuron.transfer.result import load_transfer
 
 PROBA = np.array([[0.9, 0.1], [0.25, 0.75], [0.5, 0.5]])
 LABELS = np.array([0, 1, 0])
-
-
-@pytest.fixture(scope="module")
-def loaded(sst_transfer):
-    return load_transfer(sst_transfer.folder)
 
 
 @pytest.mark.parametrize("unit", [False, True])

@@ -55,7 +55,8 @@ def test_jaccard_thresholds_drop_a_label_the_scores_cannot_see():
     # per-label F1 predicts the blind label nearly everywhere (F1 2p/(1+p) beats never) ...
     assert apply_thresholds(proba, by_f1)[:, 2].mean() > 0.8
     # ... the mean Jaccard (the default objective) never predicts it, and keeps the two it can see
-    assert apply_thresholds(proba, by_jaccard)[:, 2].sum() == 0 and by_jaccard[2] > proba[:, 2].max()
+    assert apply_thresholds(proba, by_jaccard)[:, 2].sum() == 0
+    assert by_jaccard[2] > proba[:, 2].max()
     np.testing.assert_array_equal(apply_thresholds(proba, by_jaccard)[:, :2], Y[:, :2])
     jaccard = lambda t: jaccard_score(Y, apply_thresholds(proba, t), average="samples", zero_division=1.0)  # noqa: E731
     assert jaccard(by_jaccard) > jaccard(by_f1) + 0.1
@@ -102,7 +103,8 @@ def test_the_fine_tuned_classifier_tunes_thresholds_on_validation_only(monkeypat
     monkeypatch.setattr(finetune_module, "tune_thresholds", lambda p, Y, *a: seen.append(Y) or real(p, Y, *a))
     result = finetune(new_classifier(tiny_model(8), train, max_bytes=30), train, val,
                       FinetuneConfig(epochs=1, batch_size=8, precision="fp32"), quiet=True)
-    assert seen and all(Y is val.labels for Y in seen)  # never the training (or any test) labels
+    assert seen
+    assert all(Y is val.labels for Y in seen)  # never the training (or any test) labels
     assert result.classifier.thresholds.shape == (11,)
 
 
@@ -130,7 +132,8 @@ def test_hybrid_blocks_have_equal_scale_and_beat_each_alone():
     vocabulary = design.shape[1] - X.shape[1]
     tfidf_norm = (design[:, :vocabulary] ** 2).sum(1).mean()
     lm_norm = (design[:, vocabulary:] ** 2).sum(1).mean()
-    assert tfidf_norm == pytest.approx(1.0) and lm_norm == pytest.approx(1.0)  # neither swamps the other
+    assert tfidf_norm == pytest.approx(1.0)
+    assert lm_norm == pytest.approx(1.0)  # neither swamps the other
     with pytest.raises(ValueError, match="needs the TF-IDF block"):
         HybridProbe(use_tfidf=False, use_lm=False)
 
@@ -159,8 +162,11 @@ def test_top_n_units_refit_on_the_strongest_units():
     probe = L1Probe().fit(X["train"], y["train"], validation=(X["validation"], y["validation"]))
     rows = top_n_units(probe, X, y, ns=(1, 2, 4, 64))
     assert [r["n"] for r in rows] == [1, 2, 4, 40]  # 64 >= H: the "all" row covers it
-    assert rows[0]["units"] == [7] and rows[1]["units"] == [7, 3] and rows[-1]["units"] is None
-    assert rows[0]["test_accuracy"] > 0.75 and rows[1]["test_accuracy"] > 0.9
+    assert rows[0]["units"] == [7]
+    assert rows[1]["units"] == [7, 3]
+    assert rows[-1]["units"] is None
+    assert rows[0]["test_accuracy"] > 0.75
+    assert rows[1]["test_accuracy"] > 0.9
     with pytest.raises(ValueError, match="positive"):
         top_n_units(probe, X, y, ns=(0,))
 

@@ -11,11 +11,6 @@ from sentiment_neuron.transfer.probe import L1Probe, SentimentUnit, find_sentime
 from sentiment_neuron.transfer.result import PROBE_ARRAYS, TransferResult, load_transfer, save_transfer
 
 
-@pytest.fixture(scope="module")
-def loaded(sst_transfer):
-    return load_transfer(sst_transfer.folder)
-
-
 def test_round_trip_keeps_every_field(sst_transfer, loaded):
     fresh = sst_transfer.result
     assert loaded.features == fresh.features == "hidden-mean"

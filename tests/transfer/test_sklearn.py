@@ -105,7 +105,8 @@ def test_features_are_featurize_s(random_lm):
     texts = ["A lovely film.", "Dull.", "caf\u00e9 \U0001F600 &amp; more"]
     for pooling in ("mean", "max", "last"):
         X = NeuronFeaturizer(random_lm, "cell", pooling, precision="fp32").fit_transform(texts)
-        assert X.dtype == np.float32 and X.shape == (3, 16)
+        assert X.dtype == np.float32
+        assert X.shape == (3, 16)
         np.testing.assert_array_equal(X, featurize(random_lm, texts, "cell", pooling, precision="fp32", quiet=True))
 
 
@@ -124,7 +125,9 @@ def test_cached_rows_are_not_recomputed(random_lm, counted):
 def test_clones_share_the_model_and_the_cache(random_lm, counted):
     f = NeuronFeaturizer(random_lm, pooling="max", batch_size=7)
     twin = clone(f)
-    assert twin.model is random_lm and twin.cache is f.cache and twin.get_params() == f.get_params()
+    assert twin.model is random_lm
+    assert twin.cache is f.cache
+    assert twin.get_params() == f.get_params()
     f.fit_transform(["a b c", "d e f"])
     assert not hasattr(twin, "features_")  # clones are unfitted
     twin.fit_transform(["a b c", "d e f"])
@@ -150,7 +153,8 @@ def test_the_cache_stays_within_its_bound(random_lm):
     row_mib = 16 * 4 / 2**20
     f = NeuronFeaturizer(random_lm, cache_mb=10 * row_mib).fit(["x"])
     f.transform([f"text {i}" for i in range(25)])
-    assert f.cache.info()["rows"] == 10 and f.cache.info()["mb"] <= 10 * row_mib
+    assert f.cache.info()["rows"] == 10
+    assert f.cache.info()["mb"] <= 10 * row_mib
     none = NeuronFeaturizer(random_lm, cache_mb=0).fit(["x"])
     none.transform(["x", "y"])
     assert len(none.cache) == 0
@@ -210,7 +214,8 @@ def test_cross_val_score_featurizes_each_text_once(random_lm, counted):
     texts, y = reviews(120)
     pipe = make_pipeline(NeuronFeaturizer(random_lm, precision="fp32"), L1Probe(Cs=(0.1, 1.0, 10.0)))
     scores = cross_val_score(pipe, texts, y, cv=3)
-    assert scores.shape == (3,) and scores.mean() >= 0.8
+    assert scores.shape == (3,)
+    assert scores.mean() >= 0.8
     assert sum(counted) == len(set(texts))
 
 
@@ -222,7 +227,8 @@ def test_grid_search_over_pooling_and_c_featurizes_each_text_once_per_pooling(ra
     asked = featurizer.cache.info()
     assert sum(counted) == 2 * len(set(texts))  # 2 poolings, each distinct text once
     assert asked["hits"] + asked["misses"] == 6 * 3 * len(texts) + len(texts)  # every fold and grid point, refit
-    assert search.best_score_ >= 0.8 and search.predict(texts[:4]).tolist() == y[:4].tolist()
+    assert search.best_score_ >= 0.8
+    assert search.predict(texts[:4]).tolist() == y[:4].tolist()
 
 
 def test_feature_cache_is_a_bounded_lru():

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..data.decoding import DEFAULT_ENCODING, ENCODING_ERRORS
 from ..data.readers import read_records
 from ..data.tasks import HELD_OUT_VALIDATION, Task, load_task
-from ..precision import DEFAULT_PRECISION, PRECISIONS
+from ..precision import DEFAULT_PRECISION, PRECISIONS, TRAIN_PRECISIONS, resolve_device, resolve_precision
 
 
 MODEL_HELP = "model folder, or a shipped model's name (e.g. mlstm-reviews-512)"
@@ -36,13 +36,38 @@ def common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def precision_argument(p: argparse.ArgumentParser, choices: tuple[str, ...] = PRECISIONS) -> None:
-    """--precision, the same flag for every command that runs the model."""
+def precision_argument(p: argparse.ArgumentParser, choices: tuple[str, ...] = PRECISIONS,
+                       device: str | None = "auto") -> None:
+    """--precision and --device, the same flags for every command that runs a model.
+
+    `cli.main` resolves both once, before the command runs (`resolve_runtime`): the command
+    receives a torch.device and a concrete precision ("fp32", "bf16", "fp16") and passes them down.
+    device=None: the command adds its own --device (pretrain: one per torchrun rank).
+    """
     extra = "; fp16: autocast with loss scaling, CUDA only" if "fp16" in choices else ""
     p.add_argument("--precision", choices=choices, default=DEFAULT_PRECISION,
                    help="matrix-product precision: auto picks bf16 where this CPU/GPU computes it natively "
                         f"(AVX-512 BF16/AMX, Ampere+), else fp32; bf16 is ~300x slower where emulated{extra} "
                         f"(default: {DEFAULT_PRECISION})")
+    if device is not None:
+        p.add_argument("--device", default=device,
+                       help=f"where the model runs: auto (CUDA where available, else the CPU), cpu, cuda or "
+                            f"cuda:N (default: {device})")
+        p.set_defaults(resolve_runtime=True)
+
+
+def resolve_runtime(args: argparse.Namespace) -> None:
+    """Resolve --device and --precision once, in place: args.device becomes a torch.device, args.precision
+    the concrete precision there, args.requested_precision what was asked for (for reports).
+
+    Raises:
+        ValueError: CUDA asked for where there is none, or an unknown precision.
+    """
+    if not getattr(args, "resolve_runtime", False):
+        return
+    args.device = resolve_device(args.device)
+    args.requested_precision = args.precision
+    args.precision = resolve_precision(args.precision, args.device, TRAIN_PRECISIONS)
 
 
 def encoding_arguments(p: argparse.ArgumentParser) -> None:

@@ -34,7 +34,8 @@ def add_demo(sub) -> None:
 
 def _run_demo(args: argparse.Namespace) -> None:
     run_demo(args.out, args.model, args.imdb_train, args.imdb_test, args.data_dir, args.seed, args.quiet,
-             args.precision, pretrain_minutes=args.pretrain_minutes, hidden_size=args.hidden_size)
+             args.precision, pretrain_minutes=args.pretrain_minutes, hidden_size=args.hidden_size,
+             device=args.device)
 
 
 def add_results(sub) -> None:
@@ -61,4 +62,4 @@ def add_results(sub) -> None:
 
 def _run_results(args: argparse.Namespace) -> None:
     run_results(args.out, args.model, args.imdb_train, args.imdb_test, args.steering_n, args.cross_domain_max,
-                args.readme, args.data_dir, args.seed, args.quiet, args.precision)
+                args.readme, args.data_dir, args.seed, args.quiet, args.precision, args.device)

@@ -73,7 +73,6 @@ def add_finetune(sub) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=int,
                        help=f"--table (default: {t[name]}{'; 0: whole reviews' if name == 'imdb_chars' else ''})")
     precision_argument(p)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     common_arguments(p)
     p.set_defaults(func=_run_finetune)
 
@@ -83,8 +82,8 @@ def _given(args, names) -> dict:
 
 
 def _run_finetune(args: argparse.Namespace) -> None:
-    model = load_model(args.model)
-    schedule = {**_given(args, TRAIN_FLAGS), "precision": args.precision, "device": args.device, "seed": args.seed}
+    model = load_model(args.model, device=args.device)
+    schedule = {**_given(args, TRAIN_FLAGS), "precision": args.precision, "device": str(args.device), "seed": args.seed}
     head = _given(args, HEAD_FLAGS)
     if args.table:  # each row has its own schedule: --schedule does not apply
         base = TableConfig()

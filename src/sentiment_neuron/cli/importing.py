@@ -58,8 +58,11 @@ def add_import_nvidia(sub) -> None:
 def add_download(sub) -> None:
     known = ", ".join(PUBLISHED)
     p = sub.add_parser("download", help="fetch a published model (sizes and checksums checked) and import it",
-                       description=f"Fetch a published model into the user cache, check it, import it. Known: {known}. "
-                       "Offline: fetch the files elsewhere and give them with --from.")
+                       description="Fetch a published model into the user cache, check each file's size and "
+                       "digest (SHA-256 or git blob id, as public upstream), import it. A download that fails "
+                       "a check is not installed; it is kept aside in the cache's published/rejected/ folder. "
+                       "Files with no public digest (NVIDIA's) are checked by size only, with a warning. "
+                       f"Known: {known}. Offline: fetch the files elsewhere and give them with --from.")
     p.add_argument("name", nargs="?", help="published model name (omit, or --list, to list them)")
     p.add_argument("--list", action="store_true", help="list the known published models and exit")
     p.add_argument("--from", dest="source", help="local copy: the folder holding the files (OpenAI's 0.npy..14.npy) "
@@ -117,7 +120,7 @@ def _run_download(args: argparse.Namespace) -> None:
         raise ValueError("give --out MODEL: the folder to write the imported model to")
     entry = published(args.name)
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    local = fetch_published(entry.name, args.source, timeout=args.timeout, log=say)
+    local = fetch_published(entry.name, args.source, timeout=args.timeout, log=say, warn=_warn)
     if entry.kind == "openai":
         _save(import_openai(local, check_bpc=not args.no_check), args)
     else:
@@ -125,6 +128,11 @@ def _run_download(args: argparse.Namespace) -> None:
         imported.model.config.provenance["source"]["published_as"] = entry.name
         _save_nvidia(imported, args, task=args.task or entry.task or entry.name,
                      gate_order=entry.gate_order or DEFAULT_GATE_ORDER)
+
+
+def _warn(message: str) -> None:
+    """A file that could not be verified: said on stderr, also with --quiet."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _run_info(args: argparse.Namespace) -> None:

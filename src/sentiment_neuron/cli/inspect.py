@@ -8,17 +8,17 @@ import sys
 from ..data.readers import iter_texts
 from ..data.registry import load_dataset
 from ..inspect.heatmap import Projection, write_heatmaps
-from ..inspect.sampling import (
-    DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DIRECTIONS, DirectionSteering, Steering, clamp_value, generate,
-    projection_scale, unit_scale,
-)
+from ..inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DIRECTIONS, Steering, generate
+from ..inspect.steering import DEFAULT_STRENGTH, REFERENCE_SAMPLES, steering_scale, steering_toward
 from ..inspect.wordvecs import MODES
 from ..models import FEATURE_STATES, load_model
 from ..recipes.steering import format_steering_summary, run_steering
 from ..recipes.wordvecs import DEFAULT_WORDS, format_word_vectors_summary, run_word_vectors
 from ..transfer.direction import METHODS
 from ..transfer.features import parse_spec
-from ..transfer.result import TransferResult, load_transfer
+from ..classifier import classifier_beside, load_classifier
+from ..models.pretrained import resolve_model
+from ..transfer.result import TransferResult
 from .arguments import (
     MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, precision_argument,
 )
@@ -28,12 +28,15 @@ def add_heatmap(sub) -> None:
     p = sub.add_parser("heatmap", help="a unit's value after every character: HTML page + PNG",
                        description="Color every character of some texts by a unit's value after it "
                        "(red-white-green; value on hover) as a self-contained HTML page and a PNG. "
-                       "Default unit: the sentiment unit of --transfer, negated when its sign is -1. "
+                       "Default unit: the sentiment unit of --transfer (or of the classifier shipped with the "
+                       "model), negated when its sign is -1. "
                        "With --direction: the sentiment direction's one-feature logit after every byte, "
                        "whose mean over a text is the logit of its mean-pooled features (what the probe sees).")
     p.add_argument("--model", required=True, help=MODEL_HELP)
-    unit = p.add_mutually_exclusive_group(required=True)
-    unit.add_argument("--transfer", help="transfer result folder: use its sentiment unit")
+    unit = p.add_mutually_exclusive_group()
+    unit.add_argument("--transfer", "--classifier", dest="transfer",
+                      help="classifier folder with a transfer result: use its sentiment unit (default: the "
+                           "classifier saved beside the model, e.g. the shipped model's)")
     unit.add_argument("--unit", type=int, help="unit index")
     texts = p.add_mutually_exclusive_group(required=True)
     texts.add_argument("--text", nargs="+", help="one or more texts")
@@ -64,7 +67,9 @@ def add_generate(sub) -> None:
                     "trained on SST-2; writes OUT/steering.{json,md}, samples.jsonl and heatmaps.")
     p.add_argument("--model", required=True, help=MODEL_HELP)
     unit = p.add_mutually_exclusive_group()
-    unit.add_argument("--transfer", help="transfer result folder: steer its sentiment unit, with its sign")
+    unit.add_argument("--transfer", "--classifier", dest="transfer",
+                      help="classifier folder with a transfer result: steer its sentiment unit, with its sign "
+                           "(default: the classifier saved beside the model, e.g. the shipped model's)")
     unit.add_argument("--unit", type=int, help="unit index (sign +1)")
     p.add_argument("--prime", default="", help="priming text (default: none, the model's front pad alone)")
     p.add_argument("--n", type=int, help=f"samples (default: {default_of(generate, 'n')}; "
@@ -86,10 +91,10 @@ def add_generate(sub) -> None:
                             "every byte (activation addition; scale: the 99th percentile of |h . v| in "
                             "unsteered samples)")
     steer.add_argument("--value", type=float, help="clamp the unit to this value (a hidden value, in (-1, 1))")
-    strength = default_of(run_steering, "strength")
-    p.add_argument("--strength", type=float, default=strength,
-                   help="clamp in units of the unit's scale, the 99th percentile of |h| in unclamped "
-                        f"samples (default: {strength:g})")
+    p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
+                   help="clamp (or push) in units of the unit's (direction's) scale: the 99th percentile of |h| "
+                        f"over {REFERENCE_SAMPLES} unsteered reference samples, the same for every command and the "
+                        f"API (inspect.steering) (default: {DEFAULT_STRENGTH:g})")
     p.add_argument("--direction", choices=("chosen", *METHODS), default="chosen",
                    help="which sentiment direction of --transfer --steer-direction and --experiment use "
                         "(default: the one chosen on validation)")
@@ -120,7 +125,9 @@ def add_word_vectors(sub) -> None:
                    help="comma-separated words to collect, plot and summarize "
                         f"(default: {len(DEFAULT_WORDS)} sentiment words)")
     unit = p.add_mutually_exclusive_group()
-    unit.add_argument("--transfer", help="transfer result folder: colour by its sentiment unit (negated if sign -1)")
+    unit.add_argument("--transfer", "--classifier", dest="transfer",
+                      help="classifier folder with a transfer result: colour by its sentiment unit (negated if "
+                           "sign -1; default: the classifier saved beside the model, if any)")
     unit.add_argument("--unit", type=int, help="unit index to colour by")
     p.add_argument("--query", metavar="WORD", help="find the nearest neighbours of WORD as read in --context")
     p.add_argument("--context", metavar="TEXT", help="the text --query is read in (default: the word alone)")
@@ -137,6 +144,21 @@ def add_word_vectors(sub) -> None:
     p.set_defaults(func=_run_word_vectors)
 
 
+def _transfer_of(args) -> TransferResult | None:
+    """The transfer result whose unit and direction a command uses: --transfer's, else (no --unit) the one
+    in the classifier saved beside --model; None when there is none."""
+    folder = args.transfer
+    if folder is None and args.unit is None:
+        folder = classifier_beside(resolve_model(args.model))
+    if folder is None:
+        return None
+    transfer = load_classifier(folder).transfer
+    if transfer is None:
+        raise ValueError(f"{folder}: the classifier has only a fine-tuned head and no sentiment unit; give --unit, "
+                         "or a `sentiment-neuron transfer` result")
+    return transfer
+
+
 def _direction(result: TransferResult, method: str):
     """The transfer result's sentiment direction `method` ("chosen": the one chosen on validation)."""
     direction = result.direction if method == "chosen" else result.directions.get(method)
@@ -148,10 +170,12 @@ def _direction(result: TransferResult, method: str):
 
 def _run_heatmap(args: argparse.Namespace) -> None:
     unit, sign, state = args.unit, 1, default_of(write_heatmaps, "state")
-    if args.direction and not args.transfer:
+    result = _transfer_of(args)
+    if args.direction and result is None:
         raise ValueError("--direction needs --transfer")
-    if args.transfer:
-        result = load_transfer(args.transfer)
+    if result is None and unit is None:
+        raise ValueError(f"{args.model} has no classifier with a sentiment unit: give --unit or --transfer")
+    if result is not None:
         unit, sign, state = result.unit.unit, result.unit.sign, parse_spec(result.features)[0]
         if args.direction:
             direction = _direction(result, args.direction)
@@ -159,7 +183,7 @@ def _run_heatmap(args: argparse.Namespace) -> None:
     negate = sign == -1 if args.negate is None else args.negate
     texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **encoding(args)),
                                                args.max_texts))
-    html_path, png_path = write_heatmaps(load_model(args.model), texts, unit, args.out,
+    html_path, png_path = write_heatmaps(load_model(args.model, device=args.device), texts, unit, args.out,
                                          state=args.state or state, negate=negate, title=args.title,
                                          precision=args.precision)
     name = unit.name if isinstance(unit, Projection) else f"unit {unit}"
@@ -168,19 +192,19 @@ def _run_heatmap(args: argparse.Namespace) -> None:
 
 def _run_generate(args: argparse.Namespace) -> None:
     unit, sign, direction = args.unit, 1, None
-    if args.steer_direction and not args.transfer:
+    result = _transfer_of(args)
+    if args.steer_direction and result is None:
         raise ValueError("--steer-direction needs --transfer (a result with a sentiment direction)")
-    if args.transfer:
-        result = load_transfer(args.transfer)
+    if result is not None:
         unit, sign = result.unit.unit, result.unit.sign
         if args.steer_direction or (args.experiment and result.direction is not None):
             direction = _direction(result, args.direction)
             if parse_spec(result.features)[0] != "hidden":
-                raise ValueError(f"{args.transfer}: the direction is one of {result.features} features; steering "
+                raise ValueError(f"{result.folder}: the direction is one of {result.features} features; steering "
                                  "adds to the hidden state, so it needs hidden-state features")
     if unit is None and (args.experiment or args.steer != "none" or args.value is not None or args.heatmap):
         raise ValueError("--experiment, --steer, --value and --heatmap need a unit: give --transfer or --unit")
-    model = load_model(args.model)
+    model = load_model(args.model, device=args.device)
     sampling = dict(length=args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
                     top_p=args.top_p, seed=args.seed, precision=args.precision)
     if args.experiment:
@@ -195,14 +219,11 @@ def _run_generate(args: argparse.Namespace) -> None:
     if args.steer_direction:
         _generate_by_direction(args, model, direction, n, sampling)
         return
-    value = args.value
-    if value is None and args.steer != "none":  # the scale from unclamped samples of this run
-        control = generate(model, n=max(n, 16), return_trajectory_of=unit, quiet=args.quiet, **sampling)
-        scale = unit_scale(model, unit, control)
-        value = clamp_value(args.steer, sign, args.strength, scale)
-        print(f"unit {unit} clamped to {value:+.4f} ({args.steer}: {args.strength} x scale {scale:.4f})",
+    steer = Steering(unit, args.value) if args.value is not None else None
+    if args.steer != "none":
+        steer = steering_toward(model, (unit, sign), args.steer, args.strength, precision=args.precision)
+        print(f"unit {unit} clamped to {steer.value:+.4f} ({args.steer}, strength {args.strength:g})",
               file=sys.stderr)
-    steer = Steering(unit, value) if value is not None else None
     gen = generate(model, n=n, steer=steer, quiet=args.quiet, **sampling)
     for k, text in enumerate(gen.texts):
         print(("\n" if k else "") + args.prime + text)
@@ -215,12 +236,11 @@ def _run_generate(args: argparse.Namespace) -> None:
 
 def _generate_by_direction(args, model, direction, n: int, sampling: dict) -> None:
     """`generate --steer-direction`: samples with +-strength x scale times the direction added after every byte."""
-    control = generate(model, n=max(n, 16), quiet=args.quiet, **sampling)
-    scale = projection_scale(model, direction.vector, control)
-    amount = clamp_value(args.steer_direction, 1, args.strength, scale)
-    print(f"{direction.method} direction: {amount:+.4f} x v added to h ({args.steer_direction}: {args.strength} x "
-          f"scale {scale:.4f})", file=sys.stderr)
-    gen = generate(model, n=n, steer=DirectionSteering(direction.vector, amount), quiet=args.quiet, **sampling)
+    scale = steering_scale(model, direction, precision=args.precision)
+    steer = steering_toward(model, direction, args.steer_direction, args.strength, scale=scale)
+    print(f"{direction.method} direction: {steer.amount:+.4f} x v added to h ({args.steer_direction}: "
+          f"{args.strength} x scale {scale:.4f})", file=sys.stderr)
+    gen = generate(model, n=n, steer=steer, quiet=args.quiet, **sampling)
     for k, text in enumerate(gen.texts):
         print(("\n" if k else "") + args.prime + text)
     if args.heatmap:
@@ -235,9 +255,9 @@ def _run_word_vectors(args: argparse.Namespace) -> None:
     if args.context is not None and args.query is None:
         raise ValueError("--context needs --query WORD")
     unit, sign = args.unit, 1
-    if args.transfer:
-        chosen = load_transfer(args.transfer).unit
-        unit, sign = chosen.unit, chosen.sign
+    result = _transfer_of(args)
+    if result is not None:
+        unit, sign = result.unit.unit, result.unit.sign
     max_texts = args.max_texts or None
     if args.dataset:
         texts = load_dataset(args.dataset, args.split, args.data_dir).texts
@@ -246,7 +266,7 @@ def _run_word_vectors(args: argparse.Namespace) -> None:
                                       max_texts))
     words = [w.strip() for w in args.words.split(",") if w.strip()]
     query = None if args.query is None else (args.query, args.context or args.query)
-    summary = run_word_vectors(load_model(args.model), texts, args.out, words, unit=unit, sign=sign, query=query,
+    summary = run_word_vectors(load_model(args.model, device=args.device), texts, args.out, words, unit=unit, sign=sign, query=query,
                                mode=args.mode, k=args.k, max_texts=max_texts, seed=args.seed, quiet=args.quiet,
                                per_word=args.per_word, precision=args.precision)
     print(f"{format_word_vectors_summary(summary)}: {args.out}/word_vectors.md")

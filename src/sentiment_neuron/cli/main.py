@@ -11,6 +11,7 @@ import sys
 
 from ..precision import describe_precision, resolve_device
 from . import demo, finetune, importing, inspect, pretraining, serving, transfer
+from .arguments import resolve_runtime
 
 EPILOG = """examples:
   sentiment-neuron demo
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _announce_precision(args)
+        resolve_runtime(args)  # device and precision: resolved once, here, and passed down
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130

@@ -13,7 +13,7 @@ from ..models import RNN_TYPES, ModelConfig
 from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS
 from ..training import distributed
 from ..training.config import ARCHITECTURE, OPTIMIZERS, SCHEDULES, TrainConfig
-from ..training.pretrain import pretrain
+from ..training.pretrain import pretrain, require_tensorboard
 from .arguments import common_arguments, dataclass_defaults, default_of, encoding, encoding_arguments, \
     precision_argument
 
@@ -81,7 +81,7 @@ def add_pretrain(sub) -> None:
     p.add_argument("--max-steps", type=int, help="budget in optimizer steps")
     p.add_argument("--max-bytes", type=int, help="budget in training bytes (all ranks)")
     p.add_argument("--max-minutes", type=float, help="budget in minutes of training")
-    precision_argument(p, TRAIN_PRECISIONS)
+    precision_argument(p, TRAIN_PRECISIONS, device=None)
     device = default_of(pretrain, "device")
     p.add_argument("--device", default=device, help=f"auto, cpu or cuda (default: {device})")
     p.add_argument("--eval-every", type=int, help=f"validation BPC every N steps (default: {t['eval_every']})")
@@ -89,7 +89,8 @@ def add_pretrain(sub) -> None:
     p.add_argument("--checkpoint-minutes", type=float,
                    help=f"checkpoint interval in minutes (default: {t['checkpoint_minutes']:g})")
     p.add_argument("--keep-checkpoints", type=int, help=f"checkpoints kept (default: {t['keep_checkpoints']})")
-    p.add_argument("--tensorboard", action="store_true", help="also log to OUT/tensorboard (needs tensorboard)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log to OUT/tensorboard (needs the optional extra: pip install -e '.[tensorboard]')")
     fraction = default_of(build_corpus, "validation_fraction")
     p.add_argument("--validation-fraction", type=float, default=fraction,
                    help=f"held-out documents (default: {fraction:g})")
@@ -126,6 +127,11 @@ def _run_prepare_corpus(args: argparse.Namespace) -> None:
 
 
 def _run_pretrain(args: argparse.Namespace) -> None:
+    if args.tensorboard:  # before the corpus is read: a missing package must not cost a run
+        try:
+            require_tensorboard()
+        except ImportError as err:
+            raise ValueError(str(err)) from None
     if args.corpus:
         corpus = load_prepared_corpus(args.corpus)
         description = f"{args.corpus} ({read_corpus_metadata(args.corpus)['source']})"

@@ -7,19 +7,24 @@ import sys
 from ..api import SentimentNeuron
 from ..serve.batching import DEFAULT_MAX_BATCH
 from ..serve.schemas import Limits
-from .arguments import dataclass_defaults, precision_argument
+from ..classifier import HEADS
+from .arguments import MODEL_HELP, dataclass_defaults, precision_argument
 
 
 def add_serve(sub) -> None:
     limits = dataclass_defaults(Limits)
     p = sub.add_parser(
         "serve", help="an HTTP service (classify, heatmap, generate) with a live page at /",
-        description="Serve a model, and optionally its classifier (a transfer result), over HTTP: POST /classify, "
+        description="Serve a model and its classifier over HTTP (the shipped mlstm-reviews-512 has one; any other "
+                    "classifier folder with --classifier): POST /classify, "
                     "/heatmap, /generate; GET /health, /model; the page at / (a live heatmap of the sentiment unit "
                     "as you type, the class probability, steered continuations); the OpenAPI schema at "
                     "/openapi.json. Concurrent requests share forward passes; the model is loaded once.")
-    p.add_argument("--model", required=True, help="model folder (or a registered model name)")
-    p.add_argument("--classifier", help="transfer result folder (default: the one saved beside the model, if any)")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
+    p.add_argument("--classifier", help="classifier folder, `transfer` or `finetune` output (default: the one "
+                   "saved beside the model, if any)")
+    p.add_argument("--head", choices=HEADS, help="which of the classifier's heads /classify uses (default: the "
+                   "folder's; the shipped model's: finetuned)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
@@ -40,10 +45,12 @@ def _run_serve(args: argparse.Namespace) -> None:
 
     from ..serve.app import create_app  # FastAPI and uvicorn load only for this command
 
-    neuron = SentimentNeuron.from_pretrained(args.model, classifier=args.classifier, precision=args.precision)
+    neuron = SentimentNeuron.from_pretrained(args.model, classifier=args.classifier, device=args.device,
+                                             head=args.head, precision=args.precision)
     limits = Limits(max_texts=args.max_texts, max_chars=args.max_chars, max_length=args.max_length)
     app = create_app(neuron, limits=limits, max_batch=args.max_batch)
-    what = "no classifier" if neuron.classifier is None else f"classifier {neuron.classifier.folder}"
+    clf = neuron.classifier
+    what = "no classifier" if clf is None else f"classifier {clf.folder}, {clf.head} head"
     print(f"serving {args.model} ({what}) on http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
                 access_log=not args.quiet)

@@ -16,8 +16,8 @@ from ..recipes.crossdomain import cross_domain_table, run_cross_domain
 from ..recipes.efficiency import format_efficiency_summary, run_data_efficiency
 from ..recipes.probes import run_transfer_with_variants, variants_markdown
 from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_transfer
-from ..training.classifier import classify_finetuned
-from ..training.classifier_io import load_classifier
+from ..classifier import HEADS, classifier_beside, load_classifier
+from ..models.pretrained import resolve_model
 from ..transfer.classify import FORMATS, classify_texts, read_texts, write_multilabel_predictions, \
     write_predictions
 from ..transfer.topn import DEFAULT_TOP_N
@@ -68,21 +68,25 @@ def add_transfer(sub) -> None:
 
 
 def add_classify(sub) -> None:
-    p = sub.add_parser("classify", help="apply a transfer result or a fine-tuned classifier to texts",
-                       description="Featurize texts with the model and apply a saved transfer result "
-                       "(its L1 probe, or with --unit its sentiment unit alone), or apply a fine-tuned classifier "
-                       "(--finetuned). Writes csv or jsonl: row, label, label_name, p_<class>...; a multilabel "
-                       "classifier: row, p_<label>... then a 0/1 <label>... column per label.")
-    p.add_argument("--model", help=MODEL_HELP + ", the one the transfer result was made with (with --transfer)")
-    p.add_argument("--transfer", help="transfer result folder (report.json + probe.npz)")
-    p.add_argument("--finetuned", help="a fine-tuned classifier folder (finetune --out) instead of --model and "
-                   "--transfer; multilabel: a p_<label> and a 0/1 <label> column per label")
+    p = sub.add_parser("classify", help="classify texts with a model's classifier (any head)",
+                       description="Apply a classifier folder to texts: the one shipped with --model (e.g. "
+                       "mlstm-reviews-512, whose classifier is fine-tuned for review sentiment), or --classifier "
+                       "(the folder `transfer` or `finetune` wrote). --head picks another of its heads: finetuned, "
+                       "probe (the L1 probe on pooled features), unit (the sentiment unit alone) or direction. "
+                       "Writes csv or jsonl: row, label, label_name, p_<class>...; a multilabel classifier: row, "
+                       "p_<label>... then a 0/1 <label>... column per label.")
+    p.add_argument("--model", help=MODEL_HELP + "; its classifier is used unless --classifier is given (default: "
+                   "the model the classifier records)")
+    p.add_argument("--classifier", help="classifier folder (transfer --out or finetune --out)")
+    p.add_argument("--transfer", dest="classifier", help=argparse.SUPPRESS)  # the flag's name before one format
+    p.add_argument("--finetuned", dest="classifier", help=argparse.SUPPRESS)
+    p.add_argument("--head", choices=HEADS, help="which of the classifier's heads classifies (default: the folder's)")
+    p.add_argument("--unit", action="store_true", help="classify by the sentiment unit alone (as --head unit)")
     p.add_argument("--input", required=True, help="csv/tsv/json/jsonl/txt file, or - for stdin (a text per line)")
     p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
     encoding_arguments(p)
     p.add_argument("--out", default="-", help="output .csv or .jsonl, or - for stdout (default: -)")
     p.add_argument("--format", choices=FORMATS, help="(default: from --out's extension; jsonl on stdout)")
-    p.add_argument("--unit", action="store_true", help="classify by the sentiment unit alone")
     _batch_size_argument(p)
     precision_argument(p)
     common_arguments(p)
@@ -131,7 +135,7 @@ def add_cross_domain(sub) -> None:
 
 
 def _run_featurize(args: argparse.Namespace) -> None:
-    model = load_model(args.model)
+    model = load_model(args.model, device=args.device)
     texts = some_texts(list(iter_texts(args.input, text_key=args.text_key, **encoding(args))), args.input)
     X = featurize(model, texts, args.state, args.pooling, batch_size=args.batch_size,
                   precision=args.precision, quiet=args.quiet)
@@ -146,54 +150,57 @@ def _run_transfer(args: argparse.Namespace) -> None:
     compare = tuple(s for s in args.compare.split(",") if s.strip())
     if args.hybrid or args.top_n:
         result, variants = run_transfer_with_variants(
-            load_model(args.model), task, args.out, args.features, compare, args.hybrid, args.top_n,
+            load_model(args.model, device=args.device), task, args.out, args.features, compare, args.hybrid, args.top_n,
             model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
         print(format_transfer_summary(result.report) + "\n\n" + variants_markdown(variants))
         print(f"report: {Path(args.out) / 'report.md'}, {Path(args.out) / 'probe_variants.md'}")
         return
-    result = run_transfer(load_model(args.model), task, args.out, args.features, compare,
+    result = run_transfer(load_model(args.model, device=args.device), task, args.out, args.features, compare,
                           model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
     print(format_transfer_summary(result.report))
     print(f"report: {Path(args.out) / 'report.md'}")
 
 
 def _run_classify(args: argparse.Namespace) -> None:
-    if args.finetuned:
-        return _run_classify_finetuned(args)
-    if not (args.model and args.transfer):
-        raise ValueError("give --model and --transfer (an L1 probe's result), or --finetuned (a classifier folder)")
-    result = load_transfer(args.transfer)
+    if args.unit and args.head not in (None, "unit"):
+        raise ValueError(f"--unit is --head unit; it cannot go with --head {args.head}")
+    classifier, model = _classifier_and_model(args)
     texts = some_texts(read_texts(args.input, args.text_key, **encoding(args)), args.input)
-    proba, labels = classify_texts(load_model(args.model), result, texts, unit=args.unit,
-                                   quiet=args.quiet, batch_size=args.batch_size, precision=args.precision)
-    write_predictions(args.out, len(texts), proba, labels, result.label_names, args.format)
-    if args.out != "-" and not args.quiet:
-        counts = ", ".join(f"{name} {int((labels == k).sum()):,}" for k, name in enumerate(result.label_names))
-        how = f"sentiment unit {result.unit.unit}" if args.unit else f"L1 probe on {result.features}"
-        print(f"{args.out}: {len(texts):,} texts classified by the {how}: {counts}", file=sys.stderr)
-
-
-def _run_classify_finetuned(args: argparse.Namespace) -> None:
-    if args.model or args.transfer or args.unit:
-        raise ValueError("--finetuned holds its own encoder and head: leave out --model, --transfer and --unit")
-    classifier = load_classifier(args.finetuned)
-    texts = some_texts(read_texts(args.input, args.text_key, **encoding(args)), args.input)
-    proba, predicted = classify_finetuned(classifier, texts, args.batch_size, args.precision)
-    names = classifier.config.label_names
-    if classifier.config.kind == "multilabel":
-        write_multilabel_predictions(args.out, len(texts), proba, predicted, names, args.format)
-        counts = ", ".join(f"{name} {int(predicted[:, k].sum()):,}" for k, name in enumerate(names))
+    proba = classifier.predict_proba(model, texts, args.batch_size, args.precision, args.quiet)
+    decided, names = classifier.decide(proba), classifier.label_names
+    if classifier.multilabel:
+        write_multilabel_predictions(args.out, len(texts), proba, decided, names, args.format)
+        counts = ", ".join(f"{name} {int(decided[:, k].sum()):,}" for k, name in enumerate(names))
     else:
-        write_predictions(args.out, len(texts), proba, predicted, names, args.format)
-        counts = ", ".join(f"{name} {int((predicted == k).sum()):,}" for k, name in enumerate(names))
+        write_predictions(args.out, len(texts), proba, decided, names, args.format)
+        winners = np.argmax(proba, axis=1)
+        counts = ", ".join(f"{name} {int((winners == k).sum()):,}" for k, name in enumerate(names))
     if args.out != "-" and not args.quiet:
-        print(f"{args.out}: {len(texts):,} texts classified by the fine-tuned classifier {args.finetuned}: "
-              f"{counts}", file=sys.stderr)
+        print(f"{args.out}: {len(texts):,} texts classified by the {classifier.head} head of "
+              f"{classifier.folder}: {counts}", file=sys.stderr)
+
+
+def _classifier_and_model(args):
+    """The classifier (--classifier, else the one beside --model) and the LM its transfer heads read."""
+    if not (args.classifier or args.model):
+        raise ValueError("give --model (a model with a classifier, e.g. mlstm-reviews-512) or --classifier")
+    folder = args.classifier or classifier_beside(resolve_model(args.model))
+    if folder is None:
+        raise FileNotFoundError(f"{args.model}: no classifier beside this model; give --classifier (the folder "
+                                "`transfer` or `finetune` wrote), or run `sentiment-neuron transfer` first")
+    classifier = load_classifier(folder, "unit" if args.unit else args.head, args.device)
+    if not classifier.reads_features:
+        return classifier, None
+    name = args.model or classifier.model.get("name")
+    if not name:
+        raise ValueError(f"{folder}: the {classifier.head} head reads a model's features and the folder names "
+                         "none: give --model")
+    return classifier, load_model(name, device=args.device)
 
 
 def _run_data_efficiency(args: argparse.Namespace) -> None:
     task = task_from_args(args)
-    result = run_data_efficiency(load_model(args.model), task, args.out, args.features, args.sizes, args.draws,
+    result = run_data_efficiency(load_model(args.model, device=args.device), task, args.out, args.features, args.sizes, args.draws,
                                  seed=args.seed, model_name=str(args.model), quiet=args.quiet,
                                  precision=args.precision)
     print(format_efficiency_summary(result))
@@ -205,7 +212,7 @@ def _run_cross_domain(args: argparse.Namespace) -> None:
     tasks = [load_task(n, args.data_dir, args.max_train, args.max_test, args.validation_size, args.seed)
              for n in named]
     tasks += [_file_task(spec, args.text_key, args.label_key, encoding(args)) for spec in args.task]
-    report = run_cross_domain(load_model(args.model), tasks, args.out, args.features,
+    report = run_cross_domain(load_model(args.model, device=args.device), tasks, args.out, args.features,
                               model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
     print(cross_domain_table(report))
     print(f"\nreport: {Path(args.out) / 'cross_domain.md'}")

@@ -116,7 +116,7 @@ def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int | Projectio
         raise ValueError(f"state must be one of {FEATURE_STATES}, got {state!r}")
     if batch_size < 1 or chunk_len < 1:
         raise ValueError(f"batch_size and chunk_len must be positive, got {batch_size} and {chunk_len}")
-    device = next(model.parameters()).device
+    device = model.device
     read = _reader(model, unit, device)
     precision = resolve_precision(precision, device, PRECISIONS)
     encoded = [preprocess(t, **model.config.preprocessing) for t in texts]

@@ -213,7 +213,7 @@ def check_options(model: ByteLM, mode: str, precision: str, unit: int | None, ba
 def _encode_occurrences(model, spans, picks, mode, unit, batch_size, precision, chunk_len, quiet) -> WordOccurrences:
     """Run the texts with picked words and gather the states at their boundaries."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model.device
     counts = np.array([len(p) for p in picks], dtype=np.int64)
     first = np.concatenate([[0], np.cumsum(counts)])  # occurrences of text i: first[i]:first[i+1]
     n = int(first[-1])

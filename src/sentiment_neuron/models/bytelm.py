@@ -121,6 +121,12 @@ class ByteLM(nn.Module):
             OffsetDecoder(config.hidden_size, offset)
 
     @property
+    def device(self) -> torch.device:
+        """Where the parameters are: every function that runs the model runs it there (entry points
+        choose it once, with `precision.resolve_device`, and load or move the model there)."""
+        return self.embed.weight.device
+
+    @property
     def hidden_size(self) -> int:
         return self.config.hidden_size
 

@@ -1,8 +1,8 @@
 """The mLSTM's TBPTT window as one autograd Function with a fused cell: the fast GPU step.
 
-Same equations as `mlstm.MLSTM` (DESIGN.md, "The model, exactly"); the plain
+Same equations as `mlstm.MLSTM` (docs/architecture.md, "The model"); the plain
 loop there stays the reference and the fallback. What changes is how the
-window of T steps is computed (gpu-plan.md, sections 1-2):
+window of T steps is computed (docs/gpu.md, "What is ready"):
 
 - Forward, per step: two matrix products (W_mh h, W_h m), one multiply
   (m = W_mx x * W_mh h) and one cell (z = W_x x + b + W_h m; gates; c; h):

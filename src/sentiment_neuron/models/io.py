@@ -1,6 +1,11 @@
-"""Save and load a model as a folder: config.json + model.safetensors.
+"""Save and load a model as a folder: config.json + model.safetensors. The one writer and reader of both.
 
-Loading never unpickles: safetensors holds only tensors, config.json only JSON.
+Loading never unpickles: safetensors holds only tensors, config.json only JSON:
+
+    {"format": "sentiment-neuron-model", "format_version": 1, ModelConfig's fields...}
+
+A config.json without the header (written before it existed, e.g. the shipped
+mlstm-reviews-512, whose files never change) reads as version 1.
 """
 from __future__ import annotations
 
@@ -12,11 +17,13 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..atomic import atomic_write
+from ..fileformat import FormatError, check_header, read_json, stamped
 from .bytelm import ByteLM, ModelConfig
 from .pretrained import resolve_model
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+MODEL_FORMAT, MODEL_FORMAT_VERSION = "sentiment-neuron-model", 1
 
 
 SAVE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -35,9 +42,45 @@ def save_model(model: ByteLM, folder: str | Path, dtype: str = "fp32") -> Path:
         raise ValueError(f"dtype must be one of {tuple(SAVE_DTYPES)}, got {dtype!r}")
     folder = Path(folder)
     save_weights(model.state_dict(), folder / WEIGHTS_FILE, dtype)
-    text = json.dumps(model.config.to_dict(), indent=2)
+    text = json.dumps(model_config_dict(model.config), indent=2)
     atomic_write(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
     return folder
+
+
+def model_config_dict(config: ModelConfig) -> dict:
+    """config.json's dict of a model: the format header, then ModelConfig's fields."""
+    return stamped(config.to_dict(), MODEL_FORMAT, MODEL_FORMAT_VERSION)
+
+
+def model_config_from_dict(data: dict, where: str | Path = "config.json") -> ModelConfig:
+    """A ModelConfig from config.json's dict (header checked and dropped); `where` names the file in errors.
+
+    Raises:
+        FormatError (a ValueError): another format or a newer version, an unknown or missing field,
+            or a field value ModelConfig refuses (the file and the field are named).
+    """
+    check_header(where, data, MODEL_FORMAT, MODEL_FORMAT_VERSION)
+    fields = {k: v for k, v in data.items() if k not in ("format", "format_version")}
+    known = set(ModelConfig.__dataclass_fields__)
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise FormatError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))} for a model config "
+                          f"(known: {', '.join(sorted(known))})")
+    try:
+        return ModelConfig(**fields)
+    except (TypeError, ValueError) as err:
+        raise FormatError(f"{where}: bad model config: {err}") from None
+
+
+def read_model_config(folder: str | Path) -> ModelConfig:
+    """The ModelConfig in folder/config.json (the one reader of a model's config.json).
+
+    Raises:
+        FileNotFoundError: no config.json. FormatError (a ValueError): as `model_config_from_dict`,
+            or not a JSON object.
+    """
+    path = Path(folder) / CONFIG_FILE
+    return model_config_from_dict(read_json(path, "a model's config.json"), path)
 
 
 def load_model(folder: str | Path, device: str | None = "cpu") -> ByteLM:
@@ -47,17 +90,18 @@ def load_model(folder: str | Path, device: str | None = "cpu") -> ByteLM:
     Raises:
         FileNotFoundError: no such folder or name (the known names are listed), or the folder
             lacks config.json or model.safetensors.
-        ValueError: the config is invalid, the weights do not match it, or a shipped file fails its checksum.
+        ValueError: the config is invalid (`FormatError`, naming the file and field), the weights do not
+            match it, or a shipped file fails its checksum.
     """
     folder = resolve_model(folder)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder}: no {name}; is this a model folder (pretrain --out)?")
-    config = ModelConfig(**json.loads((folder / CONFIG_FILE).read_text()))
+    config = read_model_config(folder)
     with torch.device("meta"):  # no memory and no random init: the file's tensors become the parameters
         model = ByteLM(config)
     try:
-        model.load_state_dict(load_weights(folder / WEIGHTS_FILE, device or "cpu"), assign=True)
+        model.load_state_dict(load_weights(folder / WEIGHTS_FILE, str(device or "cpu")), assign=True)
     except RuntimeError as err:
         raise ValueError(f"{folder / WEIGHTS_FILE}: weights do not match config.json: {err}") from err
     return model.eval()
@@ -72,8 +116,8 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, dtype: str = "fp32"
     atomic_write(path, lambda tmp: save_file(weights, tmp))
 
 
-def load_weights(path: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
+def load_weights(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """The safetensors file's tensors, one at a time, floating ones as float32: peak memory is the
     model's float32 size plus one tensor (a 4096-unit model: 329 MiB, not twice that)."""
-    with safe_open(path, "pt", device=device) as f:
+    with safe_open(path, "pt", device=str(device)) as f:
         return {k: (t.float() if t.is_floating_point() else t) for k in f.keys() for t in [f.get_tensor(k)]}

@@ -6,7 +6,7 @@ Sources:
     Discovering Sentiment" (weight-normalized mLSTM, 4096 units).
     Salimans & Kingma (2016), "Weight Normalization".
 
-Equations (DESIGN.md, "The model, exactly"), for input x_t (E) and state (h, c) (H):
+Equations (docs/architecture.md, "The model"), for input x_t (E) and state (h, c) (H):
 
     m_t = (W_mx x_t) * (W_mh h_{t-1})
     z_t = W_x x_t + W_h m_t + b            # split into i, f, o, u (H each)
@@ -125,7 +125,7 @@ class MLSTM(nn.Module):
         hidden = self.hidden_size
         hs, cs = [], []
         # unbind(0), not xz[t]: indexing makes autograd build a full-size zero
-        # gradient at every step (4x slower training, DESIGN.md).
+        # gradient at every step (4x slower training; docs/architecture.md, "Performance notes").
         for xz_t, xm_t in zip(xz.unbind(0), xm.unbind(0)):
             m = xm_t * F.linear(h.to(compute_dtype), w_mh)  # (B, H)
             z = xz_t.float() + F.linear(m, w_h)  # (B, 4H) float32 (the add promotes the product)
@@ -204,7 +204,7 @@ def _recurrent_products(w_mh: torch.Tensor, w_h: torch.Tensor, batch: int):
     ``(h, xm_t) -> (h @ w_mh.T) * xm_t`` and ``(m, xz_t) -> m @ w_h.T + xz_t``.
 
     Which kernel runs is chosen by measurement on each CPU kind
-    (benchmarks/mlstm_throughput.py, DESIGN.md "Performance notes"):
+    (benchmarks/mlstm_throughput.py; docs/architecture.md, "Performance notes"):
 
     - CPU with AVX-512 (``torch.backends.cpu.get_cpu_capability()``), bf16 or
       fp32: oneDNN linear with the weight reordered once into its blocked

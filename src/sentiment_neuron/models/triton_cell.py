@@ -2,7 +2,7 @@
 
 Imported only when the "triton" recurrence runs (`fused_mlstm`), never on the
 CPU paths. Each kernel replaces about ten PyTorch launches per step and their
-float32 temporaries (gpu-plan.md, section 1, hazards 2-3):
+float32 temporaries (docs/gpu.md, "What is ready"):
 
 - `cell_forward`: z = xz + zh (float32), i, f, o = sigmoid, u = tanh, c = f c' + i u,
   h = o tanh(c); writes c, h (float32), h in the compute dtype (the next

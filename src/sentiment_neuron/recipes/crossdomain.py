@@ -80,7 +80,7 @@ def run_cross_domain(
     if len(tasks) < 2 or len(set(names)) != len(names):
         raise ValueError(f"cross-domain transfer needs two or more differently named tasks, got {names}")
     spec = "-".join(parse_spec(features or model.default_features))
-    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
+    precision = resolve_precision(precision, model.device, PRECISIONS)
     X = {task.name: featurize_task(model, task, [spec], quiet, precision) for task in tasks}  # once per text
     accuracy = {method: {} for method in METHODS}
     units = {}

@@ -15,13 +15,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import torch
+
 from ..data.corpus import build_corpus
 from ..data.registry import load_dataset
 from ..data.tasks import load_task
 from ..inspect.heatmap import Projection, write_heatmaps
-from ..inspect.sampling import (
-    DEFAULT_TOP_P, DirectionSteering, Steering, clamp_value, generate, projection_scale, unit_scale,
-)
+from ..inspect.sampling import DEFAULT_TOP_P, generate
+from ..inspect.steering import DEFAULT_STRENGTH, reference_samples, steering_scale, steering_toward
 from ..models import DEFAULT_HIDDEN_SIZE, DEFAULT_PRETRAINED, ByteLM, ModelConfig, load_model
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, pct, write_json
@@ -46,6 +47,7 @@ def run_demo(
     precision: str = DEFAULT_PRECISION,
     pretrain_minutes: float | None = None,
     hidden_size: int = DEFAULT_HIDDEN_SIZE,
+    device: str | torch.device = "cpu",
 ) -> dict:
     """Run the demo; returns the summary written to out/summary.json.
 
@@ -55,6 +57,7 @@ def run_demo(
         pretrain_minutes: pretrain a `hidden_size`-unit mLSTM on IMDB's unlabeled
             reviews for this long first, into out/lm (the from-scratch demo).
         precision: "auto" (bf16 where the CPU or GPU computes it natively, else fp32), "fp32" or "bf16".
+        device: where the shipped or given model runs (the from-scratch model trains where `pretrain` puts it).
 
     Returns:
         {"lm": {...}, "tasks": {"sst2": {...}, "imdb": {...}}, "steering": {...},
@@ -65,7 +68,7 @@ def run_demo(
     steps = 4 if pretrain_minutes is None else 5
     if pretrain_minutes is None:
         say(f"[1/{steps}] loading {model}")
-        lm, lm_summary = _load(model, precision)
+        lm, lm_summary = _load(model, precision, device)
     else:
         say(f"[1/{steps}] pretraining a {hidden_size}-unit mLSTM on IMDB's unlabeled reviews for "
             f"{pretrain_minutes:g} minutes")
@@ -93,12 +96,12 @@ def run_demo(
     return summary
 
 
-def _load(name: str, precision: str) -> tuple[ByteLM, dict]:
-    lm = load_model(name)
+def _load(name: str, precision: str, device) -> tuple[ByteLM, dict]:
+    lm = load_model(name, device=str(device))
     provenance = lm.config.provenance
     return lm, {"name": str(name), "hidden_size": lm.hidden_size, "bytes_seen": provenance.get("bytes_seen"),
                 "validation_bpc": provenance.get("validation_bpc_full", provenance.get("validation_bpc")),
-                "precision": resolve_precision(precision, next(lm.parameters()).device, PRECISIONS)}
+                "precision": resolve_precision(precision, lm.device, PRECISIONS)}
 
 
 def _pretrain(folder: Path, hidden_size: int, minutes: float, data_dir, seed: int, quiet: bool,
@@ -152,23 +155,21 @@ def _examples(records, min_chars: int = 80, max_chars: int = 400) -> list[str]:
 
 
 def steer_samples(lm: ByteLM, result: TransferResult, seed: int, precision: str, n: int = 2,
-                  strength: float = 1.0) -> dict:
-    """n samples each way steered by the unit (clamped to +-strength x its scale) and, when the result
-    has one, by the direction (+-strength x its scale times v added): {method: {"positive": [...], ...}}."""
+                  strength: float = DEFAULT_STRENGTH) -> dict:
+    """n samples each way steered by the unit and, when the result has one, by the direction, each as the
+    one steering rule sizes it (`inspect.steering`): {method: {"positive": [...], "negative": [...]}}."""
     sampling = dict(n=n, length=STEER_LENGTH, prime=STEER_PRIME, top_p=DEFAULT_TOP_P, seed=seed, precision=precision)
-    control = generate(lm, **{**sampling, "n": 16}, return_trajectory_of=result.unit.unit)
-    unit, direction = result.unit, result.direction
-    scale = unit_scale(lm, unit.unit, control)
-    steered = {"prime": STEER_PRIME, "unit": {"unit": unit.unit}}
-    for way in ("positive", "negative"):
-        value = clamp_value(way, unit.sign, strength, scale)
-        steered["unit"][way] = generate(lm, steer=Steering(unit.unit, value), **sampling).texts
-    if direction is not None:
-        direction_scale = projection_scale(lm, direction.vector, control)
-        steered["direction"] = {"method": direction.method}
+    reference = reference_samples(lm, precision)
+    targets = {"unit": result.unit, "direction": result.direction}
+    steered = {"prime": STEER_PRIME}
+    for method, target in targets.items():
+        if target is None:
+            continue
+        steered[method] = {"unit": target.unit} if method == "unit" else {"method": target.method}
+        scale = steering_scale(lm, target, reference)
         for way in ("positive", "negative"):
-            steer = DirectionSteering(direction.vector, clamp_value(way, 1, strength, direction_scale))
-            steered["direction"][way] = generate(lm, steer=steer, **sampling).texts
+            steer = steering_toward(lm, target, way, strength, scale=scale)
+            steered[method][way] = generate(lm, steer=steer, **sampling).texts
     return steered
 
 

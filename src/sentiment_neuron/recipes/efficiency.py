@@ -287,7 +287,7 @@ def run_data_efficiency(
     task.check_single_labels("data efficiency")
     spec = parse_spec(features or model.default_features)
     _check_sizes(sizes, task.train.labels, draws)  # fail before featurizing, not after
-    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
+    precision = resolve_precision(precision, model.device, PRECISIONS)
     X = {part: by_spec[spec_name(spec)]
          for part, by_spec in featurize_task(model, task, [spec], quiet, precision).items()}
     featurized = time.time()

@@ -35,7 +35,7 @@ from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_device, resolve_precision
 from ..report.markdown import write_json
 from ..report.runinfo import library_versions
-from ..training.classifier_io import save_classifier
+from ..classifier import SentimentClassifier, model_reference, save_classifier
 from ..training.finetune import FinetuneConfig, evaluate, finetune, new_classifier
 from ..transfer.features import featurize_task, parse_spec, spec_name
 from ..transfer.hybrid import HybridProbe
@@ -209,7 +209,7 @@ def _jsonable(value):
 def run_finetune(model: ByteLM, task: Task, out: str | Path, config: FinetuneConfig | None = None,
                  head: dict | None = None, model_name: str = "", quiet: bool = False) -> dict:
     """Fine-tune one classifier on `task` (early stopping on its validation split), score it on the
-    test split, and save it to the folder `out` (`training.classifier_io`: config.json + model.safetensors).
+    test split, and save it to the classifier folder `out` (`classifier.folder`: config.json + model.safetensors).
 
     Returns the provenance saved with it: {"model", "task", "n", "config", "head", "best", "history",
     "test", "seconds", "device", "precision", "versions"}.
@@ -225,7 +225,8 @@ def run_finetune(model: ByteLM, task: Task, out: str | Path, config: FinetuneCon
             "head": result.classifier.config.to_dict(), **result.summary(), "test": test,
             "versions": library_versions()}
     result.classifier.training_info = info
-    save_classifier(result.classifier, out)
+    save_classifier(SentimentClassifier("finetuned", finetuned=result.classifier, model=model_reference(model_name),
+                                        training=info), out)
     return info
 
 
@@ -284,8 +285,10 @@ def _finetuned_row(row: str, model: ByteLM, task: Task, fcfg: FinetuneConfig, he
     result = finetune(new_classifier(encoder, task.train, **head), task.train, task.validation, config, quiet)
     test = evaluate(result.classifier, task.test, config.eval_batch_size, result.precision)
     if row == "finetune_ulmfit":
-        result.classifier.training_info = {"task": task.name, **result.summary(), "test": test}
-        save_classifier(result.classifier, out / "classifiers" / task.name)
+        info = {"task": task.name, **result.summary(), "test": test}
+        result.classifier.training_info = info
+        save_classifier(SentimentClassifier("finetuned", finetuned=result.classifier, training=info),
+                        out / "classifiers" / task.name)
     return {"test": test, "validation": result.best["validation"],
             "best": {k: result.best[k] for k in ("phase", "step")},
             "phases": [{k: h[k] for k in ("phase", "step", "trainable", "validation_score", "train_loss")}

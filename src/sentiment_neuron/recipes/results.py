@@ -51,8 +51,9 @@ def run_results(
     seed: int = 0,
     quiet: bool = False,
     precision: str = DEFAULT_PRECISION,
+    device: str | torch.device = "cpu",
 ) -> dict:
-    """Run every experiment of the README's results section; returns results.json's dict.
+    """Run every experiment of the README's results section (the model on `device`); returns results.json's dict.
 
     Raises:
         ValueError: `readme` lacks the begin/end markers.
@@ -60,8 +61,8 @@ def run_results(
     """
     out, start = Path(out), time.time()
     say = (lambda *a: None) if quiet else print
-    lm = load_model(model)
-    device = next(lm.parameters()).device
+    lm = load_model(model, device=str(device))
+    device = lm.device
     precision = resolve_precision(precision, device, PRECISIONS)
     run = dict(seed=seed, quiet=quiet, precision=precision)
     results = {"model": str(model), "hidden_size": lm.hidden_size, "lm": lm.config.provenance,

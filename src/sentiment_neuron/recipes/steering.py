@@ -11,7 +11,7 @@ mean when each text is re-read unclamped, and heatmaps of a few samples.
 
 With a sentiment direction (`transfer.direction`), n more samples each way have
 strength x its scale times the unit vector added to h after every byte
-(`inspect.sampling.DirectionSteering`, activation addition, Turner et al. 2023),
+(`inspect.intervention.DirectionSteering`, activation addition, Turner et al. 2023),
 with the same seed and judge; a second McNemar test pairs unit and direction
 sample by sample: which one got the judge to read the steered-for class?
 
@@ -30,10 +30,9 @@ from ..atomic import atomic_open, atomic_write_text
 from ..data.registry import load_dataset
 from ..inspect.heatmap import write_heatmaps
 from ..inspect.heatmap import Projection
-from ..inspect.sampling import (
-    DEFAULT_TEMPERATURE, DEFAULT_TOP_P, SCALE_PERCENTILE, DirectionSteering, Steering, check_clamp, check_sampling,
-    clamp_value, generate, projection_scale, unit_scale,
-)
+from ..inspect.intervention import SCALE_PERCENTILE, check_clamp
+from ..inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, check_sampling, generate
+from ..inspect.steering import DEFAULT_STRENGTH, REFERENCE_SAMPLES, reference_samples, steering_scale, steering_toward
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, md_cell, pct, write_json
@@ -118,7 +117,7 @@ def run_steering(
     n: int = 50,
     length: int = 200,
     prime: str = "",
-    strength: float = 1.0,
+    strength: float = DEFAULT_STRENGTH,
     temperature: float = DEFAULT_TEMPERATURE,
     top_k: int | None = None,
     top_p: float | None = DEFAULT_TOP_P,
@@ -132,11 +131,12 @@ def run_steering(
     """Steer generation with a unit (and a direction) and let an independent classifier judge the result.
 
     Steps (Radford et al. 2017, section 4, measured rather than shown):
-    1. n control samples, unclamped; the unit's scale is the 99th percentile of
-       |h[unit]| over them (`unit_scale`), so no outside data is needed.
+    1. n control samples, unclamped. The clamp is the one steering rule's (`inspect.steering`): the
+       unit's scale is the 99th percentile of |h[unit]| over the model's reference samples, the same
+       scale the command line and the API clamp by, so no outside data is needed.
     2. n samples clamped to sign * strength * scale (positive) and n clamped to
-       -sign * strength * scale (negative; `inspect.sampling.clamp_value`). All three conditions use the same
-       seed: paired draws, so differences come from the clamp, not the dice.
+       -sign * strength * scale (negative; `inspect.steering.steering_toward`). All three conditions use
+       the same seed: paired draws, so differences come from the clamp, not the dice.
     3. The judge (default: `fit_sst2_judge`) scores each continuation (the
        prime excluded); its SST-2 test accuracy is recorded. Each text is also
        re-read unclamped (prime + continuation) and the unit's mean over its
@@ -157,8 +157,7 @@ def run_steering(
         model_name: recorded in the report (e.g. the model folder).
         direction: a sentiment direction of the hidden state (its ``vector``, (H,),
             larger = positive): adds the conditions "direction positive" and "direction
-            negative" (amount +-strength x its scale, `projection_scale` of the control
-            samples) and report["direction"] with its own and the unit-vs-direction McNemar tests.
+            negative" (amount +-strength x its scale, by the same rule) and report["direction"] with its own and the unit-vs-direction McNemar tests.
         Other arguments: as `inspect.sampling.generate`.
 
     Returns:
@@ -178,7 +177,7 @@ def run_steering(
     check_clamp(sign, strength)
     sign = int(sign)
     check_sampling(temperature, top_k, top_p)
-    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
+    precision = resolve_precision(precision, model.device, PRECISIONS)
     test = load_dataset("sst2", "test", data_dir)
     fitted_here = judge is None
     if fitted_here:
@@ -187,15 +186,16 @@ def run_steering(
     sampling = dict(n=n, length=length, prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                     return_trajectory_of=unit, quiet=quiet, precision=precision)
     gens = {"control": generate(model, desc="control", **sampling)}
-    scale = unit_scale(model, unit, gens["control"])
-    if not scale > 0:
-        raise ValueError(f"unit {unit} stayed at 0 in every control sample: nothing to scale the clamp by")
-    values = {"control": None, **{c: clamp_value(c, sign, strength, scale) for c in ("positive", "negative")}}
+    reference = reference_samples(model, precision)
+    scale = steering_scale(model, (unit, sign), reference)
+    values = {"control": None}
     for condition in ("positive", "negative"):
-        gens[condition] = generate(model, steer=Steering(unit, values[condition]), desc=condition, **sampling)
+        steer = steering_toward(model, (unit, sign), condition, strength, scale=scale)
+        values[condition] = steer.value
+        gens[condition] = generate(model, steer=steer, desc=condition, **sampling)
     direction_report = None
     if direction is not None:
-        direction_report = _steer_direction(model, direction, gens, values, strength, sampling)
+        direction_report = _steer_direction(model, direction, gens, values, strength, sampling, reference)
     conds = list(gens)
     texts = [t for c in conds for t in gens[c].texts]
     p_positive = judge.predict_proba(texts)[:, column].reshape(len(conds), n)
@@ -223,6 +223,7 @@ def run_steering(
         files[f"heatmap_{condition}"] = [html_path.name, png_path.name]
     report = {
         "unit": unit, "sign": sign, "scale": scale, "scale_percentile": SCALE_PERCENTILE,
+        "scale_from": f"{REFERENCE_SAMPLES} reference samples (inspect.steering)",
         "settings": {"n": n, "length": length, "prime": prime, "strength": strength, "temperature": temperature,
                      "top_k": top_k, "top_p": top_p},
         "judge": {"kind": type(judge).__name__, "C": getattr(judge, "C_", None), "fitted_here": fitted_here,
@@ -243,15 +244,13 @@ def run_steering(
 
 
 def _steer_direction(model: ByteLM, direction: SentimentDirection, gens: dict, values: dict, strength: float,
-                     sampling: dict) -> dict:
+                     sampling: dict, reference) -> dict:
     """Add the direction's two conditions to `gens` and `values`; returns its part of the report."""
-    scale = projection_scale(model, direction.vector, gens["control"])
-    if not scale > 0:
-        raise ValueError("the direction's projection stayed at 0 in every control sample: nothing to scale by")
+    scale = steering_scale(model, direction, reference)
     for condition in DIRECTION_CONDITIONS:
-        values[condition] = clamp_value(condition.split()[1], 1, strength, scale)
-        gens[condition] = generate(model, steer=DirectionSteering(direction.vector, values[condition]),
-                                   desc=condition, **{**sampling, "return_trajectory_of": None})
+        steer = steering_toward(model, direction, condition.split()[1], strength, scale=scale)
+        values[condition] = steer.amount
+        gens[condition] = generate(model, steer=steer, desc=condition, **{**sampling, "return_trajectory_of": None})
     return {"method": direction.method, "scale": scale, "test_accuracy": direction.test_accuracy}
 
 

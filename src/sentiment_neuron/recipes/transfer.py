@@ -18,7 +18,8 @@ from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..transfer.direction import best_direction, find_sentiment_directions
 from ..transfer.probe import L1Probe, SentimentUnit, find_sentiment_unit
-from ..transfer.result import TransferResult, save_transfer
+from ..transfer.result import TransferResult
+from ..classifier import SentimentClassifier, model_reference, save_classifier
 from ..report.runinfo import library_versions
 from ..report.figures import plot_unit_histogram
 from ..report.markdown import comparison_table
@@ -48,8 +49,8 @@ def run_transfer(
 
     Writes out/sentiment_unit_hist.png and out/extremes.{html,png} (the unit over the
     `extremes_k` test texts at each tail of its distribution, whole, in `precision`;
-    report["extremes"] lists them), then the result itself (`transfer.result.save_transfer`:
-    out/report.json, out/probe.npz, out/report.md).
+    report["extremes"] lists them), then the result itself as a classifier folder (`classifier.folder`:
+    out/config.json, and the transfer result's out/report.json, out/probe.npz, out/report.md).
 
     `X`: features already computed (`featurize_task`) holding every spec used;
     None computes them. `precision`: "auto", "fp32" or "bf16" (recorded in the report).
@@ -63,7 +64,7 @@ def run_transfer(
     """
     start, out = time.time(), Path(out)
     task.check_single_labels("transfer")
-    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)
+    precision = resolve_precision(precision, model.device, PRECISIONS)
     main = spec_name(parse_spec(features or model.default_features))
     specs = list(dict.fromkeys([main, *(spec_name(parse_spec(s)) for s in compare)]))
     X = X if X is not None else featurize_task(model, task, specs, quiet, precision)
@@ -108,7 +109,7 @@ def run_transfer(
         "versions": library_versions(),
     }
     result = TransferResult(report, main_probe, out, directions)
-    save_transfer(result)
+    save_classifier(SentimentClassifier("probe", transfer=result, model=model_reference(model_name)), out)
     return result
 
 

@@ -91,7 +91,7 @@ def run_word_vectors(
     if sign not in (1, -1):
         raise ValueError(f"sign must be +1 or -1, got {sign}")
     check_options(model, mode, precision, unit, batch_size)
-    precision = resolve_precision(precision, next(model.parameters()).device, PRECISIONS)  # as recorded
+    precision = resolve_precision(precision, model.device, PRECISIONS)  # as recorded
     query_occ = None
     if query is not None:  # before the long pass: a word missing from its context fails fast
         word, context = (query, query) if isinstance(query, str) else query

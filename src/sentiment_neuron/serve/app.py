@@ -52,13 +52,16 @@ def model_handlers(neuron: SentimentNeuron) -> dict:
     """The batcher's handlers: lists of items -> one result per item (see `batching.MicroBatcher`)."""
 
     def classify(items: list[tuple[list[str], bool]]) -> list:
-        texts = [t for batch, _ in items for t in batch]
-        X = neuron.featurize(texts)  # one pass for every request in the batch
-        out, start = [], 0
-        for batch, unit in items:
-            out.append(neuron.classify_features(X[start:start + len(batch)], unit=unit))
-            start += len(batch)
-        return out
+        out: dict[int, object] = {}
+        for unit in dict.fromkeys(u for _, u in items):  # one pass per head asked for, every request in it
+            rows = [i for i, (_, u) in enumerate(items) if u == unit]
+            together = neuron.classify([t for i in rows for t in items[i][0]], unit=unit)
+            start = 0
+            for i in rows:
+                n = len(items[i][0])
+                out[i] = _rows(together, start, start + n)
+                start += n
+        return [out[i] for i in range(len(items))]
 
     def heatmap(items: list[tuple[str, int | None]]) -> list:
         results: dict[int, tuple] = {}
@@ -76,6 +79,14 @@ def model_handlers(neuron: SentimentNeuron) -> dict:
         return out
 
     return {"classify": classify, "heatmap": heatmap, "generate": generate}
+
+
+def _rows(classification, start: int, stop: int):
+    """Rows start:stop of a `Classification`."""
+    values = classification.unit_values
+    return dataclasses.replace(classification, proba=classification.proba[start:stop],
+                               labels=classification.labels[start:stop],
+                               unit_values=None if values is None else values[start:stop])
 
 
 def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch: int = DEFAULT_MAX_BATCH,
@@ -104,11 +115,18 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
                               "generation (Radford et al. 2017).")
     app.state.neuron, app.state.batcher, app.state.limits = neuron, batcher, limits
     _add_errors(app, limits)
-    sentiment = neuron.classifier.unit if neuron.classifier is not None else None
+    classifier = neuron.classifier
+    sentiment = classifier.unit if classifier is not None else None
 
     def need_classifier(what: str):
+        if classifier is None:
+            raise HTTPException(409, f"{what} needs a classifier: start the service with --classifier FOLDER")
+
+    def need_unit(what: str):
+        need_classifier(what)
         if sentiment is None:
-            raise HTTPException(409, f"{what} needs a classifier: start the service with --classifier TRANSFER")
+            raise HTTPException(409, f"{what} needs a sentiment unit: the classifier has only a fine-tuned head "
+                                     "(add a transfer result: sentiment-neuron transfer)")
 
     async def run(kind: str, item):
         try:
@@ -120,18 +138,22 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
     async def classify(body: models.ClassifyRequest) -> ClassifyResponse:
         """Class probabilities, label and sentiment-unit value of each text."""
         need_classifier("/classify")
+        if body.unit:
+            need_unit("/classify with unit")
         out = await run("classify", (body.texts, body.unit))
+        values = [None] * len(out.proba) if out.unit_values is None else [float(v) for v in out.unit_values]
         results = [Prediction(label=int(label), label_name=out.label_names[int(p.argmax())],
-                              probabilities=dict(zip(out.label_names, map(float, p))), unit_value=float(v))
-                   for p, label, v in zip(out.proba, out.labels, out.unit_values)]
-        return ClassifyResponse(label_names=out.label_names, unit=sentiment.unit, sign=sentiment.sign,
-                                results=results)
+                              probabilities=dict(zip(out.label_names, map(float, p))), unit_value=v)
+                   for p, label, v in zip(out.proba, out.labels, values)]
+        return ClassifyResponse(label_names=out.label_names, head=out.head,
+                                unit=None if sentiment is None else sentiment.unit,
+                                sign=None if sentiment is None else sentiment.sign, results=results)
 
     @app.post("/heatmap", response_model=HeatmapResponse, responses=ERRORS)
     async def heatmap(body: models.HeatmapRequest) -> HeatmapResponse:
         """A unit's value after every character of the text (default: the sentiment unit)."""
         if body.unit is None:
-            need_classifier("/heatmap without a unit")
+            need_unit("/heatmap without a unit")
         text, values = await run("heatmap", (body.text, body.unit))
         unit = body.unit if body.unit is not None else sentiment.unit
         sign = sentiment.sign if sentiment is not None and unit == sentiment.unit else 1
@@ -143,7 +165,7 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
     async def generate(body: models.GenerateRequest) -> GenerateResponse:
         """Sampled continuations of the prime; steer clamps the sentiment unit positive or negative."""
         if body.steer != "none":
-            need_classifier("steering")
+            need_unit("steering")
         gen, steering = await run("generate", body.model_dump())
         steer = None if steering is None else Steer(direction=body.steer, unit=steering.unit, value=steering.value)
         return GenerateResponse(prime=body.prime, texts=gen.texts, steer=steer)
@@ -151,7 +173,7 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
     @app.get("/health", response_model=Health)
     async def health() -> Health:
         """Liveness, and how busy the model is."""
-        return Health(status="ok", classifier=sentiment is not None, pending=batcher.pending,
+        return Health(status="ok", classifier=classifier is not None, pending=batcher.pending,
                       batches=batcher.batches, requests=batcher.items)
 
     @app.get("/model")

@@ -115,13 +115,15 @@ class Prediction(BaseModel):
     label: int = Field(description="the predicted class index")
     label_name: str
     probabilities: dict[str, float] = Field(description="per class name")
-    unit_value: float = Field(description="the sentiment unit's pooled feature (the probe's input)")
+    unit_value: float | None = Field(description="the sentiment unit's pooled feature (the probe's input); "
+                                              "null when the fine-tuned head classified")
 
 
 class ClassifyResponse(BaseModel):
     label_names: list[str]
-    unit: int = Field(description="the sentiment unit")
-    sign: int = Field(description="+1: larger values mean positive; -1: smaller do")
+    head: str = Field(description="the classifier's head that answered: finetuned, probe, unit or direction")
+    unit: int | None = Field(description="the sentiment unit (null: the classifier has none)")
+    sign: int | None = Field(description="+1: larger values mean positive; -1: smaller do")
     results: list[Prediction]
 
 

@@ -5,7 +5,7 @@ one uint8 (B, T + 1) window (`TBPTTBatches.window`), are read straight into
 one of two pinned host buffers, copied to the GPU with ``non_blocking=True``
 and only there widened to int64 and transposed (`corpus.split_window`): 8x
 fewer bytes cross the bus than an int64 batch, and the copy is asynchronous
-(gpu-plan.md, section 1, hazard 6). A CUDA event per buffer guards its reuse:
+(docs/gpu.md, "What is ready"). A CUDA event per buffer guards its reuse:
 the host fills a buffer again only once the copy out of it, two steps back,
 has run, which also keeps the host at most two steps ahead of the GPU.
 """

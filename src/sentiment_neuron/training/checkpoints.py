@@ -1,7 +1,9 @@
 """Training checkpoints: written atomically, the last K kept, the newest readable one loaded.
 
 A checkpoint is `OUT/checkpoints/step-000001234.pt`, a `torch.save` of plain
-tensors, numbers and strings, read back with `torch.load(weights_only=True)`
+tensors, numbers and strings with a format header ("format":
+"sentiment-neuron-checkpoint", "format_version": 1; none in checkpoints written
+before it: version 0, read the same), read back with `torch.load(weights_only=True)`
 (no code runs). It is written to a temporary file, fsynced and renamed, so a
 run killed at any moment (even SIGKILL) leaves either the old set or the new
 file whole; a file that still fails to load (a disk that lied) is skipped for
@@ -19,8 +21,10 @@ from pathlib import Path
 import torch
 
 from ..atomic import atomic_write, remove_stale_temps
+from ..fileformat import check_header, stamped
 
 CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION = "sentiment-neuron-checkpoint", 1
 # What pretraining stores and a resume reads (optional as well: "scaler", "cuda_rng").
 REQUIRED_KEYS = ("model", "optimizer", "train_state", "train_config", "model_config", "rng",
                  "carried_state", "corpus_fingerprint")
@@ -49,7 +53,8 @@ def save_checkpoint(out: str | Path, payload: dict, step: int, keep: int = 3) ->
     folder = Path(out) / CHECKPOINT_DIR
     remove_stale_temps(folder / "step-*.pt")  # left by a run killed mid-write
     path = folder / f"step-{step:09d}.pt"
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    stamped_payload = stamped(payload, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION)
+    atomic_write(path, lambda tmp: torch.save(stamped_payload, tmp))
     for old in checkpoint_files(out)[:-keep]:
         old.unlink()
     return path
@@ -63,6 +68,7 @@ def load_latest_checkpoint(out: str | Path, required: Collection[str] = REQUIRED
 
     Raises:
         FileNotFoundError: the run has no readable checkpoint.
+        FormatError (a ValueError): the newest readable one is of a newer format version than this package reads.
     """
     files = checkpoint_files(out)
     for path in reversed(files):
@@ -74,6 +80,7 @@ def load_latest_checkpoint(out: str | Path, required: Collection[str] = REQUIRED
         else:
             missing = [k for k in required if k not in ckpt] if isinstance(ckpt, dict) else None
             if missing == []:
+                check_header(path, ckpt, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION)  # a newer one: an error
                 return ckpt
             reason = ("it is not a training checkpoint (" + (f"a {type(ckpt).__name__}, not a dict)" if missing is None
                                                              else f"missing: {', '.join(missing)})"))

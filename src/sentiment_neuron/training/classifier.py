@@ -23,7 +23,6 @@ without autograd), so training memory is bounded whatever the length.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -170,7 +169,7 @@ class Classifier(nn.Module):
         """
         if not texts:
             raise ValueError("no texts to classify")
-        device = next(self.parameters()).device
+        device = self.encoder.device
         encoded = self.encode_texts(list(texts))
         out = torch.empty(len(encoded), self.config.outputs)
         for rows in length_sorted_batches([len(b) for b in encoded], batch_size):
@@ -187,17 +186,3 @@ class Classifier(nn.Module):
             return np.argmax(proba, axis=1).astype(np.int64)
         thresholds = np.full(proba.shape[1], DEFAULT_THRESHOLD) if self.thresholds is None else self.thresholds
         return apply_thresholds(proba, thresholds)
-
-
-def classify_finetuned(classifier: Classifier, texts: Sequence[str], batch_size: int = 64,
-                       precision: str = DEFAULT_PRECISION) -> tuple[np.ndarray, np.ndarray]:
-    """Apply a fine-tuned classifier (`training.classifier_io.load_classifier`) to `texts`.
-
-    Returns (proba float64: (N, classes) softmax, or (N, K) one sigmoid per label; predictions: (N,)
-    class indices, or (N, K) 0/1 at the classifier's validation-tuned thresholds).
-
-    Raises:
-        ValueError: no texts.
-    """
-    proba = classifier.eval().predict_proba(list(texts), batch_size, precision).numpy().astype(np.float64)
-    return proba, classifier.predict(proba)

@@ -22,7 +22,7 @@ that loads, exactly (bitwise on CPU in fp32 with the same thread count, also
 after SIGKILL at any moment: tests/test_kill_resume.py), with the
 checkpoint's settings (given ones that disagree are refused, budgets extend).
 
-On a GPU nothing in the loop waits for the device (gpu-plan.md, section 1):
+On a GPU nothing in the loop waits for the device (docs/gpu.md, "What is ready"):
 each step's bytes travel as one pinned uint8 window (`batches.DeviceBatches`),
 the loss stays on the device and is read only for the progress bar (at most
 once a second) and the metrics lines (`_Run.train_bpc`), Adam is the fused
@@ -82,8 +82,8 @@ def pretrain(
 
     Writes out/config.json + out/model.safetensors (the model),
     out/checkpoints/step-*.pt (to resume), out/metrics.jsonl (one JSON line
-    per evaluation) and, with `tensorboard`, out/tensorboard/. Under torchrun
-    every rank calls this with the same arguments.
+    per evaluation) and, with `tensorboard`, out/tensorboard/ (train/* as often as the progress bar,
+    validation/bpc at each evaluation). Under torchrun every rank calls this with the same arguments.
 
     Args:
         corpus: train and validation byte streams (`corpus.build_corpus`, or a prepared corpus).
@@ -106,6 +106,7 @@ def pretrain(
             run starts from (`init_from.init_from_model`; ignored on resume: the checkpoint's win).
 
     Raises:
+        ImportError: `tensorboard` without the tensorboard package, before any work (`require_tensorboard`).
         FileNotFoundError: resume without a checkpoint.
         FileExistsError: a fresh run into a folder holding checkpoints, without `overwrite`.
         ValueError: on resume, the checkpoint was made on different data or with
@@ -115,6 +116,8 @@ def pretrain(
     Returns:
         The trained model (eval mode) and the final TrainState.
     """
+    if tensorboard:
+        require_tensorboard()  # before any work, not an hour into the run
     d = distributed.setup(device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,6 +189,7 @@ def pretrain(
                 last_ckpt = time.time()
             if stopping:
                 bar.close()
+                run.close()  # the TensorBoard events written so far reach the disk
                 if d.is_main:
                     print(f"interrupted after step {ts.step}; checkpoint written to {out} (continue with --resume)")
                 raise KeyboardInterrupt
@@ -228,7 +232,10 @@ class _Run:
     def __init__(self, out, model, optimizer, scaler, corpus, cfg, ts, data_description, d, tensorboard):
         self.out, self.model, self.optimizer, self.scaler, self.corpus = out, model, optimizer, scaler, corpus
         self.cfg, self.ts, self.data_description, self.d = cfg, ts, data_description, d
-        self.writer = _tensorboard_writer(out) if tensorboard and d.is_main else None
+        self.writer = None
+        if tensorboard and d.is_main:  # a resume purges the events logged after its checkpoint (logged again)
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=ts.step + 1 if ts.step else None)
         self.last_bpc: torch.Tensor | None = None  # the last step's training BPC, on the device
         self._shown = -math.inf
 
@@ -273,6 +280,7 @@ class _Run:
             f.write(json.dumps(line) + "\n")
         if self.writer is not None:
             self.writer.add_scalar("validation/bpc", self.ts.validation_bpc, self.ts.step)
+            self.writer.flush()  # visible in TensorBoard now, not after its 2-minute flush interval
 
     def checkpoint(self, carried) -> None:
         """Collective (every rank gathers its carried state); rank 0 writes."""
@@ -315,12 +323,14 @@ class _Run:
             self.writer.close()
 
 
-def _tensorboard_writer(out: Path):
+def require_tensorboard() -> None:
+    """Raise ImportError, with how to install it, where the optional tensorboard package does not import;
+    `pretrain(tensorboard=True)` and ``pretrain --tensorboard`` call it before any other work."""
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401 (imports the tensorboard package)
     except ImportError as err:
-        raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard") from err
-    return SummaryWriter(str(out / "tensorboard"))
+        raise ImportError("--tensorboard (tensorboard=True) needs the tensorboard package, an optional extra: "
+                          f"pip install -e '.[tensorboard]' ({err})") from err
 
 
 class _StopRequest:

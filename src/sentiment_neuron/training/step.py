@@ -1,7 +1,7 @@
 """One TBPTT optimizer step, the validation BPC, and the loss kept on the device.
 
-Nothing here waits for the GPU inside the training loop (gpu-plan.md, section 1,
-hazard 5): `train_step` returns the step's BPC as a 0-dim tensor on the
+Nothing here waits for the GPU inside the training loop (docs/gpu.md, "What is
+ready"): `train_step` returns the step's BPC as a 0-dim tensor on the
 device, which pretraining reads (one host sync) only when the progress bar
 refreshes or a metrics line is written; `evaluate_bpc` reads its sum once at
 the end. On CPU every number is the same as reading each loss with `.item()`:

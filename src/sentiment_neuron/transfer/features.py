@@ -93,7 +93,7 @@ def featurize_many(
     if len(texts) == 0:
         raise ValueError("no texts to featurize")
     model.eval()
-    device = next(model.parameters()).device
+    device = model.device
     precision = resolve_precision(precision, device, PRECISIONS)
     encoded = [preprocess(t, **model.config.preprocessing)[:max_bytes] for t in texts]
     out = {spec_name(s): np.empty((len(texts), model.hidden_size), np.float32) for s in specs}

@@ -228,7 +228,13 @@ def _validation_split(validation, n_features: int) -> tuple[np.ndarray, np.ndarr
 class SentimentUnit:
     """The unit whose one-feature logistic regression is most accurate on validation.
 
-    sign: +1 when larger values of the unit mean a higher class (positive), else -1.
+    sign: +1 when larger values of the unit mean a higher class (positive), else -1
+        (`unit_sign`: for K >= 3 classes, +1 when the class the unit favors at its largest
+        values has a higher index than the class it favors at its smallest).
+    low_class, high_class: the class (label index) the unit's one-feature model predicts at
+        its smallest and at its largest values. For ordered classes (negative < neutral <
+        positive) the sign follows from them; for unordered ones (emotions, topics) they are
+        what the unit means: it reads high_class against low_class, and the sign only orders indices.
     mean, scale: the standardization of the unit (StandardScaler's mean_ and scale_).
     coef, intercept: the one-feature logistic regression on the standardized unit,
         one value per row of its coef_ (1 when binary, else one per class).
@@ -245,6 +251,8 @@ class SentimentUnit:
     scale: float | None = None
     coef: list[float] | None = None
     intercept: list[float] | None = None
+    low_class: int | None = None
+    high_class: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -285,15 +293,44 @@ def find_sentiment_unit(
     models, train_acc, val_acc = unit_accuracies(X, y, X_val, y_val, seed)
     best = int(np.lexsort((-train_acc, -val_acc))[0])
     scaler, clf = models[best][0], models[best][-1]
-    coef = float(clf.coef_.ravel()[0])
-    unit = SentimentUnit(best, 1 if coef >= 0 else -1, float(train_acc[best]), float(val_acc[best]),
+    sign, low, high = unit_sign(clf.coef_[:, 0], clf.classes_)
+    unit = SentimentUnit(best, sign, float(train_acc[best]), float(val_acc[best]),
                          mean=float(scaler.mean_[0]), scale=float(scaler.scale_[0]),
                          coef=[float(c) for c in clf.coef_[:, 0]],
-                         intercept=[float(b) for b in clf.intercept_])
+                         intercept=[float(b) for b in clf.intercept_], low_class=low, high_class=high)
     if X_test is not None:
         X_test, y_test = _check_xy(X_test, y_test, fitting=False)
         unit.test_accuracy = float(models[best].score(X_test[:, best : best + 1], y_test))
     return unit
+
+
+def unit_sign(coef, classes) -> tuple[int, int, int]:
+    """(sign, low_class, high_class) of a one-feature logistic regression on a unit.
+
+    Args:
+        coef: its coef_ column: (1,) for two classes (the weight of classes[1] against classes[0]),
+            or (K,) for K >= 3 (one softmax weight per class).
+        classes: (K,) the class labels (int), in the order of the model's classes_.
+
+    As the unit grows, the softmax logit z_k = w_k x + b_k of the class with the largest w_k
+    wins, and as it falls, the class with the smallest: high_class = classes[argmax w],
+    low_class = classes[argmin w] (two classes: w >= 0 gives high = classes[1]). sign is +1
+    when high_class > low_class (larger values mean a higher class), else -1. Taking any one
+    class's weight instead (as this function replaced) gets the sign wrong for three classes.
+
+    Raises:
+        ValueError: coef and classes do not fit together.
+    """
+    w = np.asarray(coef, np.float64).reshape(-1)
+    classes = np.asarray(classes).reshape(-1)
+    if len(classes) == 2 and len(w) == 1:
+        w = np.array([0.0, w[0]])  # classes[0]'s logit is the reference, 0
+    if len(w) != len(classes) or len(classes) < 2:
+        raise ValueError(f"one weight per class (or one for two classes) expected, got {len(w)} for {len(classes)}")
+    high, low = int(classes[int(np.argmax(w))]), int(classes[int(np.argmin(w))])
+    if high == low:  # all weights equal: the unit says nothing; call it +1 from the lowest to the highest class
+        low, high = int(classes.min()), int(classes.max())
+    return (1 if high > low else -1), low, high
 
 
 def _check_xy(X, y, fitting: bool = True) -> tuple[np.ndarray, np.ndarray]:

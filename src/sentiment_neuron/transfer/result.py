@@ -2,7 +2,8 @@
 
 A transfer result (written by `recipes.transfer.run_transfer`) is a folder:
 
-- ``report.json``: what was fitted and how well (task, model, ``features``,
+- ``report.json``: {"format": "sentiment-neuron-transfer", "format_version": 1, ...}:
+  what was fitted and how well (task, model, ``features``,
   ``hidden_size``, ``label_names``, chosen ``C``, accuracies, ``top_units``,
   ``sentiment_unit`` with its one-feature model's mean, scale, coef and
   intercept, the C sweep, the feature comparison, ...);
@@ -21,7 +22,6 @@ unit's one-feature model from them, so predictions are scikit-learn's own.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,12 +29,14 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ..atomic import atomic_open, atomic_write_text
+from ..fileformat import check_header, read_json, stamped
 from ..report.markdown import transfer_markdown, write_json
 from .features import parse_spec, spec_name
 from .direction import SentimentDirection
 from .probe import L1Probe, SentimentUnit
 
 REPORT, PROBE, MARKDOWN, DIRECTIONS = "report.json", "probe.npz", "report.md", "directions.npz"
+REPORT_FORMAT, REPORT_FORMAT_VERSION = "sentiment-neuron-transfer", 1  # report.json without it: version 0
 PROBE_ARRAYS = ("coef", "intercept", "classes", "mean", "scale")
 REPORT_KEYS = ("features", "hidden_size", "label_names", "C", "sentiment_unit")
 
@@ -99,6 +101,11 @@ class TransferResult:
             if direction.vector.shape != (self.hidden_size,):
                 raise ValueError(f"{where}: direction {method!r} has shape {direction.vector.shape}, "
                                  f"not ({self.hidden_size},)")
+        # the report names exactly the directions the result holds (a new dict: the caller's is left alone)
+        self.report = stamped({**self.report, "sentiment_directions": {m: d.to_dict() for m, d in
+                                                                       self.directions.items()} or None,
+                               "sentiment_direction": self.report.get("sentiment_direction") if self.directions
+                               else None}, REPORT_FORMAT, REPORT_FORMAT_VERSION)
 
     @property
     def direction(self) -> SentimentDirection | None:
@@ -137,10 +144,11 @@ class TransferResult:
 
 
 def save_transfer(result: TransferResult, folder: str | Path | None = None) -> Path:
-    """Write probe.npz, report.json and report.md into `folder` (default: result.folder).
+    """Write probe.npz, directions.npz (binary tasks), report.json and report.md into `folder`
+    (default: result.folder); returns the folder. `result` is not changed.
 
     Each file is written atomically (`atomic`: temp file, fsync, rename), so a
-    reader sees a file whole, old or new. Sets result.folder and returns it.
+    reader sees a file whole, old or new.
     """
     folder = Path(folder if folder is not None else result.folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -153,13 +161,8 @@ def save_transfer(result: TransferResult, folder: str | Path | None = None) -> P
     if result.directions:
         with atomic_open(folder / DIRECTIONS, "wb") as f:
             np.savez(f, **{m.replace("-", "_"): d.vector for m, d in result.directions.items()})
-        result.report["sentiment_directions"] = {m: d.to_dict() for m, d in result.directions.items()}
-    else:  # the report names only the directions the result holds
-        result.report.pop("sentiment_directions", None)
-        result.report["sentiment_direction"] = None
     write_json(result.report, folder / REPORT)
     atomic_write_text(folder / MARKDOWN, transfer_markdown(result.report))
-    result.folder = folder
     return folder
 
 
@@ -176,12 +179,8 @@ def load_transfer(folder: str | Path) -> TransferResult:
     for name in (REPORT, PROBE):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder}: not a transfer result, {name} is missing")
-    try:
-        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{folder / REPORT}: cannot read report ({exc})") from None
-    if not isinstance(report, dict):
-        raise ValueError(f"{folder / REPORT}: expected a JSON object")
+    report = read_json(folder / REPORT, "a transfer report")
+    check_header(folder / REPORT, report, REPORT_FORMAT, REPORT_FORMAT_VERSION)
     try:
         with np.load(folder / PROBE, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -232,7 +232,7 @@ class NeuronFeaturizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         texts = check_texts(X)
         state, pooling = parse_spec(self.features_)
-        device = next(self.model.parameters()).device
+        device = self.model.device
         precision = resolve_precision(self.precision, device, PRECISIONS)
         base = (model_fingerprint(self.model), self.features_, precision, self.max_bytes)
         keys = [(*base, text_key(t)) for t in texts]

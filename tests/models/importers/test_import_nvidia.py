@@ -58,7 +58,8 @@ def test_the_257_way_model_gives_byte_logits_to_every_caller(tmp_path, one_threa
         logits, _ = model(tokens)
         hs, _, _ = model.encode(tokens)
         full = model.symbol_logits(hs)
-    assert logits.shape[-1] == 256 and full.shape[-1] == 257
+    assert logits.shape[-1] == 256
+    assert full.shape[-1] == 257
     assert torch.equal(logits, full[..., 1:])  # byte b is symbol b + 1; the padding symbol dropped
     assert torch.equal(model.decoder(hs), logits)
     assert torch.equal(model.embed(tokens[:1]), model.embed.weight[tokens[:1] + 1])
@@ -71,7 +72,8 @@ def test_the_wrong_gate_order_gives_other_states_and_the_check_records_both(tmp_
     ref_h = NvidiaReference(nvidia_flat_rnn(checkpoint), "ifgo", 0).run(DATA)[0]
     assert np.abs(_run(imported.model, DATA)[0] - ref_h).max() > 1e-2
     check = imported.model.config.provenance["conversion"]["check_bpc"]
-    assert set(check) == {"ifog", "ifgo"} and check["ifog"] != check["ifgo"]
+    assert set(check) == {"ifog", "ifgo"}
+    assert check["ifog"] != check["ifgo"]
     right = import_nvidia(path, "ifgo")
     assert right.model.config.provenance["conversion"]["check_bpc"] == {"ifgo": check["ifgo"], "ifog": check["ifog"]}
     np.testing.assert_allclose(_run(right.model, DATA)[0], ref_h, atol=1e-5)  # the check left it as imported
@@ -83,9 +85,12 @@ def test_provenance_records_file_hash_layout_and_conversion(tmp_path):
     source = imported.model.config.provenance["source"]
     import hashlib
     assert source["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert source["dtype"] == "float16" and "classifier" in source["layout"] and "2018" in source["layout"]
+    assert source["dtype"] == "float16"
+    assert "classifier" in source["layout"]
+    assert "2018" in source["layout"]
     conversion = imported.model.config.provenance["conversion"]
-    assert conversion["vocab_offset"] == 0 and "b_ih + b_hh" in conversion["bias"]
+    assert conversion["vocab_offset"] == 0
+    assert "b_ih + b_hh" in conversion["bias"]
     assert imported.classifier["weight"].shape == (1, H)
 
 
@@ -105,7 +110,8 @@ def test_finetune_checkpoints_need_allow_namespace_and_their_neuron_subset_is_sc
     assert imported.layout.startswith("finetune_classifier.py")
     weight = imported.classifier["weight"]
     neurons = checkpoint["sd"]["classifier"]["neurons"].numpy()
-    assert weight.shape == (1, H) and np.count_nonzero(weight) == 8
+    assert weight.shape == (1, H)
+    assert np.count_nonzero(weight) == 8
     np.testing.assert_array_equal(weight[0, neurons], checkpoint["sd"]["classifier"]["weight"][0].double().numpy())
     assert imported.classifier["thresholds"] == [0.5]
 

@@ -47,7 +47,8 @@ def test_final_cell_features_match_encoder_transform_with_its_left_padding(relea
     arrays, _, model = released
     expected = OpenAIReference(arrays).transform(TEXTS)
     got = featurize(model, TEXTS, "cell", "last", precision="fp32", batch_size=2, chunk_len=32, quiet=True)
-    assert got.shape == (len(TEXTS), H) and got.dtype == np.float32
+    assert got.shape == (len(TEXTS), H)
+    assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 

@@ -24,7 +24,8 @@ def test_describe_lists_config_tensors_size_and_source(imported_folder):
     assert set(info["tensors"]) == set(expected_shapes(H, E))
     assert info["parameters"] == sum(p.numel() for p in load_model(imported_folder).parameters())
     assert info["bytes_on_disk"]["total"] == sum(p.stat().st_size for p in imported_folder.iterdir())
-    assert info["source"]["format"] == "openai-npy" and len(info["source"]["files"]) == 15
+    assert info["source"]["format"] == "openai-npy"
+    assert len(info["source"]["files"]) == 15
     assert info["config"]["vocab_offset"] == 0
     json.dumps(info)  # JSON-ready
 
@@ -41,7 +42,9 @@ def test_a_trained_model_shows_its_provenance(tmp_path):
     model = tiny_model(16)
     model.config.provenance = {"data": "imdb", "bpc": 2.1}
     text = format_description(describe_model(save_model(model, tmp_path / "m")))
-    assert "provenance:" in text and "bpc: 2.1" in text and "source:" not in text
+    assert "provenance:" in text
+    assert "bpc: 2.1" in text
+    assert "source:" not in text
 
 
 def test_a_257_symbol_model_says_so(tmp_path):
@@ -49,7 +52,8 @@ def test_a_257_symbol_model_says_so(tmp_path):
     torch.save(nvidia_checkpoint("lm-2019"), path)
     folder = save_model(import_nvidia(path, check_bpc=False).model, tmp_path / "m")
     text = format_description(describe_model(folder))
-    assert "257 symbols, id = byte + 1" in text and "note: NVIDIA's process_str" in text
+    assert "257 symbols, id = byte + 1" in text
+    assert "note: NVIDIA's process_str" in text
 
 
 def test_not_a_model_folder(tmp_path):
@@ -78,7 +82,9 @@ def test_building_and_loading_do_not_copy_or_initialize(tmp_path, monkeypatch):
     for name in ("orthogonal_", "xavier_uniform_", "kaiming_uniform_"):
         monkeypatch.setattr(torch.nn.init, name, spy(getattr(torch.nn.init, name)))
     loaded = load_model(folder)
-    assert initialized and set(initialized) == {"meta"}  # built without memory; the file's tensors assigned
-    assert all(p.device.type == "cpu" and p.dtype == torch.float32 for p in loaded.parameters())
+    assert initialized
+    assert set(initialized) == {"meta"}  # built without memory; the file's tensors assigned
+    assert all(p.device.type == "cpu" for p in loaded.parameters())
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
     assert all(p.requires_grad for p in loaded.parameters())
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))

@@ -48,7 +48,9 @@ def test_offline_says_so_and_how_to_proceed(cache, offline):
         fetch_published("openai-mlstm-4096")
     message = str(err.value)
     assert "could not be downloaded from https://raw.githubusercontent.com/openai/" in message
-    assert "offline" in message and "--from FOLDER" in message and "name resolution" in message
+    assert "offline" in message
+    assert "--from FOLDER" in message
+    assert "name resolution" in message
     assert not (cache / "published" / "openai-mlstm-4096" / "0.npy").exists()
 
 
@@ -86,7 +88,8 @@ def test_a_download_is_checked_and_kept_in_the_cache_or_discarded(tmp_path, cach
     assert not any(dest.iterdir()) if dest.exists() else True  # no partial or bad file left
     _entry(monkeypatch, upstream, url=upstream.as_uri(), sha256=digest, size=upstream.stat().st_size)
     got = fetch_published("tiny-nvidia")
-    assert got == dest / "tiny-nvidia.pt" and got.read_bytes() == upstream.read_bytes()
+    assert got == dest / "tiny-nvidia.pt"
+    assert got.read_bytes() == upstream.read_bytes()
     assert fetch_published("tiny-nvidia") == got  # the second time from the cache
 
 

@@ -27,8 +27,9 @@ from ...text import preprocess
 from ..bytelm import VOCAB_SIZE, ByteLM, ModelConfig
 from ..pretrained import sha256_file
 
-# The gate orders of the published code eras (DESIGN.md; ../shared/reference/published-weights.md 4c).
-# Ours is i, f, o, u; "g" and "u" both name the candidate (tanh) gate.
+# The gate orders of the published code eras: i, f, o, u in OpenAI's TensorFlow code and NVIDIA's
+# Dec 2017 code; i, f, o, g in NVIDIA's 2018-03-28 code; i, f, g, o (PyTorch's LSTM order) in NVIDIA's
+# code from 2018-04-05 on. Ours is i, f, o, u; "g" and "u" both name the candidate (tanh) gate.
 GATE_ORDERS = ("ifgo", "ifog", "ifou")
 OUR_GATE_ORDER = "ifou"
 

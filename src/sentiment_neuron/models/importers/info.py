@@ -12,8 +12,7 @@ import os
 
 from safetensors import safe_open
 
-from ..bytelm import ModelConfig
-from ..io import CONFIG_FILE, WEIGHTS_FILE
+from ..io import CONFIG_FILE, WEIGHTS_FILE, read_model_config
 from ..pretrained import resolve_model
 
 
@@ -33,10 +32,7 @@ def describe_model(name_or_folder: str | os.PathLike) -> dict:
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder}: no {name}; is this a model folder?")
-    try:
-        config = ModelConfig(**json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))).to_dict()
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as err:
-        raise ValueError(f"{folder / CONFIG_FILE}: not a model config ({err})") from None
+    config = read_model_config(folder).to_dict()
     tensors = {}
     try:
         with safe_open(folder / WEIGHTS_FILE, "pt") as f:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
+from helpers import sigmoid
 
 H, E = 64, 16  # scaled down from 4096, 64
 
@@ -55,10 +56,6 @@ def _l2_normalize_cols(w, g):
     return w / np.sqrt(np.maximum((w * w).sum(axis=0, keepdims=True), 1e-12)) * g.astype(np.float64)
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def _softmax(z):
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -83,8 +80,8 @@ class OpenAIReference:
         m = (x @ self.wmx) * (h @ self.wmh)
         z = x @ self.wx + m @ self.wh + self.b
         i, f, o, u = np.split(z, 4, axis=-1)
-        c_new = _sigmoid(f) * c + _sigmoid(i) * np.tanh(u)
-        h_new = _sigmoid(o) * np.tanh(c_new)
+        c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(u)
+        h_new = sigmoid(o) * np.tanh(c_new)
         return mask * h_new + (1 - mask) * h, mask * c_new + (1 - mask) * c
 
     def run(self, data: bytes):
@@ -229,8 +226,8 @@ class NvidiaReference:
             gates = x @ self.w_ih.T + self.b_ih + m @ self.w_hh.T + self.b_hh
             chunks = dict(zip(self.order, np.split(gates, 4)))
             cand = chunks["g"] if "g" in chunks else chunks["u"]
-            c = _sigmoid(chunks["f"]) * c + _sigmoid(chunks["i"]) * np.tanh(cand)
-            h = _sigmoid(chunks["o"]) * np.tanh(c)
+            c = sigmoid(chunks["f"]) * c + sigmoid(chunks["i"]) * np.tanh(cand)
+            h = sigmoid(chunks["o"]) * np.tanh(c)
             hs.append(h)
             cs.append(c)
         hs = np.array(hs)
