@@ -215,7 +215,8 @@ def run_load(model: str, classifier: str | None = None, requests: int = 2000, cl
 
 
 def machine(threads: int | None) -> dict:
-    """The CPU (model name and bf16 flags: docs/architecture.md, "Performance notes"), cores and threads of this run."""
+    """The CPU (model name and bf16 flags: docs/architecture.md, "Precision and the CPU kinds"),
+    cores and threads of this run."""
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
                  platform.processor())

@@ -1,8 +1,8 @@
 """The import graph of the package and the size of its modules (docs/architecture.md).
 
-Rooms by rank: the foundation (text, precision, atomic) < data, models, report
-< training, transfer < inspect < recipes < api (SentimentNeuron) < serve (HTTP)
-< cli < the package's front door (`sentiment_neuron/__init__.py`).
+Rooms by rank (RANK): the foundation (text, precision, atomic, fileformat) < data, models,
+report < training, transfer < inspect, classifier < recipes < api (SentimentNeuron)
+< serve (HTTP) < cli < the package's front door (`sentiment_neuron/__init__.py`).
 So components (ranks 0-3) never import recipes or the interfaces (api, serve, cli,
 the front door), and recipes never import an interface.
 
@@ -27,10 +27,10 @@ PACKAGE_NAME = "sentiment_neuron"
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / PACKAGE_NAME
 ROOT = "__init__"  # the package's own __init__.py: its front door
 RANK = {
-    "text": 0, "precision": 0, "atomic": 0,
+    "text": 0, "precision": 0, "atomic": 0, "fileformat": 0,
     "data": 1, "models": 1, "report": 1,
     "training": 2, "transfer": 2,
-    "inspect": 3,
+    "inspect": 3, "classifier": 3,
     "recipes": 4,
     "api": 5,
     "serve": 6,

@@ -60,3 +60,23 @@ def test_remove_stale_temps_removes_only_the_temps_of_that_path(tmp_path):
     assert other.exists()
     assert target.read_text() == "good"
     assert remove_stale_temps(tmp_path / "missing" / "x.json") == 0
+
+
+def test_a_writer_that_recreates_the_file_gets_the_usual_mode(tmp_path):
+    # safetensors' save_file recreates its file with mode 0o600: installed models were unreadable to others
+    import os
+    import stat
+
+    from sentiment_neuron.atomic import atomic_write
+
+    def recreate(tmp):
+        os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"data")
+        os.close(fd)
+
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    atomic_write(tmp_path / "made", recreate)
+    assert (tmp_path / "made").read_bytes() == b"data"
+    assert stat.S_IMODE(os.stat(tmp_path / "made").st_mode) == stat.S_IMODE(os.stat(plain).st_mode)

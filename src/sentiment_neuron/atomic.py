@@ -8,6 +8,7 @@ file, and an earlier good file at the destination stays as it was.
 from __future__ import annotations
 
 import os
+import stat
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,8 +80,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     path = Path(path)
     fd, tmp = _new_temp(path)
     os.close(fd)
+    mode = stat.S_IMODE(os.stat(tmp).st_mode)
     try:
         write(str(tmp))
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:  # a writer that recreated the file (safetensors: 0o600)
+            os.chmod(tmp, mode)
         _commit(tmp, path)
     finally:
         if tmp.exists():

@@ -3,7 +3,7 @@
 bf16 autocast halves memory traffic and, where the hardware computes it
 natively, runs matrix products 2-3x faster than fp32; where it is emulated it
 runs ~300x slower (measured on a 2-core AVX2-only AMD EPYC: 0.4 GFLOP/s bf16
-against 123 GFLOP/s fp32; DESIGN.md, "Performance notes"). So the default,
+against 123 GFLOP/s fp32; docs/architecture.md, "Precision and the CPU kinds"). So the default,
 "auto", is decided by the device, never by habit:
 
 - CUDA: bf16 when `torch.cuda.is_bf16_supported()` (Ampere and newer).

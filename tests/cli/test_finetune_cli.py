@@ -9,7 +9,7 @@ from helpers import tiny_model
 from sentiment_neuron.cli import main
 from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.models import load_model, save_model
-from sentiment_neuron.training.classifier_io import load_classifier
+from sentiment_neuron.classifier import load_classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -43,7 +43,7 @@ def test_finetune_then_classify_with_the_folder(lm, sst_files, tmp_path, capsys)
                  "--text-key", "sentence", "--out", str(out), "--schedule", "all-at-once", "--norm", "layer",
                  *FAST]) == 0
     assert "best validation" in capsys.readouterr().out
-    clf = load_classifier(out)
+    clf = load_classifier(out).finetuned
     assert clf.config.norm == "layer"
     assert clf.training_info["config"]["gradual_unfreezing"] is False
     texts = tmp_path / "texts.txt"
@@ -56,8 +56,8 @@ def test_finetune_then_classify_with_the_folder(lm, sst_files, tmp_path, capsys)
     assert list(rows[0]) == ["row", "label", "label_name", "p_0", "p_1"]
     proba = clf.predict_proba(["A fine film.", "Dull and long."], precision="fp32")
     assert [float(r["p_1"]) for r in rows] == pytest.approx(proba[:, 1].tolist())
-    assert main(["classify", "--finetuned", str(out), "--model", str(lm), "--input", str(texts)]) == 2
-    assert "leave out --model" in capsys.readouterr().err
+    assert main(["classify", "--classifier", str(out), "--head", "probe", "--input", str(texts)]) == 2
+    assert "has no head 'probe'; it has: finetuned" in capsys.readouterr().err
     assert main(["classify", "--input", str(texts)]) == 2
 
 
@@ -71,8 +71,8 @@ def test_a_multilabel_classifier_writes_a_probability_and_a_decision_per_label(l
     assert main(["finetune", "--model", str(lm), "--train", files[0], "--validation", files[1], "--test", files[2],
                  "--text-key", "tweet", "--label-keys", ",".join(names), "--out", str(out), *FAST,
                  "--threshold-objective", "f1"]) == 0
-    assert load_classifier(out).thresholds.shape == (3,)
-    assert load_classifier(out).training_info["config"]["threshold_objective"] == "f1"
+    assert load_classifier(out).finetuned.thresholds.shape == (3,)
+    assert load_classifier(out).finetuned.training_info["config"]["threshold_objective"] == "f1"
     texts = tmp_path / "t.txt"
     texts.write_text("so angry right now\nwhat a lovely day\n")
     assert main(["classify", "--finetuned", str(out), "--input", str(texts), "--out", str(tmp_path / "p.jsonl"),

@@ -9,7 +9,7 @@ from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.data.tasks import Task
 from sentiment_neuron.recipes.finetune import ROWS, TableConfig, row_encoder, run_finetune, run_finetune_table, \
     table_task
-from sentiment_neuron.training.classifier_io import load_classifier
+from sentiment_neuron.classifier import load_classifier
 from sentiment_neuron.training.finetune import FinetuneConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -45,7 +45,7 @@ def test_the_table_has_every_row_for_every_task(tasks, tmp_path):
     assert report["rows"]["finetune_ulmfit"]["results"]["sst2"]["phases"][0]["trainable"] == ["head"]
     assert [p["trainable"] for p in report["rows"]["finetune_all_at_once"]["results"]["sst2"]["phases"]] == \
         [["embedding", "rnn", "head"]]
-    clf = load_classifier(tmp_path / "classifiers" / "semeval2018_ec")
+    clf = load_classifier(tmp_path / "classifiers" / "semeval2018_ec").finetuned
     assert clf.config.kind == "multilabel"
     assert clf.thresholds.shape == (11,)
 
@@ -116,7 +116,7 @@ def test_run_finetune_saves_a_classifier_with_its_scores(tasks, tmp_path):
                         precision="fp32"), {"max_bytes": 32}, model_name="tiny", quiet=True)
     assert set(info["test"]) == {"accuracy", "macro_f1"}
     assert info["n"] == {"train": 60, "validation": 30, "test": 30}
-    assert load_classifier(tmp_path / "clf").training_info["test"] == info["test"]
+    assert load_classifier(tmp_path / "clf").finetuned.training_info["test"] == info["test"]
 
 
 def test_imdb_reviews_are_cut_to_their_last_characters(monkeypatch):

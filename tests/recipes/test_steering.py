@@ -143,13 +143,15 @@ def steered_both(tmp_path_factory, data_dir, small_judge):
 
 
 def test_direction_conditions_add_the_scaled_direction(steered_both):
-    from sentiment_neuron.inspect.sampling import clamp_value, generate, projection_scale
+    from sentiment_neuron.inspect.sampling import clamp_value, projection_scale
+    from sentiment_neuron.inspect.steering import reference_samples
 
     out, report, model, v = steered_both
     assert list(report["conditions"]) == [*CONDITIONS, *DIRECTION_CONDITIONS]
     d = report["direction"]
-    control = generate(model, n=6, length=30, prime="The movie", top_p=0.9, seed=0, precision="fp32")
-    assert d["scale"] == pytest.approx(projection_scale(model, v, control), rel=1e-5)
+    # the one steering rule's scale: the model's reference samples, not this run's control samples
+    reference = reference_samples(model, "fp32")
+    assert d["scale"] == pytest.approx(projection_scale(model, v, reference), rel=1e-5)
     for condition in DIRECTION_CONDITIONS:
         expected = clamp_value(condition.split()[1], 1, 1.0, d["scale"])
         assert report["conditions"][condition]["clamp_value"] == pytest.approx(expected)

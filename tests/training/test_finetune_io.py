@@ -8,7 +8,7 @@ from helpers import tiny_model
 
 from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.models import ModelConfig, load_model, save_model
-from sentiment_neuron.training.classifier_io import is_classifier_folder, load_classifier, save_classifier
+from sentiment_neuron.classifier import SentimentClassifier, is_classifier_folder, load_classifier, save_classifier
 from sentiment_neuron.training.config import TrainConfig
 from sentiment_neuron.training.finetune import FinetuneConfig, finetune, new_classifier
 from sentiment_neuron.training.init_from import init_from_model
@@ -23,10 +23,11 @@ def test_a_saved_classifier_loads_with_identical_probabilities(data_dir, tmp_pat
     train, val = records.subset(range(32)), records.subset(range(32, 48))
     clf = new_classifier(tiny_model(8), train, norm=norm, max_bytes=40, bptt_window=24, chunk_len=8)
     result = finetune(clf, train, val, FinetuneConfig(epochs=1, batch_size=8, precision="fp32"), quiet=True)
-    folder = save_classifier(result.classifier, tmp_path / "clf", training={"note": "test"})
+    folder = save_classifier(SentimentClassifier("finetuned", finetuned=result.classifier, training={"note": "test"}),
+                             tmp_path / "clf")
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]  # nothing pickled
     assert is_classifier_folder(folder)
-    loaded = load_classifier(folder)
+    loaded = load_classifier(folder).finetuned
     texts = val.texts + ["a brand new text, never seen"]
     before = result.classifier.predict_proba(texts, precision="fp32")
     after = loaded.predict_proba(texts, precision="fp32")
@@ -43,14 +44,14 @@ def test_a_saved_classifier_loads_with_identical_probabilities(data_dir, tmp_pat
 def test_loading_refuses_what_is_not_a_classifier(tmp_path):
     save_model(tiny_model(8), tmp_path / "lm")
     assert not is_classifier_folder(tmp_path / "lm")
-    with pytest.raises(ValueError, match="config.json: not a fine-tuned classifier"):
+    with pytest.raises(FileNotFoundError, match="no classifier here"):
         load_classifier(tmp_path / "lm")
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(FileNotFoundError, match="classifier folder not found"):
         load_classifier(tmp_path / "nothing")
     clf = new_classifier(tiny_model(8), load_dataset_stub())
-    folder = save_classifier(clf, tmp_path / "clf")
+    folder = save_classifier(SentimentClassifier("finetuned", finetuned=clf), tmp_path / "clf")
     config = json.loads((folder / "config.json").read_text())
-    config["classifier"]["head_hidden"] = 7
+    config["finetuned"]["classifier"]["head_hidden"] = 7
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="model.safetensors: weights do not match"):
         load_classifier(folder)

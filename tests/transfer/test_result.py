@@ -119,7 +119,9 @@ def _edit_probe(folder, **changes):
 @pytest.mark.parametrize("damage, error, match", [
     (lambda f: (f / "probe.npz").unlink(), FileNotFoundError, "probe.npz is missing"),
     (lambda f: (f / "report.json").unlink(), FileNotFoundError, "report.json is missing"),
-    (lambda f: (f / "report.json").write_text("{"), ValueError, "cannot read report"),
+    (lambda f: (f / "report.json").write_text("{"), ValueError, "report.json: not valid JSON"),
+    (lambda f: _edit_report(f, format_version=9), ValueError, "report.json: format 'sentiment-neuron-transfer' "
+                                                               "version 9 is newer"),
     (lambda f: (f / "probe.npz").write_bytes(b"junk"), ValueError, "cannot read probe arrays"),
     (lambda f: _edit_probe(f, scale=None, mean=None), ValueError, "missing mean, scale"),
     (lambda f: _edit_probe(f, intercept=np.zeros(3)), ValueError, "inconsistent shapes"),

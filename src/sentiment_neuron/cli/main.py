@@ -15,6 +15,8 @@ from .arguments import resolve_runtime
 
 EPILOG = """examples:
   sentiment-neuron demo
+  sentiment-neuron classify --model mlstm-reviews-512 --input reviews.csv --out predictions.csv
+  sentiment-neuron serve --model mlstm-reviews-512
   sentiment-neuron demo --pretrain-minutes 17 --out runs/demo-pretrain
   sentiment-neuron results --out runs/results --readme README.md
   sentiment-neuron pretrain --dataset imdb --split unsup --hidden-size 512 --max-minutes 20 --out runs/lm
@@ -23,14 +25,14 @@ EPILOG = """examples:
   sentiment-neuron pretrain --corpus corpora/amazon --hidden-size 4096 --out runs/amazon
   sentiment-neuron featurize --model runs/lm --input texts.csv --text-key sentence --out features.npy
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
-  sentiment-neuron classify --model runs/lm --transfer runs/sst2 --input reviews.txt --out predictions.csv
+  sentiment-neuron classify --model runs/lm --classifier runs/sst2 --head unit --input reviews.txt --out predictions.csv
   sentiment-neuron heatmap --model runs/lm --transfer runs/sst2 --text "A wonderful, moving film." --out runs/heat
   sentiment-neuron generate --model runs/lm --transfer runs/sst2 --prime "This movie" --steer positive --n 3
   sentiment-neuron generate --model runs/lm --transfer runs/sst2 --experiment --n 50 --out runs/steer
   sentiment-neuron data-efficiency --model runs/lm --dataset sst2 --draws 5 --out runs/sst2-efficiency
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   sentiment-neuron word-vectors --model runs/lm --transfer runs/sst2 --dataset sst2 --query good --context "not good at all" --out runs/words
-  sentiment-neuron serve --model runs/lm --classifier runs/sst2 --port 8000
+  sentiment-neuron serve --model runs/lm --classifier runs/sst2 --device cuda --port 8000
   sentiment-neuron import-openai generating-reviews-discovering-sentiment/model --out models/openai --dtype bf16
   sentiment-neuron import-nvidia ama_sst.pt --out models/nvidia-sst    (its classifier: models/nvidia-sst/transfer)
   sentiment-neuron download openai-mlstm-4096 --out models/openai      (sentiment-neuron download --list)

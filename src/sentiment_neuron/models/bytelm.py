@@ -28,7 +28,7 @@ from .mlstm import MLSTM
 
 VOCAB_SIZE = 256  # bytes
 DEFAULT_HIDDEN_SIZE = 512  # what 2 CPU cores train in minutes; the paper: 4096
-DEFAULT_FEATURES = "hidden-mean"  # what transfers best at small scale (README, "What to expect")
+DEFAULT_FEATURES = "hidden-mean"  # what transfers best at small scale (README, "Results": the feature comparison)
 RNN_TYPES = ("mlstm", "lstm")
 FEATURE_STATES = ("hidden", "cell")
 FEATURE_POOLINGS = ("last", "mean", "max")

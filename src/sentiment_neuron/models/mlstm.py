@@ -125,7 +125,7 @@ class MLSTM(nn.Module):
         hidden = self.hidden_size
         hs, cs = [], []
         # unbind(0), not xz[t]: indexing makes autograd build a full-size zero
-        # gradient at every step (4x slower training; docs/architecture.md, "Performance notes").
+        # gradient at every step (measured: training 4x slower).
         for xz_t, xm_t in zip(xz.unbind(0), xm.unbind(0)):
             m = xm_t * F.linear(h.to(compute_dtype), w_mh)  # (B, H)
             z = xz_t.float() + F.linear(m, w_h)  # (B, 4H) float32 (the add promotes the product)
@@ -204,7 +204,7 @@ def _recurrent_products(w_mh: torch.Tensor, w_h: torch.Tensor, batch: int):
     ``(h, xm_t) -> (h @ w_mh.T) * xm_t`` and ``(m, xz_t) -> m @ w_h.T + xz_t``.
 
     Which kernel runs is chosen by measurement on each CPU kind
-    (benchmarks/mlstm_throughput.py; docs/architecture.md, "Performance notes"):
+    (benchmarks/mlstm_throughput.py; docs/architecture.md, "Precision and the CPU kinds"):
 
     - CPU with AVX-512 (``torch.backends.cpu.get_cpu_capability()``), bf16 or
       fp32: oneDNN linear with the weight reordered once into its blocked

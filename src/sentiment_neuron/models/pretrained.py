@@ -1,7 +1,8 @@
 """Models shipped inside the package, loadable by name: ``load_model("mlstm-reviews-512")``.
 
 Each is a model folder (config.json + model.safetensors in fp16, and a
-MODEL_CARD.md) under ``sentiment_neuron/pretrained/NAME/``. The SHA-256 of
+MODEL_CARD.md) under ``sentiment_neuron/pretrained/NAME/``, with its classifier
+in NAME/classifier/ (`classifier.folder`; its own MODEL_CARD.md). The SHA-256 of
 every file is recorded here, in the code, and checked on every load by name,
 so a damaged or swapped file is refused rather than silently used. A better
 model is added under a new name; a name, once published, keeps its files.
@@ -23,6 +24,14 @@ PRETRAINED: dict[str, dict] = {
             "config.json": "5c98fdcd6e37a57555a6ea8a0683ad020ec2ef638a84b4d827203889892a0a2b",
             "model.safetensors": "089a9c18d79f4e785e0eb39fd2c4dc8e86ab4c42e6c03e8df9981a53d891b471",
             "MODEL_CARD.md": "6c1df1a363638bb2aa2eed50e7adda2899f05286db825e0e394d1b38364e555f",
+            # its review-sentiment classifier (classifier/MODEL_CARD.md): fine-tuned head + SST-2 transfer
+            "classifier/MODEL_CARD.md": "3a80f78a1d957863bda8aae3a4e9c01d48067636d079b78e86d2e709c8a956db",
+            "classifier/config.json": "22c2c5ad6f83aadf2ff7f2486e82da764501016149b1c08bffd7f2bd098cb936",
+            "classifier/directions.npz": "26d31704f3c5902c95967d90194fe0be93b7bfed19e7609c6446655ba7452c18",
+            "classifier/model.safetensors": "cd03f6871ffba0902dac4d77a647f114f2f1051775533e458f4201b5602e8996",
+            "classifier/probe.npz": "79e4698c571addda46d39232cd49f8ad8a18b3657b040fe0d8691ea822c4480b",
+            "classifier/report.json": "91b2590ba08774dc35663c0c1eeb71dd594d025e7874dcb5f9a582770f7d9414",
+            "classifier/report.md": "a45b071ea035acb1af30b7f4281d08784476eb0c59f870646d2ca96b8c30ab8c",
         },
     },
 }

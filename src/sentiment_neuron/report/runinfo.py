@@ -3,6 +3,15 @@ from __future__ import annotations
 
 import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
+
+
+def package_version() -> str:
+    """sentiment-neuron's installed version ("0+unknown" when run from a source tree never installed)."""
+    try:
+        return version("sentiment-neuron")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def library_versions() -> dict:
@@ -11,10 +20,8 @@ def library_versions() -> dict:
     import sklearn
     import torch
 
-    from .. import __version__
-
     return {
-        "sentiment_neuron": __version__,
+        "sentiment_neuron": package_version(),
         "python": sys.version.split()[0],
         "torch": str(torch.__version__),  # TorchVersion would not load with weights_only
         "numpy": str(numpy.__version__),

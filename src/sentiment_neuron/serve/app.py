@@ -23,7 +23,6 @@ annotations at run time, and the request models are local to `create_app`.)
 """
 import dataclasses
 import json
-from importlib.metadata import PackageNotFoundError, version
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..api import SentimentNeuron
+from ..report.runinfo import package_version
 from .batching import DEFAULT_MAX_BATCH, Busy, MicroBatcher
 from .schemas import (
     ClassifyResponse, Error, GenerateResponse, Health, HeatmapResponse, Limits, Prediction, Steer, request_models,
@@ -110,7 +110,7 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
         yield
         batcher.close()
 
-    app = FastAPI(title="sentiment-neuron", version=_version(), lifespan=lifespan,
+    app = FastAPI(title="sentiment-neuron", version=package_version(), lifespan=lifespan,
                   description="A byte-level LM's sentiment unit: classify, per-character heatmaps, steered "
                               "generation (Radford et al. 2017).")
     app.state.neuron, app.state.batcher, app.state.limits = neuron, batcher, limits
@@ -187,13 +187,6 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-def _version() -> str:
-    try:
-        return version("sentiment-neuron")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "0+unknown"
 
 
 def _add_errors(app: FastAPI, limits: Limits) -> None:
