@@ -46,7 +46,8 @@ def parse_layout(lines: list[str]) -> list[str]:
         assert indent % 2 == 0, f"{where}: indent by two spaces per level"
         level = indent // 2
         if not paths:
-            assert level == 0 and name == PACKAGE_LINE, f"{where}: the first line must be {PACKAGE_LINE!r}"
+            assert level == 0, f"{where}: the first line must be {PACKAGE_LINE!r}, unindented"
+            assert name == PACKAGE_LINE, f"{where}: the first line must be {PACKAGE_LINE!r}"
             stack = [name]
             paths.append("")
             continue

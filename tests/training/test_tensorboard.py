@@ -101,5 +101,7 @@ def test_without_tensorboard_the_command_fails_at_startup_with_the_install_line(
                  "--tensorboard", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "sentiment-neuron pretrain: error:" in err and INSTALL in err and "never-read" not in err
+    assert "sentiment-neuron pretrain: error:" in err
+    assert INSTALL in err
+    assert "never-read" not in err
     assert not (tmp_path / "run").exists()

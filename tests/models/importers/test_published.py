@@ -12,12 +12,6 @@ from sentiment_neuron.models.importers.published import Published, PublishedFile
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SENTIMENT_NEURON_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture
 def offline(monkeypatch):
     def no_network(url, *args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
