@@ -68,7 +68,6 @@ def main() -> None:
     args = parser.parse_args()
 
     out = Path(args.out)
-    model = load_model(args.model)
     table = TableConfig()
     sst = load_task("sst2", args.data_dir, seed=args.seed)
     imdb = table_task("imdb", table, args.data_dir, args.seed)  # its test split is the table's, for every size

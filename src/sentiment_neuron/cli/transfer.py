@@ -18,11 +18,10 @@ from ..recipes.probes import run_transfer_with_variants, variants_markdown
 from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_transfer
 from ..classifier import HEADS, classifier_beside, load_classifier
 from ..models.pretrained import resolve_model
-from ..transfer.classify import FORMATS, classify_texts, read_texts, write_multilabel_predictions, \
+from ..transfer.classify import FORMATS, read_texts, write_multilabel_predictions, \
     write_predictions
 from ..transfer.topn import DEFAULT_TOP_N
 from ..transfer.features import featurize, featurize_many
-from ..transfer.result import load_transfer
 from .arguments import MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, \
     precision_argument, some_texts, task_arguments, task_from_args, validation_size_argument
 

@@ -20,7 +20,6 @@ the one steering rule (`inspect.steering`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

@@ -20,7 +20,6 @@ tail while keeping the variety a judge needs to see an effect.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +35,10 @@ from .intervention import (  # noqa: F401 (Steering ... clamp_value: importable 
 )
 
 __all__ = [
-    "Steering", "DirectionSteering", "Generation", "projection_scale", "generate", "next_byte_probs", "unit_scale", "clamp_value", "check_clamp",
-    "check_sampling",
-    "DEFAULT_TEMPERATURE", "DEFAULT_TOP_P", "SCALE_PERCENTILE", "DIRECTIONS",
+    "Generation", "generate", "next_byte_probs", "check_sampling", "DEFAULT_TEMPERATURE", "DEFAULT_TOP_P",
+    # the intervention point (`inspect.intervention`), importable from here as before
+    "Steering", "DirectionSteering", "projection_scale", "unit_scale", "clamp_value", "check_clamp",
+    "SCALE_PERCENTILE", "DIRECTIONS",
 ]
 
 DEFAULT_TEMPERATURE = 1.0

@@ -20,7 +20,6 @@ from ..atomic import atomic_open
 from ..data.decoding import DEFAULT_ENCODING
 from ..data.readers import iter_stream_texts, iter_texts
 from ..models import ByteLM
-from ..precision import DEFAULT_PRECISION
 from .features import featurize, parse_spec
 from .result import TransferResult
 
