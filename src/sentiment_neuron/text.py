@@ -130,9 +130,10 @@ def _unescape(text: str, spans: bool) -> tuple[str, tuple[np.ndarray, np.ndarray
         replacement = html.unescape(m.group(0))
         pieces += [text[pos:m.start()], replacement]
         if spans:
-            literal = np.arange(pos, m.start(), dtype=np.int64)
-            starts += [literal, np.full(len(replacement), m.start(), np.int64)]
-            ends += [literal + 1, np.full(len(replacement), m.end(), np.int64)]
+            literal = np.arange(pos, m.start() if replacement != m.group(0) else m.end(), dtype=np.int64)
+            entity = len(replacement) if replacement != m.group(0) else 0  # "&0" is no entity: one to one
+            starts += [literal, np.full(entity, m.start(), np.int64)]
+            ends += [literal + 1, np.full(entity, m.end(), np.int64)]
         pos = m.end()
     pieces.append(text[pos:])
     if not spans:
