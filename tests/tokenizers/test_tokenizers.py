@@ -131,3 +131,27 @@ def test_training_refuses_what_cannot_work(sst_texts, kwargs, match):
 def test_not_a_model_file():
     with pytest.raises(ValueError, match="not a sentencepiece model"):
         SentencePieceTokenizer(b"not a model")
+
+
+def test_train_tokenizer_command(tmp_path, sst_texts, capsys):
+    from sentiment_neuron.cli import main
+
+    source = tmp_path / "texts.txt"
+    source.write_text("\n".join(sst_texts[:1500]) + "\n")
+    assert main(["train-tokenizer", "--input", str(source), "--vocab-size", "500", "--out", str(tmp_path / "tok"),
+                 "--quiet"]) == 0
+    assert "500 pieces" in capsys.readouterr().out
+    tokenizer = load_tokenizer(tmp_path / "tok")
+    assert tokenizer.vocab_size == 500
+    assert tokenizer.decode(tokenizer.encode("A gorgeous, witty film.").ids) == "A gorgeous, witty film."
+    config = json.loads((tmp_path / "tok" / "tokenizer.json").read_text())
+    assert config["training"]["source"] == str(source)
+
+
+def test_a_test_split_never_enters_pretraining_text(tmp_path, capsys):
+    from sentiment_neuron.cli import main
+
+    for command in ("train-tokenizer", "prepare-corpus"):
+        assert main([command, "--dataset", "imdb:test", "--out", str(tmp_path / command)]) == 2
+        assert "a test split never enters pretraining text" in capsys.readouterr().err
+        assert not (tmp_path / command).exists()

@@ -22,6 +22,7 @@ EPILOG = """examples:
   sentiment-neuron pretrain --dataset imdb --split unsup --hidden-size 512 --max-minutes 20 --out runs/lm
   sentiment-neuron pretrain --input corpus.txt --hidden-size 64 --max-steps 100 --out runs/tiny
   sentiment-neuron prepare-corpus --input reviews.json.gz --text-key reviewText --out corpora/amazon
+  sentiment-neuron train-tokenizer --dataset imdb:unsup --vocab-size 8000 --out tokenizers/imdb-8k
   sentiment-neuron pretrain --corpus corpora/amazon --hidden-size 4096 --out runs/amazon
   sentiment-neuron featurize --model runs/lm --input texts.csv --text-key sentence --out features.npy
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
@@ -44,7 +45,7 @@ Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
 # Every subcommand, in the order --help lists them.
 COMMANDS = (
     demo.add_demo, demo.add_results,
-    pretraining.add_prepare_corpus, pretraining.add_pretrain,
+    pretraining.add_prepare_corpus, pretraining.add_train_tokenizer, pretraining.add_pretrain,
     transfer.add_featurize, transfer.add_transfer, transfer.add_classify,
     inspect.add_heatmap, inspect.add_generate,
     transfer.add_data_efficiency, transfer.add_cross_domain, finetune.add_finetune,

@@ -1,4 +1,4 @@
-"""Commands that make a language model: prepare-corpus, pretrain."""
+"""Commands that make a language model: prepare-corpus, train-tokenizer, pretrain."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,9 @@ from ..data.readers import iter_texts
 from ..data.registry import dataset_file, load_dataset
 from ..models import RNN_TYPES, ModelConfig
 from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS
+from ..report.runinfo import library_versions
+from ..tokenizers import MODEL_TYPES, train_sentencepiece
+from ..tokenizers.io import save_tokenizer
 from ..training import distributed
 from ..training.config import ARCHITECTURE, OPTIMIZERS, SCHEDULES, TrainConfig
 from ..training.pretrain import pretrain, require_tensorboard
@@ -23,19 +26,24 @@ TRAIN_FLAGS = ("batch_size", "seq_len", "grad_accum", "optimizer", "lr", "weight
                "checkpoint_minutes", "keep_checkpoints")
 
 
+def _source_arguments(p: argparse.ArgumentParser) -> None:
+    """--input, --dataset, --split, --text-key and the encoding: where prepare-corpus and train-tokenizer read."""
+    p.add_argument("--input", nargs="+", default=[], help="csv/tsv/json (loose: one object per line)/jsonl/txt "
+                   "files, optionally .gz/.xz/.bz2")
+    p.add_argument("--dataset", nargs="+", default=[], metavar="NAME[:SPLIT]",
+                   help="named datasets, each with its split, e.g. imdb:unsup imdb:train (combinable with --input; "
+                        "the texts only: labels are unused; test splits are refused)")
+    p.add_argument("--split", default="unsup", help="split of a --dataset given without one (default: unsup)")
+    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
+    encoding_arguments(p)
+
+
 def add_prepare_corpus(sub) -> None:
     p = sub.add_parser("prepare-corpus", help="stream texts into a preprocessed byte corpus on disk",
                        description="Stream texts (never all in memory) through the paper's preprocessing into "
                        "uint8 shards plus document offsets, split into train/validation by documents. "
                        "Train on it with `pretrain --corpus OUT` (memmapped; each rank reads its own part).")
-    p.add_argument("--input", nargs="+", default=[], help="csv/tsv/json (loose: one object per line)/jsonl/txt "
-                   "files, optionally .gz/.xz/.bz2")
-    p.add_argument("--dataset", nargs="+", default=[], metavar="NAME[:SPLIT]",
-                   help="named datasets, each with its split, e.g. imdb:unsup imdb:train (combinable with --input; "
-                        "the texts only: labels are unused)")
-    p.add_argument("--split", default="unsup", help="split of a --dataset given without one (default: unsup)")
-    p.add_argument("--text-key", help="column/field holding the text (default: guessed)")
-    encoding_arguments(p)
+    _source_arguments(p)
     p.add_argument("--out", required=True, help="corpus folder")
     fraction = default_of(prepare_corpus, "validation_fraction")
     shard_mb = default_of(prepare_corpus, "shard_bytes") >> 20
@@ -45,6 +53,34 @@ def add_prepare_corpus(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus in OUT")
     common_arguments(p)
     p.set_defaults(func=_run_prepare_corpus)
+
+
+def add_train_tokenizer(sub) -> None:
+    p = sub.add_parser("train-tokenizer", help="train a sentencepiece subword vocabulary on texts",
+                       description="Train a sentencepiece vocabulary (unigram or BPE, with byte fallback so any "
+                       "UTF-8 text encodes, and identity normalization so ids decode to the text exactly) on the "
+                       "texts of --dataset and --input, cleaned as the model will read them. Writes "
+                       "OUT/tokenizer.json and OUT/tokenizer.model (its SHA-256 recorded and checked on load).")
+    _source_arguments(p)
+    p.add_argument("--out", required=True, help="folder for tokenizer.json and tokenizer.model")
+    p.add_argument("--vocab-size", type=int, default=default_of(train_sentencepiece, "vocab_size"),
+                   help="pieces in all, the 256 byte pieces included (default: %(default)s)")
+    p.add_argument("--model-type", choices=MODEL_TYPES, default=default_of(train_sentencepiece, "model_type"),
+                   help="unigram (Kudo 2018) or bpe (default: %(default)s)")
+    p.add_argument("--max-texts", type=int, default=default_of(train_sentencepiece, "input_sentence_size"),
+                   help="texts sampled for training at most (default: %(default)s)")
+    common_arguments(p)
+    p.set_defaults(func=_run_train_tokenizer)
+
+
+def _run_train_tokenizer(args: argparse.Namespace) -> None:
+    texts, source = _source_texts(args, "train-tokenizer")
+    tokenizer = train_sentencepiece(texts, args.vocab_size, args.model_type, input_sentence_size=args.max_texts,
+                                    seed=args.seed)
+    training = {"source": source, "vocab_size": args.vocab_size, "model_type": args.model_type,
+                "max_texts": args.max_texts, "seed": args.seed, "versions": library_versions()}
+    path = save_tokenizer(tokenizer, args.out, training)
+    print(f"{path}: {tokenizer.kind}, {tokenizer.vocab_size:,} pieces ({args.model_type}, byte fallback)")
 
 
 def add_pretrain(sub) -> None:
@@ -109,16 +145,23 @@ def add_pretrain(sub) -> None:
     p.set_defaults(func=_run_pretrain)
 
 
-def _run_prepare_corpus(args: argparse.Namespace) -> None:
+def _source_texts(args: argparse.Namespace, command: str):
+    """(texts, source): the texts of --dataset NAME[:SPLIT] ... and --input FILE ..., streamed, every source
+    checked up front (before an hour of work); a test split is refused (it never enters pretraining text)."""
     if not args.dataset and not args.input:
-        raise SystemExit("prepare-corpus: give --dataset NAME[:SPLIT] ... and/or --input FILE ...")
+        raise ValueError(f"{command}: give --dataset NAME[:SPLIT] ... and/or --input FILE ...")
     named = [name if ":" in name else f"{name}:{args.split}" for name in args.dataset]
-    for name in named:  # every source found up front, before an hour of preprocessing
+    for name in named:
+        if name.split(":", 1)[1] == "test":
+            raise ValueError(f"{name}: a test split never enters pretraining text (its results would not be held out)")
         dataset_file(*name.split(":", 1), args.data_dir)
-    # iter_texts checks every file up front
-    readers = [iter_texts(p, text_key=args.text_key, **encoding(args)) for p in args.input]
+    readers = [iter_texts(p, text_key=args.text_key, **encoding(args)) for p in args.input]  # checks each file
     datasets = (text for name in named for text in load_dataset(*name.split(":", 1), args.data_dir).texts)
-    texts, source = itertools.chain(datasets, *readers), " ".join(named + list(map(str, args.input)))
+    return itertools.chain(datasets, *readers), " ".join(named + list(map(str, args.input)))
+
+
+def _run_prepare_corpus(args: argparse.Namespace) -> None:
+    texts, source = _source_texts(args, "prepare-corpus")
     meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
                           quiet=args.quiet, source=source, overwrite=args.overwrite)
     for split, info in meta["splits"].items():
