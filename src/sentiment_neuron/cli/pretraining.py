@@ -101,7 +101,7 @@ def add_pretrain(sub) -> None:
     p.add_argument("--rnn", choices=RNN_TYPES, help=f"recurrent cell (default: {m['rnn']})")
     p.add_argument("--hidden-size", type=int, help=f"units H (default: {m['hidden_size']}; the paper: 4096)")
     p.add_argument("--embed-size", type=int, help=f"byte embedding size (default: {m['embed_size']})")
-    p.add_argument("--num-layers", type=int, help=f"stacked layers, lstm only (default: {m['num_layers']})")
+    p.add_argument("--num-layers", type=int, help=f"stacked layers, lstm and gru (default: {m['num_layers']})")
     p.add_argument("--batch-size", type=int,
                    help=f"global parallel streams per step, split across ranks (default: {t['batch_size']})")
     p.add_argument("--seq-len", type=int, help=f"TBPTT length in bytes (default: {t['seq_len']})")

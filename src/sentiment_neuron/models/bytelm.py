@@ -1,7 +1,7 @@
 """Byte-level language model: byte embedding -> RNN -> 256-way decoder.
 
     x_t = E[byte_t + offset]        (E: (256 + offset) x embed_size)
-    hs, state = RNN(x, state)       (mLSTM or LSTM)
+    hs, state = RNN(x, state)       (mLSTM, LSTM or GRU)
     logits_t = W_out h_t + b_out    (256-way: the next byte)
 
 The state is passed explicitly so truncated BPTT can carry it across batches
@@ -23,13 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gru import GRU
 from .lstm import LSTM
 from .mlstm import MLSTM
 
 VOCAB_SIZE = 256  # bytes
 DEFAULT_HIDDEN_SIZE = 512  # what 2 CPU cores train in minutes; the paper: 4096
 DEFAULT_FEATURES = "hidden-mean"  # what transfers best at small scale (README, "Results": the feature comparison)
-RNN_TYPES = ("mlstm", "lstm")
+RNN_TYPES = ("mlstm", "lstm", "gru")
 FEATURE_STATES = ("hidden", "cell")
 FEATURE_POOLINGS = ("last", "mean", "max")
 
@@ -39,10 +40,10 @@ class ModelConfig:
     """Architecture plus what a user of the weights must know.
 
     Attributes:
-        rnn: "mlstm" or "lstm".
+        rnn: "mlstm", "lstm" or "gru".
         hidden_size: H, units in the RNN.
         embed_size: E, byte-embedding size (64 in the paper).
-        num_layers: stacked layers (lstm only; the mLSTM has one).
+        num_layers: stacked layers (lstm and gru; the mLSTM has one).
         feature_state, feature_pooling: the default features for transfer;
             small models transfer far better from pooled hidden states.
         preprocessing: the `text.preprocess` arguments the model was trained with.
@@ -66,7 +67,7 @@ class ModelConfig:
         if self.rnn not in RNN_TYPES:
             raise ValueError(f"rnn must be one of {RNN_TYPES}, got {self.rnn!r}")
         if self.rnn == "mlstm" and self.num_layers != 1:
-            raise ValueError("the mLSTM has one layer; use rnn='lstm' to stack layers")
+            raise ValueError("the mLSTM has one layer; use rnn='lstm' or 'gru' to stack layers")
         if self.feature_state not in FEATURE_STATES:
             raise ValueError(f"feature_state must be one of {FEATURE_STATES}")
         if self.feature_pooling not in FEATURE_POOLINGS:
@@ -116,7 +117,8 @@ class ByteLM(nn.Module):
         if config.rnn == "mlstm":
             self.rnn: nn.Module = MLSTM(config.embed_size, config.hidden_size)
         else:
-            self.rnn = LSTM(config.embed_size, config.hidden_size, config.num_layers)
+            stacked = {"lstm": LSTM, "gru": GRU}[config.rnn]
+            self.rnn = stacked(config.embed_size, config.hidden_size, config.num_layers)
         self.decoder = nn.Linear(config.hidden_size, VOCAB_SIZE) if not offset else \
             OffsetDecoder(config.hidden_size, offset)
 
