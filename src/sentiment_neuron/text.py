@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .tweets import normalize_tweet
+
 __all__ = ["preprocess", "preprocess_with_offsets", "Preprocessed", "pad_batch", "decode"]
 
 # html.unescape's own pattern (CPython Lib/html/__init__.py, ``_charref``). The
@@ -52,7 +54,7 @@ class Preprocessed:
     byte_offsets: np.ndarray
 
 
-def preprocess(text: str, front_pad: str = "\n ", end_pad: str = " ") -> bytes:
+def preprocess(text: str, front_pad: str = "\n ", end_pad: str = " ", tweets: bool = False) -> bytes:
     """Preprocess one text the way the paper's released encoder does.
 
     Steps: ``html.unescape`` (``&amp;`` -> ``&``, ``&#39;`` -> ``'``), every
@@ -69,6 +71,8 @@ def preprocess(text: str, front_pad: str = "\n ", end_pad: str = " ") -> bytes:
         text: raw text (not yet unescaped).
         front_pad: prepended after cleaning; the paper uses ``"\\n "``.
         end_pad: appended after cleaning; the paper uses ``" "``.
+        tweets: after unescaping, normalize the text as a tweet (`tweets.normalize_tweet`: URLs,
+            @mentions, hashtags, elongations, emoji); a model trained so records it in its config.
 
     Returns:
         The UTF-8 bytes; length >= ``len(front_pad) + len(end_pad)`` bytes.
@@ -80,10 +84,11 @@ def preprocess(text: str, front_pad: str = "\n ", end_pad: str = " ") -> bytes:
         >>> preprocess("Great&amp;fun\\n movie ")
         b'\\n Great&fun  movie '
     """
-    return _preprocess(text, front_pad, end_pad, offsets=False)
+    return _preprocess(text, front_pad, end_pad, tweets, offsets=False)
 
 
-def preprocess_with_offsets(text: str, front_pad: str = "\n ", end_pad: str = " ") -> Preprocessed:
+def preprocess_with_offsets(text: str, front_pad: str = "\n ", end_pad: str = " ", tweets: bool = False
+                            ) -> Preprocessed:
     """`preprocess`, plus where every character the model reads came from.
 
     Args: as `preprocess`.
@@ -100,12 +105,15 @@ def preprocess_with_offsets(text: str, front_pad: str = "\n ", end_pad: str = " 
         >>> p.cleaned, p.source_start.tolist(), p.byte_offsets.tolist()
         ('Café ok', [0, 1, 2, 3, 11, 12, 13], [2, 3, 4, 5, 7, 8, 9, 10])
     """
-    return _preprocess(text, front_pad, end_pad, offsets=True)
+    return _preprocess(text, front_pad, end_pad, tweets, offsets=True)
 
 
-def _preprocess(text: str, front_pad: str, end_pad: str, offsets: bool) -> bytes | Preprocessed:
+def _preprocess(text: str, front_pad: str, end_pad: str, tweets: bool, offsets: bool) -> bytes | Preprocessed:
     """The one implementation of the paper's preprocessing; with ``offsets``, the map back too."""
-    unescaped, spans = _unescape(text, offsets)
+    unescaped, spans = _unescape(text, offsets or tweets)
+    if tweets:  # each normalized character maps to the unescaped ones it came from, and so to the text
+        unescaped, start, end = normalize_tweet(unescaped)
+        spans = (spans[0][start], spans[1][np.maximum(end, 1) - 1]) if len(unescaped) else (start, end)
     unescaped = unescaped.replace("\n", " ")  # one character for one: the spans still hold
     cleaned = unescaped.strip()
     data = (front_pad + cleaned + end_pad).encode("utf-8")

@@ -104,6 +104,8 @@ def test_load_errors_are_clear(tmp_path):
 
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="rnn"):
-        ModelConfig(rnn="gru")
+        ModelConfig(rnn="transformer")  # not (yet) a recurrence of ours
+    with pytest.raises(ValueError, match="unknown preprocessing option"):
+        ModelConfig(preprocessing={"front_pad": "", "lowercase": True})
     with pytest.raises(ValueError, match="one layer"):
         ModelConfig(rnn="mlstm", num_layers=2)

@@ -147,8 +147,10 @@ def unit_trajectory(model: ByteLM, text: str, unit: int | Projection, state: str
     return unit_trajectories(model, [text], unit, state, precision)[0]
 
 
-def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad: str = " ") -> CharValues:
-    """Group per-byte values into characters, dropping the pads.
+def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad: str = " ",
+                tweets: bool = False) -> CharValues:
+    """Group per-byte values into characters, dropping the pads (`tweets` is accepted with the rest of a
+    model's preprocessing and changes nothing: the characters are those the model read).
 
     Bytes are decoded incrementally (invalid UTF-8 becomes U+FFFD); each
     character gets the value after its last byte.

@@ -70,12 +70,12 @@ class WordSpans:
         return replace(self, data=self.data[:max_bytes], words=[w for w, k in zip(self.words, keep) if k], **arrays)
 
 
-def segment_words(text: str, front_pad: str = "\n ", end_pad: str = " ") -> WordSpans:
+def segment_words(text: str, front_pad: str = "\n ", end_pad: str = " ", tweets: bool = False) -> WordSpans:
     """Find the words of ``text`` (rule in the module docstring) and where the model reads them.
 
     Args:
         text: raw text, as given to ``text.preprocess``.
-        front_pad, end_pad: the model's ``config.preprocessing``.
+        front_pad, end_pad, tweets: the model's ``config.preprocessing``.
 
     Returns:
         :class:`WordSpans`; ``data == text.preprocess(text, front_pad, end_pad)``.
@@ -88,7 +88,7 @@ def segment_words(text: str, front_pad: str = "\n ", end_pad: str = " ") -> Word
         >>> w.words, w.char_start.tolist(), w.byte_start.tolist()
         (["café's", 'naïve'], [0, 13], [2, 12])
     """
-    pre = preprocess_with_offsets(text, front_pad, end_pad)
+    pre = preprocess_with_offsets(text, front_pad, end_pad, tweets)
     found = [(m.start(), m.end(), m.group(0)) for m in WORD_RE.finditer(pre.cleaned)]
     s = np.array([f[0] for f in found], dtype=np.int64)
     e = np.array([f[1] for f in found], dtype=np.int64)

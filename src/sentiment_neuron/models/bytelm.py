@@ -33,6 +33,7 @@ DEFAULT_FEATURES = "hidden-mean"  # what transfers best at small scale (README, 
 RNN_TYPES = ("mlstm", "lstm", "gru")
 FEATURE_STATES = ("hidden", "cell")
 FEATURE_POOLINGS = ("last", "mean", "max")
+PREPROCESSING_OPTIONS = ("front_pad", "end_pad", "tweets")  # text.preprocess's keyword arguments
 
 
 @dataclass
@@ -46,7 +47,8 @@ class ModelConfig:
         num_layers: stacked layers (lstm and gru; the mLSTM has one).
         feature_state, feature_pooling: the default features for transfer;
             small models transfer far better from pooled hidden states.
-        preprocessing: the `text.preprocess` arguments the model was trained with.
+        preprocessing: the `text.preprocess` arguments the model was trained with (front_pad,
+            end_pad; tweets: True for a model trained on normalized tweets).
         provenance: how it was trained (data, bytes seen, BPC, versions), or for an
             imported model where it came from (source file, its SHA-256, the conversion).
         vocab_offset: symbol id = byte + vocab_offset; 0 (ours, OpenAI's), or 1 for
@@ -74,6 +76,9 @@ class ModelConfig:
             raise ValueError(f"feature_pooling must be one of {FEATURE_POOLINGS}")
         if self.hidden_size < 1 or self.embed_size < 1:
             raise ValueError("hidden_size and embed_size must be positive")
+        unknown = set(self.preprocessing) - set(PREPROCESSING_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown preprocessing option(s) {sorted(unknown)}; known: {list(PREPROCESSING_OPTIONS)}")
         if isinstance(self.vocab_offset, bool) or not isinstance(self.vocab_offset, int) or self.vocab_offset < 0:
             raise ValueError(f"vocab_offset must be an integer >= 0, got {self.vocab_offset!r}")
 
