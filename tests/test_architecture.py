@@ -27,7 +27,7 @@ PACKAGE_NAME = "sentiment_neuron"
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / PACKAGE_NAME
 ROOT = "__init__"  # the package's own __init__.py: its front door
 RANK = {
-    "text": 0, "precision": 0, "atomic": 0, "fileformat": 0,
+    "text": 0, "tweets": 0, "precision": 0, "atomic": 0, "fileformat": 0,
     "data": 1, "models": 1, "report": 1, "tokenizers": 1,
     "training": 2, "transfer": 2,
     "inspect": 3, "classifier": 3,

@@ -119,7 +119,7 @@ def test_a_head_the_folder_lacks_is_refused(sst_transfer):
     ({"format_version": "2"}, "'format_version' must be an integer"),
     ({"head": 3}, "field 'head' must be str"),
     ({"head": "sideways"}, "field 'head' is 'sideways'"),
-    ({"finetuned": {"encoder": {"rnn": "gru"}, "classifier": {}}}, "field 'encoder'"),
+    ({"finetuned": {"encoder": {"rnn": "transformer"}, "classifier": {}}}, "field 'encoder'"),
     ({"finetuned": {"encoder": {"hidden_size": 16, "colour": 1}, "classifier": {}}}, "unknown field"),
     ({"finetuned": {"classifier": {}}}, "field 'encoder' is missing"),
 ])

@@ -26,6 +26,17 @@ TRAIN_FLAGS = ("batch_size", "seq_len", "grad_accum", "optimizer", "lr", "weight
                "checkpoint_minutes", "keep_checkpoints")
 
 
+PREPROCESS = {"paper": {}, "tweets": {"tweets": True}}  # --preprocess: extra `text.preprocess` arguments
+
+
+def _preprocess_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preprocess", choices=tuple(PREPROCESS), default="paper",
+                   help="paper: the released encoder's cleaning (HTML unescaped, newlines, pads); tweets: that, "
+                        "then URLs and @mentions to <url> and <user>, hashtags split, elongations shortened, emoji "
+                        "to their names (sentiment_neuron.tweets); recorded in the model's config and applied the "
+                        "same way wherever it reads text (default: paper)")
+
+
 def _source_arguments(p: argparse.ArgumentParser) -> None:
     """--input, --dataset, --split, --text-key and the encoding: where prepare-corpus and train-tokenizer read."""
     p.add_argument("--input", nargs="+", default=[], help="csv/tsv/json (loose: one object per line)/jsonl/txt "
@@ -50,6 +61,7 @@ def add_prepare_corpus(sub) -> None:
     p.add_argument("--validation-fraction", type=float, default=fraction,
                    help=f"held-out documents (default: {fraction:g})")
     p.add_argument("--shard-mb", type=int, default=shard_mb, help=f"shard size in MiB (default: {shard_mb})")
+    _preprocess_argument(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus in OUT")
     common_arguments(p)
     p.set_defaults(func=_run_prepare_corpus)
@@ -97,6 +109,7 @@ def add_pretrain(sub) -> None:
     p.add_argument("--split", default="unsup", help="split of --dataset (default: unsup)")
     p.add_argument("--text-key", help="column/field holding the text (--input; default: guessed)")
     encoding_arguments(p)
+    _preprocess_argument(p)
     p.add_argument("--out", required=True, help="run folder (the model is written here)")
     p.add_argument("--rnn", choices=RNN_TYPES, help=f"recurrent cell (default: {m['rnn']})")
     p.add_argument("--hidden-size", type=int, help=f"units H (default: {m['hidden_size']}; the paper: 4096)")
@@ -163,7 +176,8 @@ def _source_texts(args: argparse.Namespace, command: str):
 def _run_prepare_corpus(args: argparse.Namespace) -> None:
     texts, source = _source_texts(args, "prepare-corpus")
     meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
-                          quiet=args.quiet, source=source, overwrite=args.overwrite)
+                          quiet=args.quiet, source=source, overwrite=args.overwrite,
+                          preprocessing=PREPROCESS[args.preprocess])
     for split, info in meta["splits"].items():
         print(f"{args.out}: {split}: {info['documents']:,} documents, {info['bytes']:,} bytes "
               f"in {len(info['shards'])} shard(s)")
@@ -175,18 +189,25 @@ def _run_pretrain(args: argparse.Namespace) -> None:
             require_tensorboard()
         except ImportError as err:
             raise ValueError(str(err)) from None
+    extra = PREPROCESS[args.preprocess]
     if args.corpus:
         corpus = load_prepared_corpus(args.corpus)
-        description = f"{args.corpus} ({read_corpus_metadata(args.corpus)['source']})"
+        meta = read_corpus_metadata(args.corpus)
+        description = f"{args.corpus} ({meta['source']})"
+        if bool(meta.get("preprocessing", {}).get("tweets")) != bool(extra.get("tweets")):
+            raise ValueError(f"{args.corpus} was prepared with --preprocess "
+                             f"{'tweets' if meta['preprocessing'].get('tweets') else 'paper'}: give pretrain the same")
     else:
         texts, description = _read_texts(args)
-        corpus = build_corpus(texts, args.validation_fraction, args.seed)
+        corpus = build_corpus(texts, args.validation_fraction, args.seed, preprocessing=extra)
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
         print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} bytes for training, "
               f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} bytes held out")
     # Only the flags given (None: not given; the defaults are the dataclasses'); on --resume the
     # library checks them against the checkpoint's settings and refuses any that disagree.
     model_config = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
+    if extra:  # the model reads text as it was trained on it, wherever it is used
+        model_config["preprocessing"] = {**ModelConfig().preprocessing, **extra}
     train_config = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
     for name, default in (("precision", DEFAULT_PRECISION), ("seed", dataclass_defaults(TrainConfig)["seed"])):
         if not args.resume or getattr(args, name) != default:  # on resume, a default value counts as not given

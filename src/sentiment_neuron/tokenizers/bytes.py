@@ -19,7 +19,7 @@ class ByteTokenizer:
     """Text to its preprocessed UTF-8 bytes (ids 0..255), with character spans.
 
     Args:
-        front_pad, end_pad: the model's preprocessing (`ModelConfig.preprocessing`).
+        front_pad, end_pad, tweets: the model's preprocessing (`ModelConfig.preprocessing`).
 
     Example:
         >>> enc = ByteTokenizer().encode("Caf&eacute;")
@@ -30,8 +30,8 @@ class ByteTokenizer:
     kind = "bytes"
     vocab_size = 256
 
-    def __init__(self, front_pad: str = "\n ", end_pad: str = " ") -> None:
-        self.front_pad, self.end_pad = front_pad, end_pad
+    def __init__(self, front_pad: str = "\n ", end_pad: str = " ", tweets: bool = False) -> None:
+        self.front_pad, self.end_pad, self.tweets = front_pad, end_pad, tweets
 
     def encode(self, text: str) -> Encoding:
         """`Encoding` of `text`: ids are ``text.preprocess(text)``'s bytes.
@@ -39,7 +39,7 @@ class ByteTokenizer:
         Raises:
             UnicodeEncodeError: the text holds a lone surrogate.
         """
-        pre = preprocess_with_offsets(text, self.front_pad, self.end_pad)
+        pre = preprocess_with_offsets(text, self.front_pad, self.end_pad, self.tweets)
         ids = np.frombuffer(pre.data, np.uint8).astype(np.int64)
         front = int(pre.byte_offsets[0])
         position = np.arange(len(ids), dtype=np.int64) - front  # byte offset in the cleaned text
@@ -54,4 +54,4 @@ class ByteTokenizer:
 
     def config(self) -> dict:
         """What `load_tokenizer` needs to rebuild it."""
-        return {"kind": self.kind, "front_pad": self.front_pad, "end_pad": self.end_pad}
+        return {"kind": self.kind, "front_pad": self.front_pad, "end_pad": self.end_pad, "tweets": self.tweets}

@@ -2,7 +2,7 @@
 
     FOLDER/tokenizer.json   {"format": "sentiment-neuron-tokenizer", "format_version": 1,
                              "kind": "bytes" | "sentencepiece", "vocab_size": int,
-                             bytes: "front_pad", "end_pad";
+                             bytes: "front_pad", "end_pad", "tweets";
                              sentencepiece: "model_file": "tokenizer.model", "sha256": its digest,
                              "training": how it was trained}
     FOLDER/tokenizer.model  the sentencepiece model (a protobuf the library parses; nothing executes)
@@ -35,7 +35,7 @@ def save_tokenizer(tokenizer: ByteTokenizer | SentencePieceTokenizer, folder: st
     folder = Path(folder)
     config = {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size}
     if isinstance(tokenizer, ByteTokenizer):
-        config.update(front_pad=tokenizer.front_pad, end_pad=tokenizer.end_pad)
+        config.update(front_pad=tokenizer.front_pad, end_pad=tokenizer.end_pad, tweets=tokenizer.tweets)
     else:
         atomic_write_bytes(folder / MODEL_FILE, tokenizer.model_proto)
         config.update(model_file=MODEL_FILE, sha256=hashlib.sha256(tokenizer.model_proto).hexdigest(),
@@ -62,7 +62,8 @@ def load_tokenizer(folder: str | Path, front_pad: str = "\n ", end_pad: str = " 
     check_header(path, config, FORMAT, FORMAT_VERSION)
     kind = require(path, config, "kind", str)
     if kind == "bytes":
-        return ByteTokenizer(require(path, config, "front_pad", str), require(path, config, "end_pad", str))
+        return ByteTokenizer(require(path, config, "front_pad", str), require(path, config, "end_pad", str),
+                             bool(config.get("tweets", False)))
     if kind != "sentencepiece":
         raise FormatError(f"{path}: field 'kind' is {kind!r}, not one of {', '.join(KINDS)}")
     model_path = folder / require(path, config, "model_file", str)
