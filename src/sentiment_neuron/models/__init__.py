@@ -7,10 +7,11 @@ from .io import load_model, save_model
 from .gru import GRU
 from .lstm import LSTM
 from .mlstm import MLSTM
+from .transformer import Transformer, TransformerConfig
 from .pretrained import DEFAULT_PRETRAINED, known_models
 
 __all__ = [
-    "ByteLM", "ModelConfig", "MLSTM", "LSTM", "GRU", "detach_state", "save_model", "load_model",
+    "ByteLM", "ModelConfig", "MLSTM", "LSTM", "GRU", "Transformer", "TransformerConfig", "detach_state", "save_model", "load_model",
     "RNN_TYPES", "FEATURE_STATES", "FEATURE_POOLINGS", "VOCAB_SIZE", "DEFAULT_HIDDEN_SIZE",
     "DEFAULT_FEATURES", "DEFAULT_PRETRAINED", "known_models",
 ]
