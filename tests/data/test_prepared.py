@@ -64,7 +64,7 @@ def test_prepared_layout_and_metadata(sharded):
     assert isinstance(corpus.validation, np.memmap)
     assert not corpus.validation.flags.writeable
     assert meta["source"] == "sst2:train"
-    assert meta["preprocessing"] == {"front_pad": "\n ", "end_pad": " "}
+    assert meta["preprocessing"] == {"front_pad": "\n ", "end_pad": " ", "tweets": False}  # recorded in full
     assert json.loads((out / CORPUS_FILE).read_text()) == meta
     assert sorted(p.name for p in out.iterdir() if p.suffix not in (".bin", ".npy")) == [CORPUS_FILE]
 
