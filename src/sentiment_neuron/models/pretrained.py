@@ -25,7 +25,7 @@ PRETRAINED: dict[str, dict] = {
             "model.safetensors": "089a9c18d79f4e785e0eb39fd2c4dc8e86ab4c42e6c03e8df9981a53d891b471",
             "MODEL_CARD.md": "6c1df1a363638bb2aa2eed50e7adda2899f05286db825e0e394d1b38364e555f",
             # its review-sentiment classifier (classifier/MODEL_CARD.md): fine-tuned head + SST-2 transfer
-            "classifier/MODEL_CARD.md": "3a80f78a1d957863bda8aae3a4e9c01d48067636d079b78e86d2e709c8a956db",
+            "classifier/MODEL_CARD.md": "08e0a450f788b517a7bc49103d436e541a0cffe45ad04e2acae1db93d15723d3",
             "classifier/config.json": "22c2c5ad6f83aadf2ff7f2486e82da764501016149b1c08bffd7f2bd098cb936",
             "classifier/directions.npz": "26d31704f3c5902c95967d90194fe0be93b7bfed19e7609c6446655ba7452c18",
             "classifier/model.safetensors": "cd03f6871ffba0902dac4d77a647f114f2f1051775533e458f4201b5602e8996",
