@@ -4,7 +4,9 @@ import json
 import pytest
 from helpers import tiny_model
 
+from sentiment_neuron.classifier import SentimentClassifier, save_classifier
 from sentiment_neuron.models import save_model
+from sentiment_neuron.training.classifier import Classifier, ClassifierConfig
 from sentiment_neuron.recipes.demo import demo_table, run_demo, steering_text
 
 
@@ -12,6 +14,9 @@ from sentiment_neuron.recipes.demo import demo_table, run_demo, steering_text
 def demo(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     folder = save_model(tiny_model(16), out / "tiny-lm")
+    # a classifier saved with the model, as the shipped model has one: the demo scores it beside the rest
+    head = Classifier(tiny_model(16, seed=3), ClassifierConfig(["negative", "positive"], head_hidden=4)).eval()
+    save_classifier(SentimentClassifier("finetuned", finetuned=head), folder / "classifier")
     summary = run_demo(out, model=str(folder), imdb_train=60, imdb_test=60, data_dir=data_dir, quiet=True,
                        precision="fp32")
     return out, summary
@@ -42,8 +47,13 @@ def test_demo_writes_summary_reports_histograms_and_heatmaps(demo):
 def test_demo_table_and_steered_samples(demo):
     _, summary = demo
     table = demo_table(summary)
-    for column in ("L1 probe (all units)", "sentiment unit alone", "sentiment direction alone", "TF-IDF + LR"):
+    for column in ("L1 probe (all units)", "sentiment unit alone", "sentiment direction alone", "TF-IDF + LR",
+                   "the model's classifier"):
         assert column in table
+    for task in summary["tasks"].values():
+        assert task["classifier"]["head"] == "finetuned"
+        assert 0.0 <= task["classifier"]["test_accuracy"] <= 1.0
+    assert "(finetuned)" in table
     steering = summary["steering"]
     for way in ("positive", "negative"):
         assert len(steering["unit"][way]) == 2
@@ -58,3 +68,4 @@ def test_demo_pretrains_from_scratch_when_asked(data_dir, tmp_path):
     assert summary["lm"]["hidden_size"] == 8
     assert summary["lm"]["bytes_seen"] > 0
     assert (tmp_path / "lm" / "model.safetensors").is_file()
+    assert summary["tasks"]["sst2"]["classifier"] is None  # a model pretrained here has no classifier yet

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..data.corpus import build_corpus
@@ -23,7 +24,9 @@ from ..data.tasks import load_task
 from ..inspect.heatmap import Projection, write_heatmaps
 from ..inspect.sampling import DEFAULT_TOP_P, generate
 from ..inspect.steering import DEFAULT_STRENGTH, reference_samples, steering_scale, steering_toward
+from ..classifier import SentimentClassifier, classifier_beside, load_classifier
 from ..models import DEFAULT_HIDDEN_SIZE, DEFAULT_PRETRAINED, ByteLM, ModelConfig, load_model
+from ..models.pretrained import resolve_model
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, pct, write_json
 from ..training.config import TrainConfig
@@ -74,6 +77,7 @@ def run_demo(
             f"{pretrain_minutes:g} minutes")
         lm, lm_summary = _pretrain(out / "lm", hidden_size, pretrain_minutes, data_dir, seed, quiet, precision)
     precision = lm_summary["precision"]
+    shipped = _model_classifier(model, device) if pretrain_minutes is None else None
     summary = {"lm": lm_summary, "tasks": {}}
     results = {}
     tasks = [("sst2", {}), ("imdb", {"max_train": imdb_train, "max_test": imdb_test, "validation_size": 250})]
@@ -83,6 +87,7 @@ def run_demo(
         results[name] = run_transfer(lm, task, out / name, compare=(), model_name=lm_summary["name"], seed=seed,
                                      quiet=quiet, precision=precision)
         summary["tasks"][name] = _task_summary(lm, task, results[name], out / name, seed, precision)
+        summary["tasks"][name]["classifier"] = _classifier_score(shipped, lm, task, precision)
     say(f"[{steps}/{steps}] steering: {STEER_LENGTH}-byte samples, 2 each way, by the unit and by the direction")
     summary["steering"] = steer_samples(lm, results["sst2"], seed, precision)
     summary["minutes_total"] = round((time.time() - start) / 60, 2)
@@ -143,6 +148,24 @@ def _task_summary(lm: ByteLM, task, result: TransferResult, folder: Path, seed: 
     }
 
 
+def _model_classifier(model: str, device) -> SentimentClassifier | None:
+    """The classifier saved with the model (the shipped one's: fine-tuned on SST-2 + IMDB), if it has one."""
+    folder = classifier_beside(resolve_model(model))
+    return None if folder is None else load_classifier(folder, device=device)
+
+
+def _classifier_score(classifier: SentimentClassifier | None, lm: ByteLM, task, precision: str) -> dict | None:
+    """{"head", "test_accuracy"} of the model's own classifier on the task's test split (its classes matched to
+    the task's by name), or None without one or when their classes differ."""
+    test = task.test
+    if classifier is None or sorted(classifier.label_names) != sorted(test.label_names):
+        return None
+    proba = classifier.predict_proba(lm, test.texts, precision=precision)
+    names = [classifier.label_names[j] for j in proba.argmax(axis=1)]
+    predicted = [test.label_names.index(name) for name in names]
+    return {"head": classifier.head, "test_accuracy": float((np.asarray(predicted) == test.labels).mean())}
+
+
 def _examples(records, min_chars: int = 80, max_chars: int = 400) -> list[str]:
     """One short test text of each class (the first of a readable length), for the heatmap."""
     picked = []
@@ -174,13 +197,15 @@ def steer_samples(lm: ByteLM, result: TransferResult, seed: int, precision: str,
 
 
 def demo_table(summary: dict) -> str:
-    """The LM in a line, then one row per task: L1 probe, unit, direction, TF-IDF test accuracies."""
+    """The LM in a line, then one row per task: L1 probe, unit, direction, TF-IDF and the classifier shipped
+    with the model (trained on these tasks' training splits; "-" where the model has none), test accuracies."""
     lm = summary["lm"]
     rows = [
         [name, f"{t['n']['train']:,} / {t['n']['test']:,}", pct(t["test_accuracy"]),
          f"{t['nonzero_units']} / {lm['hidden_size']}", f"{pct(t['unit_test_accuracy'])} (#{t['sentiment_unit']})",
          "-" if t["direction"] is None else f"{pct(t['direction_test_accuracy'])} ({t['direction']})",
-         pct(t["tfidf_test_accuracy"])]
+         pct(t["tfidf_test_accuracy"]),
+         "-" if not t.get("classifier") else f"{pct(t['classifier']['test_accuracy'])} ({t['classifier']['head']})"]
         for name, t in summary["tasks"].items()
     ]
     seen = f"{lm['bytes_seen'] / 1e6:.0f} M bytes" if lm.get("bytes_seen") else "? bytes"
@@ -189,7 +214,7 @@ def demo_table(summary: dict) -> str:
               f"features {next(iter(summary['tasks'].values()))['features']}, {lm['precision']}\n\n")
     return header + format_table(
         ["task", "train / test", "L1 probe (all units)", "nonzero units", "sentiment unit alone",
-         "sentiment direction alone", "TF-IDF + LR"], rows)
+         "sentiment direction alone", "TF-IDF + LR", "the model's classifier"], rows)
 
 
 def steering_text(steering: dict) -> str:
