@@ -30,7 +30,7 @@ from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION
 from ..training.classifier import Classifier
 from ..transfer.direction import SentimentDirection
-from ..transfer.features import featurize, parse_spec
+from ..transfer.classify import classify_texts
 from ..transfer.probe import SentimentUnit
 from ..transfer.result import TransferResult
 
@@ -137,7 +137,8 @@ class SentimentClassifier:
             texts: N raw texts.
 
         Raises:
-            ValueError: no texts; a transfer head without a model, or a model of another hidden size.
+            ValueError: no texts; a transfer head without a model, or a model of another hidden size
+                (`transfer.classify.classify_texts`).
         """
         texts = list(texts)
         if not texts:
@@ -146,13 +147,8 @@ class SentimentClassifier:
             return self.finetuned.eval().predict_proba(texts, batch_size, precision).numpy().astype(np.float64)
         if model is None:
             raise ValueError(f"the {self.head} head reads a language model's features: give the model")
-        if model.hidden_size != self.hidden_size:
-            raise ValueError(f"the model has hidden size {model.hidden_size} but the classifier "
-                             f"{self.folder} was fitted on {self.hidden_size} units: use the same model")
-        state, pooling = parse_spec(self.features)
-        X = featurize(model, texts, state, pooling, batch_size=batch_size, precision=precision, quiet=quiet,
-                      desc="classify")
-        return self.proba_from_features(X)
+        return classify_texts(model, self.transfer, texts, head=self.head, quiet=quiet, batch_size=batch_size,
+                              precision=precision)[0]
 
     def proba_from_features(self, X: np.ndarray) -> np.ndarray:
         """`predict_proba` of features already computed: X (N, H) of the spec `features` (transfer heads).
@@ -162,12 +158,7 @@ class SentimentClassifier:
         """
         if not self.reads_features:
             raise ValueError("the fine-tuned head reads texts, not features: use predict_proba")
-        if self.head == "direction":
-            direction = self.direction
-            p = direction.coef * (direction.project(X) - direction.mean) / direction.scale + direction.intercept
-            positive = 1.0 / (1.0 + np.exp(-p))
-            return np.stack([1.0 - positive, positive], axis=1)
-        return self.transfer.predict_proba(X, unit=self.head == "unit")
+        return self.transfer.predict_proba(X, head=self.head)
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """Decisions from `predict_proba`: class indices (N,) into the task's label names (argmax over

@@ -28,12 +28,13 @@ FORMATS = ("csv", "jsonl")
 
 def classify_texts(
     model: ByteLM, result: TransferResult, texts: Sequence[str], unit: bool = False, quiet: bool = False,
-    **featurize_kwargs,
+    head: str | None = None, **featurize_kwargs,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Featurize `texts` as the probe was fitted (result.features) and classify them.
 
     Returns (proba (N, classes) float64, columns in the order of ``result.classes``;
-    labels (N,) class indices). `unit=True` classifies by the sentiment unit alone.
+    labels (N,) class indices). `unit=True` (or `head="unit"`) classifies by the sentiment unit
+    alone, `head="direction"` by the sentiment direction (`TransferResult.predict_proba`).
     Extra keyword arguments (batch_size, precision, ...) go to `features.featurize`.
 
     Raises:
@@ -44,7 +45,7 @@ def classify_texts(
                          f"{result.folder} was fitted on {result.hidden_size} units: use the same model")
     state, pooling = parse_spec(result.features)
     X = featurize(model, list(texts), state, pooling, quiet=quiet, desc="classify", **featurize_kwargs)
-    return result.predict_proba(X, unit=unit), result.predict(X, unit=unit)
+    return result.predict_proba(X, unit, head), result.predict(X, unit, head)
 
 
 def read_texts(source: str | Path, text_key: str | None = None, stdin=None,

@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from .probe import fitted_pipeline
 
 METHODS = ("probe", "mean-difference")
 
@@ -68,6 +70,12 @@ class SentimentDirection:
         logit = state . weights + bias. Over a text's bytes its mean is the logit of the mean-pooled features."""
         slope = self.coef / self.scale
         return (self.vector * slope).astype(np.float32), float(self.intercept - slope * self.mean)
+
+    def model(self, classes) -> Pipeline:
+        """The one-feature model (StandardScaler + LogisticRegression, as `fit_direction` fitted it) rebuilt
+        from mean, scale, coef and intercept; `classes`: the two labels it was fitted on. Apply it to
+        ``project(X)[:, None]`` (N, 1); its predict_proba is scikit-learn's own."""
+        return fitted_pipeline([self.mean], [self.scale], [[self.coef]], [self.intercept], classes)
 
     def to_dict(self) -> dict:
         """JSON-ready fields, without the vector (stored as an array beside the report)."""

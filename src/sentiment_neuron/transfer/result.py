@@ -118,29 +118,37 @@ class TransferResult:
         """(K,) class indices, one per column of predict_proba."""
         return self.probe.classes_
 
-    def predict_proba(self, X: np.ndarray, unit: bool = False) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, unit: bool = False, head: str | None = None) -> np.ndarray:
         """Class probabilities (N, K) float64, columns in the order of `classes`.
 
-        X: features (N, H) of the kind `features` names. `unit=True` uses only the
-        sentiment unit's column and its one-feature model.
+        X: features (N, H) of the kind `features` names. `head`: "probe" (default), "unit" (the
+        sentiment unit's column and its one-feature model; also `unit=True`) or "direction" (the
+        projection on the chosen sentiment direction and its one-feature model).
 
         Raises:
-            ValueError: X is not (N, H) with this result's H.
+            ValueError: X is not (N, H) with this result's H, or a direction asked of a result without one.
         """
-        return self._model(unit).predict_proba(self._unit_column(X) if unit else X)
+        model, column = self._model(X, "unit" if unit else head)
+        return model.predict_proba(column)
 
-    def predict(self, X: np.ndarray, unit: bool = False) -> np.ndarray:
+    def predict(self, X: np.ndarray, unit: bool = False, head: str | None = None) -> np.ndarray:
         """Labels (N,) from `classes` (as `predict_proba`)."""
-        return self._model(unit).predict(self._unit_column(X) if unit else X)
+        model, column = self._model(X, "unit" if unit else head)
+        return model.predict(column)
 
-    def _model(self, unit: bool):
-        return self.unit_model if unit else self.probe
-
-    def _unit_column(self, X) -> np.ndarray:
+    def _model(self, X, head: str | None):
+        """(the fitted model of `head`, the columns of X it reads)."""
+        if head in (None, "probe"):
+            return self.probe, X
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.hidden_size:
             raise ValueError(f"expected features (N, {self.hidden_size}), got {X.shape}")
-        return X[:, self.unit.unit : self.unit.unit + 1]
+        if head == "unit":
+            return self.unit_model, X[:, self.unit.unit : self.unit.unit + 1]
+        if head == "direction" and self.direction is not None:
+            return self.direction.model(self.classes), self.direction.project(X)[:, None]
+        raise ValueError(f"{self.folder or 'this transfer result'} has no {head!r} model (probe, unit"
+                         f"{', direction' if self.direction is not None else ''})")
 
 
 def save_transfer(result: TransferResult, folder: str | Path | None = None) -> Path:
