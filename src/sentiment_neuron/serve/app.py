@@ -52,16 +52,23 @@ def model_handlers(neuron: SentimentNeuron) -> dict:
     """The batcher's handlers: lists of items -> one result per item (see `batching.MicroBatcher`)."""
 
     def classify(items: list[tuple[list[str], bool]]) -> list:
-        out: dict[int, object] = {}
-        for unit in dict.fromkeys(u for _, u in items):  # one pass per head asked for, every request in it
-            rows = [i for i, (_, u) in enumerate(items) if u == unit]
-            together = neuron.classify([t for i in rows for t in items[i][0]], unit=unit)
+        # one forward pass for every request whose head reads the LM's features (probe, unit, direction),
+        # one through the fine-tuned encoder for the others
+        reads = [neuron.classifier.with_head("unit" if unit else None).reads_features for _, unit in items]
+        out: list = [None] * len(items)
+        for group in (True, False):
+            rows = [i for i, r in enumerate(reads) if r == group]
+            if not rows:
+                continue
+            texts = [t for i in rows for t in items[i][0]]
+            together = neuron.featurize(texts) if group else neuron.classify(texts)
             start = 0
             for i in rows:
-                n = len(items[i][0])
-                out[i] = _rows(together, start, start + n)
-                start += n
-        return [out[i] for i in range(len(items))]
+                stop = start + len(items[i][0])
+                out[i] = neuron.classify_features(together[start:stop], unit=items[i][1]) if group \
+                    else _rows(together, start, stop)
+                start = stop
+        return out
 
     def heatmap(items: list[tuple[str, int | None]]) -> list:
         results: dict[int, tuple] = {}
