@@ -58,8 +58,8 @@ COMMANDS = (
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        _announce_precision(args)
         resolve_runtime(args)  # device and precision: resolved once, here, and passed down
+        _announce_precision(args)
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
@@ -82,14 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _announce_precision(args: argparse.Namespace) -> None:
-    """Print once, on stderr, what --precision resolves to here (rank 0 only, not with --quiet)."""
+    """Print once, on stderr, what --precision resolves to here (rank 0 only, not with --quiet): from the
+    values `resolve_runtime` resolved, or for pretrain (whose ranks pick their own GPU) from its flags."""
     if getattr(args, "precision", None) is None or args.quiet or int(os.environ.get("RANK", "0")) != 0:
         return
     try:
-        device = resolve_device(getattr(args, "device", "cpu"))
+        device = resolve_device(getattr(args, "device", "cpu"))  # already a torch.device where resolved
     except ValueError:
-        return  # the command itself reports it
-    print(describe_precision(args.precision, device), file=sys.stderr)
+        return  # pretrain reports it itself
+    print(describe_precision(getattr(args, "requested_precision", args.precision), device), file=sys.stderr)
 
 
 if __name__ == "__main__":
