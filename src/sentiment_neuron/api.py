@@ -221,7 +221,7 @@ class SentimentNeuron:
         """
         unit, state = self._unit_and_state(unit)
         runs = unit_trajectories(self.model, list(texts), unit, state, self.precision, batch_size=self.batch_size)
-        return [per_character(data, values, **self.model.config.preprocessing) for data, values in runs]
+        return [per_character(data, values, *self.model.config.pads) for data, values in runs]
 
     def generate(self, prime: str = "", steer: str | float | Steering | None = None, n: int = 1,
                  length: int = 200, temperature: float = DEFAULT_TEMPERATURE, top_p: float | None = DEFAULT_TOP_P,

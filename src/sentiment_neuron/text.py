@@ -110,10 +110,10 @@ def preprocess_with_offsets(text: str, front_pad: str = "\n ", end_pad: str = " 
 
 def _preprocess(text: str, front_pad: str, end_pad: str, tweets: bool, offsets: bool) -> bytes | Preprocessed:
     """The one implementation of the paper's preprocessing; with ``offsets``, the map back too."""
-    unescaped, spans = _unescape(text, offsets or tweets)
+    unescaped, spans = _unescape(text, offsets)
     if tweets:  # each normalized character maps to the unescaped ones it came from, and so to the text
         unescaped, start, end = normalize_tweet(unescaped)
-        spans = (spans[0][start], spans[1][np.maximum(end, 1) - 1]) if len(unescaped) else (start, end)
+        spans = (spans[0][start], spans[1][end - 1]) if offsets else None
     unescaped = unescaped.replace("\n", " ")  # one character for one: the spans still hold
     cleaned = unescaped.strip()
     data = (front_pad + cleaned + end_pad).encode("utf-8")
@@ -136,12 +136,13 @@ def _unescape(text: str, spans: bool) -> tuple[str, tuple[np.ndarray, np.ndarray
     pieces, starts, ends, pos = [], [], [], 0
     for m in _CHARREF.finditer(text):
         replacement = html.unescape(m.group(0))
+        if replacement == m.group(0):  # no entity ("&0"): its characters stay literal, one to one
+            continue
         pieces += [text[pos:m.start()], replacement]
         if spans:
-            literal = np.arange(pos, m.start() if replacement != m.group(0) else m.end(), dtype=np.int64)
-            entity = len(replacement) if replacement != m.group(0) else 0  # "&0" is no entity: one to one
-            starts += [literal, np.full(entity, m.start(), np.int64)]
-            ends += [literal + 1, np.full(entity, m.end(), np.int64)]
+            literal = np.arange(pos, m.start(), dtype=np.int64)
+            starts += [literal, np.full(len(replacement), m.start(), np.int64)]
+            ends += [literal + 1, np.full(len(replacement), m.end(), np.int64)]
         pos = m.end()
     pieces.append(text[pos:])
     if not spans:

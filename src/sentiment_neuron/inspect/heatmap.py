@@ -147,10 +147,8 @@ def unit_trajectory(model: ByteLM, text: str, unit: int | Projection, state: str
     return unit_trajectories(model, [text], unit, state, precision)[0]
 
 
-def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad: str = " ",
-                tweets: bool = False) -> CharValues:
-    """Group per-byte values into characters, dropping the pads (`tweets` is accepted with the rest of a
-    model's preprocessing and changes nothing: the characters are those the model read).
+def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad: str = " ") -> CharValues:
+    """Group per-byte values into characters, dropping the pads (`ModelConfig.pads`).
 
     Bytes are decoded incrementally (invalid UTF-8 becomes U+FFFD); each
     character gets the value after its last byte.
@@ -184,7 +182,7 @@ def text_char_values(model, text: str, unit: int | Projection, state: str = "hid
                      precision: str = DEFAULT_PRECISION) -> CharValues:
     """``unit_trajectory`` then ``char_values``: the text as the model read it, one value per character."""
     data, values = unit_trajectory(model, text, unit, state, precision)
-    return char_values(data, values, **model.config.preprocessing)
+    return char_values(data, values, *model.config.pads)
 
 
 def _scale(items: Sequence[CharValues], scale: float | None) -> float:
@@ -313,7 +311,7 @@ def write_heatmaps(
     """Write ``out_prefix.html`` and ``out_prefix.png`` for ``texts``; returns both paths."""
     if not texts:
         raise ValueError("write_heatmaps: no texts")
-    items = [char_values(data, values, **model.config.preprocessing)
+    items = [char_values(data, values, *model.config.pads)
              for data, values in unit_trajectories(model, texts, unit, state, precision)]
     name = readout_name(unit)
     title = title or f"{name[:1].upper()}{name[1:]} ({state} state)"

@@ -85,6 +85,11 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def pads(self) -> tuple[str, str]:
+        """(front_pad, end_pad) of `preprocessing`: what is around the text in the bytes the model reads."""
+        return self.preprocessing.get("front_pad", "\n "), self.preprocessing.get("end_pad", " ")
+
 
 class OffsetEmbedding(nn.Embedding):
     """An embedding of 256 + offset rows looked up at byte + offset: input byte values
