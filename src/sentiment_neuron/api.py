@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -139,9 +139,9 @@ class SentimentNeuron:
         path = Path(path)
         save_model(self.model, path)
         if self.classifier is not None:
-            if not self.classifier.model.get("name"):
-                self.classifier.model = model_reference(path)
-            save_classifier(self.classifier, path / CLASSIFIER_DIR)
+            known = self.classifier.model.get("name")
+            save_classifier(self.classifier if known else replace(self.classifier, model=model_reference(path)),
+                            path / CLASSIFIER_DIR)
         return path
 
     @property

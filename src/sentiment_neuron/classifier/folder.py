@@ -23,17 +23,17 @@ direction). Loading never unpickles: safetensors, JSON and `np.load(allow_pickle
 """
 from __future__ import annotations
 
-import json
+import functools
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..atomic import atomic_write_text
 from ..fileformat import FormatError, check_header, read_json, require, stamped
 from ..models import ByteLM
 from ..models.io import CONFIG_FILE, WEIGHTS_FILE, load_weights, model_config_from_dict, save_weights
 from ..models.pretrained import PRETRAINED, resolve_model, sha256_file
+from ..report.markdown import write_json
 from ..training.classifier import Classifier, ClassifierConfig
 from ..transfer.result import PROBE, REPORT, load_transfer, save_transfer
 from .heads import HEADS, SentimentClassifier
@@ -41,7 +41,7 @@ from .heads import HEADS, SentimentClassifier
 FORMAT, FORMAT_VERSION = "sentiment-neuron-classifier", 2
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "save_classifier", "load_classifier", "is_classifier_folder",
-           "model_reference", "classifier_beside"]
+           "model_reference", "classifier_beside", "find_classifier"]
 
 
 def model_reference(name_or_folder: str | Path | None) -> dict:
@@ -53,12 +53,22 @@ def model_reference(name_or_folder: str | Path | None) -> dict:
     if name in PRETRAINED:
         return {"name": name, "sha256": PRETRAINED[name]["files"][WEIGHTS_FILE]}
     weights = Path(name) / WEIGHTS_FILE
-    return {"name": name, "sha256": sha256_file(weights) if weights.is_file() else None}
+    if not weights.is_file():
+        return {"name": name, "sha256": None}
+    stat = weights.stat()
+    return {"name": name, "sha256": _weights_digest(str(weights.resolve()), stat.st_size, stat.st_mtime_ns)}
+
+
+@functools.lru_cache(maxsize=32)
+def _weights_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a weights file, read once per (path, size, modification time): run_transfer records it for
+    every task of a cross-domain or results run, and from_pretrained compares it, on the same file."""
+    return sha256_file(path)
 
 
 def save_classifier(classifier: SentimentClassifier, folder: str | Path, dtype: str = "fp32") -> Path:
     """Write the classifier folder (module docstring): the fine-tuned weights (stored as `dtype`), the
-    transfer result, then config.json, each file atomically. Sets classifier.folder; returns the folder."""
+    transfer result, then config.json, each file atomically; returns the folder. `classifier` is not changed."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     finetuned = None
@@ -74,8 +84,7 @@ def save_classifier(classifier: SentimentClassifier, folder: str | Path, dtype: 
                       "model": classifier.model or model_reference(None), "finetuned": finetuned,
                       "transfer": classifier.transfer is not None, "training": classifier.training},
                      FORMAT, FORMAT_VERSION)
-    atomic_write_text(folder / CONFIG_FILE, json.dumps(config, indent=2, default=_jsonable) + "\n")
-    classifier.folder = folder
+    write_json(config, folder / CONFIG_FILE)
     return folder
 
 
@@ -108,9 +117,8 @@ def load_classifier(folder: str | Path, head: str | None = None, device: str | t
             raise FileNotFoundError(f"{folder}: no classifier here (neither a classifier config.json nor a "
                                     f"transfer result's {REPORT} and {PROBE})")
         transfer = load_transfer(folder)
-        clf = SentimentClassifier("probe", transfer, None, folder, model_reference(None), {})
-        clf.model = {"name": transfer.report.get("model"), "sha256": None}
-        return clf.with_head(head)
+        model = {"name": transfer.report.get("model"), "sha256": None}
+        return SentimentClassifier("probe", transfer, None, folder, model).with_head(head)
     path = folder / CONFIG_FILE
     version = config["format_version"]
     part = config if version == 1 else config.get("finetuned")
@@ -124,6 +132,14 @@ def load_classifier(folder: str | Path, head: str | None = None, device: str | t
     model = config.get("model") or model_reference(None)
     clf = SentimentClassifier(default, transfer, finetuned, folder, model, config.get("training") or {})
     return clf.with_head(head)
+
+
+def find_classifier(model: str | Path | None, given: str | Path | None = None) -> Path | None:
+    """The classifier a command uses: the folder `given`, else the one saved beside `model` (a folder or a
+    shipped model's name); None when there is neither."""
+    if given is not None:
+        return Path(given)
+    return None if model is None else classifier_beside(resolve_model(model))
 
 
 def classifier_beside(model_folder: str | Path) -> Path | None:
@@ -173,23 +189,3 @@ def _load_finetuned(folder: Path, part: dict, device) -> Classifier:
     thresholds = part.get("thresholds")
     classifier.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     return classifier.eval()
-
-
-def _jsonable(value):
-    """JSON for numpy scalars and arrays in provenance."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
-
-
-def resolve_classifier_model(classifier: SentimentClassifier) -> Path | None:
-    """The model folder a classifier's transfer heads read (its recorded name or folder), if it exists here."""
-    name = (classifier.model or {}).get("name")
-    if not name:
-        return None
-    try:
-        return resolve_model(name)
-    except (FileNotFoundError, ValueError):
-        return None

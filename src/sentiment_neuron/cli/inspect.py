@@ -16,8 +16,7 @@ from ..recipes.steering import format_steering_summary, run_steering
 from ..recipes.wordvecs import DEFAULT_WORDS, format_word_vectors_summary, run_word_vectors
 from ..transfer.direction import METHODS
 from ..transfer.features import parse_spec
-from ..classifier import classifier_beside, load_classifier
-from ..models.pretrained import resolve_model
+from ..classifier import find_classifier, load_classifier
 from ..transfer.result import TransferResult
 from .arguments import (
     MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, precision_argument,
@@ -147,9 +146,7 @@ def add_word_vectors(sub) -> None:
 def _transfer_of(args) -> TransferResult | None:
     """The transfer result whose unit and direction a command uses: --transfer's, else (no --unit) the one
     in the classifier saved beside --model; None when there is none."""
-    folder = args.transfer
-    if folder is None and args.unit is None:
-        folder = classifier_beside(resolve_model(args.model))
+    folder = find_classifier(None if args.unit is not None else args.model, args.transfer)
     if folder is None:
         return None
     transfer = load_classifier(folder).transfer
@@ -266,7 +263,7 @@ def _run_word_vectors(args: argparse.Namespace) -> None:
                                       max_texts))
     words = [w.strip() for w in args.words.split(",") if w.strip()]
     query = None if args.query is None else (args.query, args.context or args.query)
-    summary = run_word_vectors(load_model(args.model, device=args.device), texts, args.out, words, unit=unit, sign=sign, query=query,
-                               mode=args.mode, k=args.k, max_texts=max_texts, seed=args.seed, quiet=args.quiet,
-                               per_word=args.per_word, precision=args.precision)
+    summary = run_word_vectors(load_model(args.model, device=args.device), texts, args.out, words, unit=unit,
+                               sign=sign, query=query, mode=args.mode, k=args.k, max_texts=max_texts, seed=args.seed,
+                               quiet=args.quiet, per_word=args.per_word, precision=args.precision)
     print(f"{format_word_vectors_summary(summary)}: {args.out}/word_vectors.md")

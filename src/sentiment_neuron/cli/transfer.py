@@ -16,8 +16,7 @@ from ..recipes.crossdomain import cross_domain_table, run_cross_domain
 from ..recipes.efficiency import format_efficiency_summary, run_data_efficiency
 from ..recipes.probes import run_transfer_with_variants, variants_markdown
 from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_transfer
-from ..classifier import HEADS, classifier_beside, load_classifier
-from ..models.pretrained import resolve_model
+from ..classifier import HEADS, find_classifier, load_classifier
 from ..transfer.classify import FORMATS, read_texts, write_multilabel_predictions, \
     write_predictions
 from ..transfer.topn import DEFAULT_TOP_N
@@ -183,7 +182,7 @@ def _classifier_and_model(args):
     """The classifier (--classifier, else the one beside --model) and the LM its transfer heads read."""
     if not (args.classifier or args.model):
         raise ValueError("give --model (a model with a classifier, e.g. mlstm-reviews-512) or --classifier")
-    folder = args.classifier or classifier_beside(resolve_model(args.model))
+    folder = find_classifier(args.model, args.classifier)
     if folder is None:
         raise FileNotFoundError(f"{args.model}: no classifier beside this model; give --classifier (the folder "
                                 "`transfer` or `finetune` wrote), or run `sentiment-neuron transfer` first")
@@ -199,8 +198,8 @@ def _classifier_and_model(args):
 
 def _run_data_efficiency(args: argparse.Namespace) -> None:
     task = task_from_args(args)
-    result = run_data_efficiency(load_model(args.model, device=args.device), task, args.out, args.features, args.sizes, args.draws,
-                                 seed=args.seed, model_name=str(args.model), quiet=args.quiet,
+    result = run_data_efficiency(load_model(args.model, device=args.device), task, args.out, args.features, args.sizes,
+                                 args.draws, seed=args.seed, model_name=str(args.model), quiet=args.quiet,
                                  precision=args.precision)
     print(format_efficiency_summary(result))
     print(f"report: {Path(args.out) / 'efficiency.md'}")

@@ -24,9 +24,8 @@ from ..data.tasks import load_task
 from ..inspect.heatmap import Projection, write_heatmaps
 from ..inspect.sampling import DEFAULT_TOP_P, generate
 from ..inspect.steering import DEFAULT_STRENGTH, reference_samples, steering_scale, steering_toward
-from ..classifier import SentimentClassifier, classifier_beside, load_classifier
+from ..classifier import SentimentClassifier, find_classifier, load_classifier
 from ..models import DEFAULT_HIDDEN_SIZE, DEFAULT_PRETRAINED, ByteLM, ModelConfig, load_model
-from ..models.pretrained import resolve_model
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.markdown import format_table, pct, write_json
 from ..training.config import TrainConfig
@@ -150,7 +149,7 @@ def _task_summary(lm: ByteLM, task, result: TransferResult, folder: Path, seed: 
 
 def _model_classifier(model: str, device) -> SentimentClassifier | None:
     """The classifier saved with the model (the shipped one's: fine-tuned on SST-2 + IMDB), if it has one."""
-    folder = classifier_beside(resolve_model(model))
+    folder = find_classifier(model)
     return None if folder is None else load_classifier(folder, device=device)
 
 
