@@ -194,9 +194,9 @@ def _run_pretrain(args: argparse.Namespace) -> None:
         corpus = load_prepared_corpus(args.corpus)
         meta = read_corpus_metadata(args.corpus)
         description = f"{args.corpus} ({meta['source']})"
-        if bool(meta.get("preprocessing", {}).get("tweets")) != bool(extra.get("tweets")):
-            raise ValueError(f"{args.corpus} was prepared with --preprocess "
-                             f"{'tweets' if meta['preprocessing'].get('tweets') else 'paper'}: give pretrain the same")
+        prepared = "tweets" if meta.get("preprocessing", {}).get("tweets") else "paper"
+        if prepared != args.preprocess:
+            raise ValueError(f"{args.corpus} was prepared with --preprocess {prepared}: give pretrain the same")
     else:
         texts, description = _read_texts(args)
         corpus = build_corpus(texts, args.validation_fraction, args.seed, preprocessing=extra)

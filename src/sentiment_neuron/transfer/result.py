@@ -102,10 +102,10 @@ class TransferResult:
                 raise ValueError(f"{where}: direction {method!r} has shape {direction.vector.shape}, "
                                  f"not ({self.hidden_size},)")
         # the report names exactly the directions the result holds (a new dict: the caller's is left alone)
-        self.report = stamped({**self.report, "sentiment_directions": {m: d.to_dict() for m, d in
-                                                                       self.directions.items()} or None,
-                               "sentiment_direction": self.report.get("sentiment_direction") if self.directions
-                               else None}, REPORT_FORMAT, REPORT_FORMAT_VERSION)
+        directions = {m: d.to_dict() for m, d in self.directions.items()} or None
+        chosen = self.report.get("sentiment_direction") if directions else None
+        self.report = stamped({**self.report, "sentiment_directions": directions, "sentiment_direction": chosen},
+                              REPORT_FORMAT, REPORT_FORMAT_VERSION)
 
     @property
     def direction(self) -> SentimentDirection | None:
