@@ -30,7 +30,7 @@ RANK = {
     "text": 0, "tweets": 0, "precision": 0, "atomic": 0, "fileformat": 0,
     "data": 1, "models": 1, "report": 1, "tokenizers": 1,
     "training": 2, "transfer": 2,
-    "inspect": 3, "classifier": 3,
+    "inspect": 3, "classifier": 3, "dictionary": 3,
     "recipes": 4,
     "api": 5,
     "serve": 6,

@@ -10,7 +10,7 @@ import os
 import sys
 
 from ..precision import describe_precision, resolve_device
-from . import demo, finetune, importing, inspect, pretraining, serving, transfer
+from . import demo, dictionary, finetune, importing, inspect, pretraining, serving, transfer
 from .arguments import resolve_runtime
 
 EPILOG = """examples:
@@ -33,6 +33,7 @@ EPILOG = """examples:
   sentiment-neuron data-efficiency --model runs/lm --dataset sst2 --draws 5 --out runs/sst2-efficiency
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   sentiment-neuron word-vectors --model runs/lm --transfer runs/sst2 --dataset sst2 --query good --context "not good at all" --out runs/words
+  sentiment-neuron dictionary --model mlstm-reviews-512 --dataset imdb:unsup --out runs/dictionary
   sentiment-neuron serve --model runs/lm --classifier runs/sst2 --device cuda --port 8000
   sentiment-neuron import-openai generating-reviews-discovering-sentiment/model --out models/openai --dtype bf16
   sentiment-neuron import-nvidia ama_sst.pt --out models/nvidia-sst    (its classifier: models/nvidia-sst/transfer)
@@ -49,7 +50,7 @@ COMMANDS = (
     transfer.add_featurize, transfer.add_transfer, transfer.add_classify,
     inspect.add_heatmap, inspect.add_generate,
     transfer.add_data_efficiency, transfer.add_cross_domain, finetune.add_finetune,
-    inspect.add_word_vectors,
+    inspect.add_word_vectors, dictionary.add_dictionary,
     serving.add_serve,
     importing.add_import_openai, importing.add_import_nvidia, importing.add_download, importing.add_info,
 )

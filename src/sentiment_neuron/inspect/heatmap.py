@@ -66,13 +66,17 @@ class Projection:
     name: str = "direction"
 
 
-def readout_name(unit: int | Projection) -> str:
-    """"unit N" for a unit, else the projection's name."""
-    return unit.name if isinstance(unit, Projection) else f"unit {unit}"
+def readout_name(unit) -> str:
+    """"unit N" for a unit, else the projection's (or readout's) name."""
+    return unit.name if isinstance(unit, Projection) or hasattr(unit, "read") else f"unit {unit}"
 
 
-def _reader(model: ByteLM, unit: int | Projection, device):
-    """A function (T, B, H) tensor -> (T, B) float32 numpy: the unit's values or the projection's."""
+def _reader(model: ByteLM, unit, device):
+    """A function (T, B, H) tensor -> (T, B) float32 numpy: the unit's values, the projection's, or those of
+    any readout object with ``read(states (T, B, H)) -> (T, B)`` and a ``name`` (a dictionary feature:
+    `dictionary.sentiment.FeatureReadout`)."""
+    if hasattr(unit, "read"):
+        return lambda states: unit.read(states.float()).float().cpu().numpy()
     if not isinstance(unit, Projection):
         index = model.check_unit(unit)
         return lambda states: states[:, :, index].float().cpu().numpy()

@@ -8,7 +8,10 @@ Endpoints (OpenAPI schema at /openapi.json, interactive docs at /docs):
 - ``POST /generate``: a prime -> sampled continuations, optionally steered
   positive or negative by clamping the sentiment unit;
 - ``GET /health``, ``GET /model`` (what the model and classifier are);
-- ``GET /``: the page (static/index.html, page.js, page.css; no CDN, works offline).
+- ``GET /``: the page (static/index.html, page.js, page.css; no CDN, works offline);
+- ``GET /dictionary``: a sparse dictionary's feature browser (`dictionary.browser`; one
+  self-contained page), ``GET /dictionary/features.json``: its features document; both
+  only when the service was started with ``--dictionary DIR`` (404 otherwise).
 
 Errors: 422 for a body outside the schema (pydantic says what), 400 for a
 request the model refuses (its message), 409 for what needs a classifier the
@@ -29,10 +32,11 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..api import SentimentNeuron
+from ..dictionary.browser import browser_html
 from ..report.runinfo import package_version
 from .batching import DEFAULT_MAX_BATCH, Busy, MicroBatcher
 from .schemas import (
@@ -46,6 +50,7 @@ ERRORS = {
     413: {"model": Error, "description": "the request body is over the size limit"},
     503: {"model": Error, "description": "too many requests are waiting: try again shortly"},
 }
+NO_DICTIONARY = "no dictionary: start the service with --dictionary DIR (a `sentiment-neuron dictionary` folder)"
 
 
 def model_handlers(neuron: SentimentNeuron) -> dict:
@@ -97,7 +102,7 @@ def _rows(classification, start: int, stop: int):
 
 
 def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch: int = DEFAULT_MAX_BATCH,
-               max_wait_s: float = 0.002) -> FastAPI:
+               max_wait_s: float = 0.002, *, dictionary_features: dict | None = None) -> FastAPI:
     """The FastAPI app serving `neuron`.
 
     Args:
@@ -105,6 +110,8 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
         limits: request limits (`schemas.Limits`); its hidden_size is set to the model's.
         max_batch: requests of one kind per forward pass (1: no micro-batching).
         max_wait_s: how long the worker waits for more requests after the first (seconds).
+        dictionary_features: a dictionary's features document (its features.json), served with its
+            feature browser at /dictionary; None: /dictionary and /dictionary/features.json answer 404.
 
     The worker thread starts with the first request and stops when the app shuts down.
     """
@@ -192,8 +199,29 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    _add_dictionary(app, dictionary_features)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _add_dictionary(app: FastAPI, features: dict | None) -> None:
+    """GET /dictionary (the feature browser) and /dictionary/features.json; 404 without `features`.
+    Both bodies are made once, here (JSON as ASCII: a lone surrogate in a context is escaped, not an error)."""
+    page = None if features is None else browser_html(features)
+    body = None if features is None else json.dumps(features, ensure_ascii=True, allow_nan=False).encode()
+
+    @app.get("/dictionary", include_in_schema=False)
+    async def dictionary_page() -> HTMLResponse:
+        if page is None:
+            raise HTTPException(404, NO_DICTIONARY)
+        return HTMLResponse(page)
+
+    @app.get("/dictionary/features.json", responses={404: {"model": Error, "description": NO_DICTIONARY}})
+    async def dictionary_features() -> Response:
+        """The dictionary's features document (features.json): every feature's label, density, contexts."""
+        if body is None:
+            raise HTTPException(404, NO_DICTIONARY)
+        return Response(body, media_type="application/json")
 
 
 def _add_errors(app: FastAPI, limits: Limits) -> None:

@@ -39,15 +39,16 @@ def checkpoint_files(out: str | Path) -> list[Path]:
     return sorted((Path(out) / CHECKPOINT_DIR).glob("step-*.pt"))
 
 
-def save_checkpoint(out: str | Path, payload: dict, step: int, keep: int = 3) -> Path:
+def save_checkpoint(out: str | Path, payload: dict, step: int, keep: int = 3,
+                    required: Collection[str] = REQUIRED_KEYS) -> Path:
     """Write `payload` as the checkpoint of `step`; delete all but the newest `keep`.
 
     Raises:
-        ValueError: keep < 1; `payload` lacks one of `REQUIRED_KEYS`.
+        ValueError: keep < 1; `payload` lacks one of the `required` keys (pretraining's `REQUIRED_KEYS`).
     """
     if keep < 1:
         raise ValueError("keep at least one checkpoint")
-    missing = [k for k in REQUIRED_KEYS if k not in payload]
+    missing = [k for k in required if k not in payload]
     if missing:
         raise ValueError(f"a checkpoint needs {', '.join(missing)}")
     folder = Path(out) / CHECKPOINT_DIR
