@@ -188,3 +188,31 @@ def test_unit_vs_direction_by_hand():
     assert (result["unit_only"], result["direction_only"]) == (1, 3)
     assert result["unit_success"] == pytest.approx(3 / 6)
     assert result["direction_success"] == pytest.approx(5 / 6)
+
+
+def test_a_feature_arm_is_steered_and_tested_like_the_direction(tmp_path, data_dir, small_judge):
+    """A dictionary feature's decoder direction as a third arm: its conditions, scale, paired tests and heatmap."""
+    from sentiment_neuron.inspect.sampling import projection_scale
+    from sentiment_neuron.inspect.steering import reference_samples
+
+    model, v = planted_direction_model()
+    direction = SentimentDirection("mean-difference", v.astype(np.float64), 0.9, 0.8, 0.75)
+    feature = SentimentDirection("feature 7", -v.astype(np.float64), 0.7, 0.6, 0.55)
+    report = run_steering(model, 3, 1, tmp_path, judge=small_judge, n=4, length=20, prime="The movie",
+                          data_dir=data_dir, quiet=True, direction=direction, feature=feature, precision="fp32")
+    assert list(report["conditions"])[-2:] == ["feature positive", "feature negative"]
+    f = report["feature"]
+    assert f["method"] == "feature 7"
+    assert f["scale"] == pytest.approx(projection_scale(model, v, reference_samples(model, "fp32")), rel=1e-5)
+    assert report["conditions"]["feature positive"]["clamp_value"] == pytest.approx(f["scale"])
+    # the feature points the other way from v: steering it "positive" pushes h . v down, so the planted
+    # decoder writes b"b" where the direction steered positive writes b"a"
+    written = {c: "".join(e["text"] for e in report["conditions"][c]["examples"]) for c in report["conditions"]}
+    assert written["feature positive"].count("b") > written["feature positive"].count("a")
+    assert written["direction positive"].count("a") > written["direction positive"].count("b")
+    judged = {c: np.array([e["p_positive"] > 0.5 for e in report["conditions"][c]["examples"]])
+              for c in report["conditions"]}
+    assert f["unit_vs_feature"]["unit_success"] == pytest.approx(
+        np.concatenate([judged["positive"], ~judged["negative"]]).mean())
+    assert (tmp_path / "heatmap_feature.html").is_file()
+    assert "feature (feature 7" in (tmp_path / "steering.md").read_text()

@@ -10,13 +10,30 @@ import dataclasses
 import inspect
 from pathlib import Path
 
+from ..classifier.folder import model_reference
 from ..data.decoding import DEFAULT_ENCODING, ENCODING_ERRORS
 from ..data.readers import read_records
 from ..data.tasks import HELD_OUT_VALIDATION, Task, load_task
+from ..dictionary.folder import load_dictionary
 from ..precision import DEFAULT_PRECISION, PRECISIONS, TRAIN_PRECISIONS, resolve_device, resolve_precision
 
 
 MODEL_HELP = "model folder, or a shipped model's name (e.g. mlstm-reviews-512)"
+DICTIONARY_HELP = "a dictionary folder of this model's states (`sentiment-neuron dictionary`)"
+
+
+def dictionary_of(args: argparse.Namespace, hidden_size: int):
+    """The `Dictionary` of --dictionary (None when not given), checked against --model: its states' size, and
+    its weights' digest where both are known.
+
+    Raises:
+        FileNotFoundError: no dictionary there; ValueError: one of another model.
+    """
+    if not getattr(args, "dictionary", None):
+        return None
+    dictionary = load_dictionary(args.dictionary, device=getattr(args, "device", "cpu"))
+    dictionary.check_model(hidden_size, model_reference(args.model))
+    return dictionary
 
 
 def default_of(function, name: str):

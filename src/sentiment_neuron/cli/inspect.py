@@ -7,7 +7,8 @@ import sys
 
 from ..data.readers import iter_texts
 from ..data.registry import load_dataset
-from ..inspect.heatmap import Projection, write_heatmaps
+from ..dictionary.sentiment import FeatureReadout, feature_direction
+from ..inspect.heatmap import Projection, readout_name, write_heatmaps
 from ..inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DIRECTIONS, Steering, generate
 from ..inspect.steering import DEFAULT_STRENGTH, REFERENCE_SAMPLES, steering_scale, steering_toward
 from ..inspect.wordvecs import MODES
@@ -19,7 +20,8 @@ from ..transfer.features import parse_spec
 from ..classifier import find_classifier, load_classifier
 from ..transfer.result import TransferResult
 from .arguments import (
-    MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, precision_argument,
+    DICTIONARY_HELP, MODEL_HELP, common_arguments, default_of, dictionary_of, encoding, encoding_arguments,
+    precision_argument,
 )
 
 
@@ -48,6 +50,8 @@ def add_heatmap(sub) -> None:
                         f"validation, or a method ({', '.join(METHODS)})")
     p.add_argument("--state", choices=FEATURE_STATES,
                    help=f"hidden or cell (default: the transfer's, else {default_of(write_heatmaps, 'state')})")
+    _feature_arguments(p, "draw dictionary feature N's activation instead of a unit (default with --dictionary: the "
+                          "sentiment feature of --transfer, when its transfer was run with the dictionary)")
     p.add_argument("--negate", action=argparse.BooleanOptionalAction, default=None,
                    help="flip the unit's sign (default: when the transfer's sign is -1)")
     p.add_argument("--title", default="", help="page title")
@@ -90,6 +94,9 @@ def add_generate(sub) -> None:
                             "every byte (activation addition; scale: the 99th percentile of |h . v| in "
                             "unsteered samples)")
     steer.add_argument("--value", type=float, help="clamp the unit to this value (a hidden value, in (-1, 1))")
+    steer.add_argument("--steer-feature", type=int, metavar="N",
+                       help="add strength x scale times dictionary feature N's decoder direction to h after every "
+                            "byte (raises the feature; needs --dictionary)")
     p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
                    help="clamp (or push) in units of the unit's (direction's) scale: the 99th percentile of |h| "
                         f"over {REFERENCE_SAMPLES} unsteered reference samples, the same for every command and the "
@@ -98,6 +105,8 @@ def add_generate(sub) -> None:
                    help="which sentiment direction of --transfer --steer-direction and --experiment use "
                         "(default: the one chosen on validation)")
     p.add_argument("--heatmap", help="one-off: also write PREFIX.html and PREFIX.png of the samples, re-read unclamped")
+    _feature_arguments(p, "the feature --experiment steers besides the unit and the direction (default with "
+                          "--dictionary: the sentiment feature of --transfer, with its sign)")
     p.add_argument("--experiment", action="store_true", help="run the steering experiment into --out")
     p.add_argument("--out", help="output folder for --experiment")
     precision_argument(p)
@@ -143,6 +152,27 @@ def add_word_vectors(sub) -> None:
     p.set_defaults(func=_run_word_vectors)
 
 
+def _feature_arguments(p: argparse.ArgumentParser, feature_help: str) -> None:
+    p.add_argument("--dictionary", metavar="DIR", help=DICTIONARY_HELP)
+    p.add_argument("--feature", type=int, metavar="N", help=feature_help)
+
+
+def _feature_of(args, model, result: TransferResult | None):
+    """(dictionary, feature, sign) of --dictionary and --feature (default: the transfer's sentiment feature),
+    or (None, None, 1) without --dictionary."""
+    dictionary = dictionary_of(args, model.hidden_size)
+    if dictionary is None:
+        if args.feature is not None or getattr(args, "steer_feature", None) is not None:
+            raise ValueError("--feature and --steer-feature need --dictionary DIR")
+        return None, None, 1
+    found = (result.report.get("sentiment_feature") or {}) if result is not None else {}
+    if args.feature is not None or not found:
+        if args.feature is None:
+            return dictionary, None, 1
+        return dictionary, dictionary.check_feature(args.feature), 1
+    return dictionary, int(found["feature"]), int(found["sign"])
+
+
 def _transfer_of(args) -> TransferResult | None:
     """The transfer result whose unit and direction a command uses: --transfer's, else (no --unit) the one
     in the classifier saved beside --model; None when there is none."""
@@ -170,20 +200,26 @@ def _run_heatmap(args: argparse.Namespace) -> None:
     result = _transfer_of(args)
     if args.direction and result is None:
         raise ValueError("--direction needs --transfer")
-    if result is None and unit is None:
+    if result is None and unit is None and args.feature is None:
         raise ValueError(f"{args.model} has no classifier with a sentiment unit: give --unit or --transfer")
     if result is not None:
         unit, sign, state = result.unit.unit, result.unit.sign, parse_spec(result.features)[0]
         if args.direction:
             direction = _direction(result, args.direction)
             unit, sign = Projection(*direction.readout(), f"{direction.method} direction (logit)"), 1
+    model = load_model(args.model, device=args.device)
+    dictionary, feature, feature_sign = _feature_of(args, model, result)
+    if feature is not None:
+        label = dictionary.label(feature)
+        unit, sign, state = FeatureReadout(dictionary, feature, f"feature {feature}" + (f" {label!r}" if label else "")), \
+            1, dictionary.state
     negate = sign == -1 if args.negate is None else args.negate
     texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **encoding(args)),
                                                args.max_texts))
-    html_path, png_path = write_heatmaps(load_model(args.model, device=args.device), texts, unit, args.out,
-                                         state=args.state or state, negate=negate, title=args.title,
+    html_path, png_path = write_heatmaps(model, texts, unit, args.out, state=state if feature is not None else
+                                         args.state or state, negate=negate, title=args.title,
                                          precision=args.precision)
-    name = unit.name if isinstance(unit, Projection) else f"unit {unit}"
+    name = readout_name(unit)
     print(f"{name}{' (negated)' if negate else ''}: {html_path}, {png_path}")
 
 
@@ -202,14 +238,19 @@ def _run_generate(args: argparse.Namespace) -> None:
     if unit is None and (args.experiment or args.steer != "none" or args.value is not None or args.heatmap):
         raise ValueError("--experiment, --steer, --value and --heatmap need a unit: give --transfer or --unit")
     model = load_model(args.model, device=args.device)
+    dictionary, feature, feature_sign = _feature_of(args, model, result)
+    if args.steer_feature is not None:
+        direction = feature_direction(dictionary, args.steer_feature)
+        args.steer_direction = "positive"
     sampling = dict(length=args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
                     top_p=args.top_p, seed=args.seed, precision=args.precision)
     if args.experiment:
         if not args.out:
             raise ValueError("--experiment needs --out")
+        steered_feature = None if feature is None else feature_direction(dictionary, feature, feature_sign)
         report = run_steering(model, unit, sign, args.out, n=args.n or default_of(run_steering, "n"),
                               strength=args.strength, data_dir=args.data_dir, model_name=str(args.model),
-                              quiet=args.quiet, direction=direction, **sampling)
+                              quiet=args.quiet, direction=direction, feature=steered_feature, **sampling)
         print(f"{format_steering_summary(report)}; {args.out}/steering.md")
         return
     n = args.n or default_of(generate, "n")

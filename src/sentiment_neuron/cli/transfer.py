@@ -21,7 +21,7 @@ from ..transfer.classify import FORMATS, read_texts, write_multilabel_prediction
     write_predictions
 from ..transfer.topn import DEFAULT_TOP_N
 from ..transfer.features import featurize, featurize_many
-from .arguments import MODEL_HELP, common_arguments, default_of, encoding, encoding_arguments, \
+from .arguments import DICTIONARY_HELP, MODEL_HELP, common_arguments, dictionary_of, default_of, encoding, encoding_arguments, \
     precision_argument, some_texts, task_arguments, task_from_args, validation_size_argument
 
 
@@ -61,6 +61,8 @@ def add_transfer(sub) -> None:
     p.add_argument("--top-n", type=_int_list, metavar="N,N,...",
                    help="also refit the probe on the N units of largest |weight| for each N, e.g. "
                         f"{','.join(map(str, DEFAULT_TOP_N))} (OUT/probe_variants.md)")
+    p.add_argument("--dictionary", metavar="DIR", help=DICTIONARY_HELP + ": its sentiment feature (the feature whose "
+                   "one-feature logistic regression is best on validation) beside the unit and the direction")
     common_arguments(p)
     p.set_defaults(func=_run_transfer)
 
@@ -146,15 +148,17 @@ def _run_featurize(args: argparse.Namespace) -> None:
 def _run_transfer(args: argparse.Namespace) -> None:
     task = task_from_args(args)
     compare = tuple(s for s in args.compare.split(",") if s.strip())
+    model = load_model(args.model, device=args.device)
+    dictionary = dictionary_of(args, model.hidden_size)
     if args.hybrid or args.top_n:
         result, variants = run_transfer_with_variants(
-            load_model(args.model, device=args.device), task, args.out, args.features, compare, args.hybrid, args.top_n,
-            model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
+            model, task, args.out, args.features, compare, args.hybrid, args.top_n, model_name=str(args.model),
+            seed=args.seed, quiet=args.quiet, precision=args.precision, dictionary=dictionary)
         print(format_transfer_summary(result.report) + "\n\n" + variants_markdown(variants))
         print(f"report: {Path(args.out) / 'report.md'}, {Path(args.out) / 'probe_variants.md'}")
         return
-    result = run_transfer(load_model(args.model, device=args.device), task, args.out, args.features, compare,
-                          model_name=str(args.model), seed=args.seed, quiet=args.quiet, precision=args.precision)
+    result = run_transfer(model, task, args.out, args.features, compare, model_name=str(args.model), seed=args.seed,
+                          quiet=args.quiet, precision=args.precision, dictionary=dictionary)
     print(format_transfer_summary(result.report))
     print(f"report: {Path(args.out) / 'report.md'}")
 

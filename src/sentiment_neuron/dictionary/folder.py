@@ -64,6 +64,17 @@ class Dictionary:
             raise ValueError(f"feature {feature!r} out of range: the dictionary has {n} features (0..{n - 1})")
         return feature
 
+    def check_model(self, hidden_size: int, reference: dict | None = None) -> None:
+        """Raise ValueError unless this dictionary reads states of `hidden_size` units and, where both
+        digests are known, of the model `reference` ({"name", "sha256"}, `classifier.folder.model_reference`)."""
+        if self.sae.config.input_size != hidden_size:
+            raise ValueError(f"the dictionary reads states of {self.sae.config.input_size} units, the model has "
+                             f"{hidden_size}: train a dictionary on this model")
+        ours, theirs = (self.model or {}).get("sha256"), (reference or {}).get("sha256")
+        if ours and theirs and ours != theirs:
+            raise ValueError(f"the dictionary was trained on {self.model.get('name')}'s states (weights sha256 "
+                             f"{ours[:12]}...), not on {reference.get('name')}'s ({theirs[:12]}...)")
+
     def label(self, feature: int) -> str:
         """The feature's label from features.json, or "" when not explained."""
         features = (self.explained or {}).get("features") or []

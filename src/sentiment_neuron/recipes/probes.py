@@ -33,7 +33,8 @@ VARIANTS_FILE = "probe_variants"
 def run_transfer_with_variants(model: ByteLM, task: Task, out: str | Path, features: str | None = None,
                                compare: tuple[str, ...] = COMPARED_FEATURES, hybrid: bool = True,
                                top_n: Sequence[int] | None = None, model_name: str = "", seed: int = 0,
-                               quiet: bool = False, precision: str = DEFAULT_PRECISION) -> tuple[TransferResult, dict]:
+                               quiet: bool = False, precision: str = DEFAULT_PRECISION,
+                               dictionary=None) -> tuple[TransferResult, dict]:
     """`run_transfer`, then the hybrid and/or top-n variants on the same features.
 
     Returns:
@@ -48,7 +49,7 @@ def run_transfer_with_variants(model: ByteLM, task: Task, out: str | Path, featu
     specs = list(dict.fromkeys([main, *(spec_name(parse_spec(s)) for s in compare)]))
     X_all = featurize_task(model, task, specs, quiet, precision)
     result = run_transfer(model, task, out, main, compare, model_name=model_name, seed=seed, quiet=quiet,
-                          X=X_all, precision=precision)
+                          X=X_all, precision=precision, dictionary=dictionary)
     X = {part: X_all[part][main] for part in PARTS}
     y = {part: getattr(task, part).labels for part in PARTS}
     variants = {"task": task.name, "features": main,

@@ -48,6 +48,8 @@ __all__ = [
 
 CONDITIONS = ("control", "positive", "negative")
 DIRECTION_CONDITIONS = ("direction positive", "direction negative")
+ARMS = ("direction", "feature")  # steering by adding a vector: the sentiment direction, a dictionary feature's
+_READOUT = {"direction": "direction (logit)", "feature": "decoder direction (projection)"}
 N_EXAMPLES = 4  # example texts per condition in the report, and texts per heatmap
 
 
@@ -127,6 +129,7 @@ def run_steering(
     quiet: bool = False,
     precision: str = DEFAULT_PRECISION,
     direction: SentimentDirection | None = None,
+    feature: SentimentDirection | None = None,
 ) -> dict:
     """Steer generation with a unit (and a direction) and let an independent classifier judge the result.
 
@@ -157,7 +160,10 @@ def run_steering(
         model_name: recorded in the report (e.g. the model folder).
         direction: a sentiment direction of the hidden state (its ``vector``, (H,),
             larger = positive): adds the conditions "direction positive" and "direction
-            negative" (amount +-strength x its scale, by the same rule) and report["direction"] with its own and the unit-vs-direction McNemar tests.
+            negative" (amount +-strength x its scale, by the same rule) and report["direction"] with its own and the
+            unit-vs-direction McNemar tests.
+        feature: a dictionary feature's decoder direction oriented toward positive
+            (`dictionary.sentiment.feature_direction`): the same, as "feature positive/negative" and report["feature"].
         Other arguments: as `inspect.sampling.generate`.
 
     Returns:
@@ -193,9 +199,9 @@ def run_steering(
         steer = steering_toward(model, (unit, sign), condition, strength, scale=scale)
         values[condition] = steer.value
         gens[condition] = generate(model, steer=steer, desc=condition, **sampling)
-    direction_report = None
-    if direction is not None:
-        direction_report = _steer_direction(model, direction, gens, values, strength, sampling, reference)
+    added = {arm: d for arm, d in (("direction", direction), ("feature", feature)) if d is not None}
+    arms = {arm: _steer_direction(model, d, gens, values, strength, sampling, reference, arm)
+            for arm, d in added.items()}
     conds = list(gens)
     texts = [t for c in conds for t in gens[c].texts]
     p_positive = judge.predict_proba(texts)[:, column].reshape(len(conds), n)
@@ -207,15 +213,16 @@ def run_steering(
                               None if direction_reread is None else direction_reread[k])
                   for k, c in enumerate(conds)}
     files = _write_samples(out, gens, values, p_positive, reread)
-    if direction_report is not None:
-        judged = {c: p_positive[k] > 0.5 for k, c in enumerate(conds)}
-        direction_report["paired_test"] = paired_test(judged["direction positive"], judged["direction negative"])
-        direction_report["unit_vs_direction"] = unit_vs_direction(judged)
+    judged = {c: p_positive[k] > 0.5 for k, c in enumerate(conds)}
+    for arm, arm_report in arms.items():
+        arm_report["paired_test"] = paired_test(judged[f"{arm} positive"], judged[f"{arm} negative"])
+        arm_report[f"unit_vs_{arm}"] = unit_vs_direction(judged, arm)
         html_path, png_path = write_heatmaps(
-            model, [prime + t for c in DIRECTION_CONDITIONS for t in gens[c].texts[:2]],
-            Projection(*direction.readout(), f"{direction.method} direction (logit)"), out / "heatmap_direction",
-            title="Direction-steered samples (2 positive, then 2 negative) re-read unsteered", precision=precision)
-        files["heatmap_direction"] = [html_path.name, png_path.name]
+            model, [prime + t for c in (f"{arm} positive", f"{arm} negative") for t in gens[c].texts[:2]],
+            Projection(*added[arm].readout(), f"{added[arm].method} " + _READOUT[arm]), out / f"heatmap_{arm}",
+            title=f"{arm.capitalize()}-steered samples (2 positive, then 2 negative) re-read unsteered",
+            precision=precision)
+        files[f"heatmap_{arm}"] = [html_path.name, png_path.name]
     for condition in CONDITIONS:
         html_path, png_path = write_heatmaps(
             model, [prime + t for t in gens[condition].texts[:N_EXAMPLES]], unit, out / f"heatmap_{condition}",
@@ -233,7 +240,7 @@ def run_steering(
         "conditions": conditions,
         "paired_test": paired_test(p_positive[CONDITIONS.index("positive")] > 0.5,
                                    p_positive[CONDITIONS.index("negative")] > 0.5),
-        "direction": direction_report,
+        "direction": arms.get("direction"), "feature": arms.get("feature"),
         "files": {**files, "report": "steering.md"},
         "model": model_name, "seconds": round(time.time() - start, 1), "seed": seed, "precision": precision,
         "versions": library_versions(),
@@ -244,20 +251,22 @@ def run_steering(
 
 
 def _steer_direction(model: ByteLM, direction: SentimentDirection, gens: dict, values: dict, strength: float,
-                     sampling: dict, reference) -> dict:
-    """Add the direction's two conditions to `gens` and `values`; returns its part of the report."""
+                     sampling: dict, reference, arm: str = "direction") -> dict:
+    """Add the arm's two conditions ("ARM positive", "ARM negative") to `gens` and `values`; returns its
+    part of the report."""
     scale = steering_scale(model, direction, reference)
-    for condition in DIRECTION_CONDITIONS:
+    for condition in (f"{arm} positive", f"{arm} negative"):
         steer = steering_toward(model, direction, condition.split()[1], strength, scale=scale)
         values[condition] = steer.amount
         gens[condition] = generate(model, steer=steer, desc=condition, **{**sampling, "return_trajectory_of": None})
     return {"method": direction.method, "scale": scale, "test_accuracy": direction.test_accuracy}
 
 
-def unit_vs_direction(judged: dict[str, np.ndarray]) -> dict:
-    """Exact McNemar test of "the direction steers the judge more often than the unit".
+def unit_vs_direction(judged: dict[str, np.ndarray], arm: str = "direction") -> dict:
+    """Exact McNemar test of "the direction (arm "direction") or the feature ("feature") steers the judge more
+    often than the unit"; the keys below say "direction" for arm "direction", "feature" for "feature".
 
-    Pairs sample k of "positive" with sample k of "direction positive" (same seed),
+    Pairs sample k of "positive" with sample k of "ARM positive" (same seed),
     and likewise for negative: 2n pairs. A pair's success is the judge reading the
     class steered for (P(positive) > 0.5 when steered positive, < 0.5 when negative).
 
@@ -269,11 +278,10 @@ def unit_vs_direction(judged: dict[str, np.ndarray]) -> dict:
         "p_value": exact two-sided binomial test of b in b + c at 1/2 (1.0 when b + c = 0)}.
     """
     unit = np.concatenate([judged["positive"], ~judged["negative"]])
-    direction = np.concatenate([judged["direction positive"], ~judged["direction negative"]])
-    test = paired_test(unit, direction)
-    return {"unit_only": test["positive_only"], "direction_only": test["negative_only"],
-            "unit_success": float(unit.mean()), "direction_success": float(direction.mean()),
-            "p_value": test["p_value"]}
+    other = np.concatenate([judged[f"{arm} positive"], ~judged[f"{arm} negative"]])
+    test = paired_test(unit, other)
+    return {"unit_only": test["positive_only"], f"{arm}_only": test["negative_only"],
+            "unit_success": float(unit.mean()), f"{arm}_success": float(other.mean()), "p_value": test["p_value"]}
 
 
 def _class_columns(judge, labels: np.ndarray) -> np.ndarray:
@@ -306,17 +314,18 @@ def format_steering_table(report: dict) -> str:
     return format_table(header + (["direction (re-read)"] if with_direction else []), rows)
 
 
-def _direction_sentences(report: dict) -> str:
-    """The direction's paired test and the unit-vs-direction test in two sentences ("" without a direction)."""
-    d = report.get("direction")
+def _direction_sentences(report: dict, arm: str = "direction") -> str:
+    """An arm's (the direction's or the feature's) paired test and its test against the unit in two sentences
+    ("" without that arm)."""
+    d = report.get(arm)
     if not d:
         return ""
-    test, versus = d["paired_test"], d["unit_vs_direction"]
-    return (f"direction ({d['method']}, scale {d['scale']:.4f}): positive only {test['positive_only']}, negative "
+    test, versus = d["paired_test"], d[f"unit_vs_{arm}"]
+    return (f"{arm} ({d['method']}, scale {d['scale']:.4f}): positive only {test['positive_only']}, negative "
             f"only {test['negative_only']}, exact McNemar p = {test['p_value']:.2g}\n"
-            f"unit vs direction (steered-for class read by the judge): unit {pct(versus['unit_success'])}, "
-            f"direction {pct(versus['direction_success'])}; unit only {versus['unit_only']}, direction only "
-            f"{versus['direction_only']}, exact McNemar p = {versus['p_value']:.2g}")
+            f"unit vs {arm} (steered-for class read by the judge): unit {pct(versus['unit_success'])}, "
+            f"{arm} {pct(versus[f'{arm}_success'])}; unit only {versus['unit_only']}, {arm} only "
+            f"{versus[f'{arm}_only']}, exact McNemar p = {versus['p_value']:.2g}")
 
 
 def format_steering_summary(report: dict) -> str:
@@ -327,7 +336,7 @@ def format_steering_summary(report: dict) -> str:
             f"exact McNemar p = {test['p_value']:.2g}\n"
             f"unit {report['unit']} (sign {report['sign']:+d}), scale {report['scale']:.4f}; judge: SST-2 test "
             f"accuracy {100 * report['judge']['sst2_test_accuracy']:.1f}%"
-            + ("\n" + _direction_sentences(report) if report.get("direction") else ""))
+            + "".join("\n" + _direction_sentences(report, arm) for arm in ARMS if report.get(arm)))
 
 
 def _paired_sentence(test: dict) -> str:
@@ -362,8 +371,13 @@ def steering_markdown(report: dict) -> str:
                   "of |h . v| in the control samples) times the unit vector v added to the hidden state after "
                   "the prime and after every byte (activation addition, Turner et al. 2023).\n",
                   "```", _direction_sentences(report), "```\n"]
+    if report.get("feature"):
+        d = report["feature"]
+        lines += [f"Dictionary {d['method']} (its one-feature test accuracy {pct(d['test_accuracy'])}): its decoder "
+                  f"direction added the same way, {s['strength']} x its scale {d['scale']:.4f}.\n",
+                  "```", _direction_sentences(report, "feature"), "```\n"]
     for condition in report["conditions"]:
-        files = report["files"].get(f"heatmap_{condition}") or report["files"]["heatmap_direction"]
+        files = report["files"].get(f"heatmap_{condition}") or report["files"][f"heatmap_{condition.split()[0]}"]
         lines += [f"## {condition} (first {N_EXAMPLES} samples)\n",
                   f"Heatmap, re-read unsteered: [{files[0]}]({files[0]}), [{files[1]}]({files[1]})\n",
                   "| P(positive) | text |", "| ---: | --- |"]

@@ -20,6 +20,8 @@ from ..transfer.direction import best_direction, find_sentiment_directions
 from ..transfer.probe import L1Probe, SentimentUnit, find_sentiment_unit
 from ..transfer.result import TransferResult
 from ..classifier import SentimentClassifier, model_reference, save_classifier
+from ..dictionary.folder import Dictionary
+from ..dictionary.sentiment import feature_activations, find_sentiment_feature
 from ..report.runinfo import library_versions
 from ..report.figures import plot_unit_histogram
 from ..report.markdown import comparison_table
@@ -39,6 +41,7 @@ def run_transfer(
     extremes_k: int = 5,
     X: dict[str, dict[str, np.ndarray]] | None = None,
     precision: str = DEFAULT_PRECISION,
+    dictionary: Dictionary | None = None,
 ) -> TransferResult:
     """Fit the L1 probe on `features` (default: the model's) and find the sentiment unit.
 
@@ -54,6 +57,9 @@ def run_transfer(
 
     `X`: features already computed (`featurize_task`) holding every spec used;
     None computes them. `precision`: "auto", "fp32" or "bf16" (recorded in the report).
+    `dictionary`: a sparse dictionary of the model's states (`dictionary.folder`): its sentiment feature
+    (`dictionary.sentiment.find_sentiment_feature`) goes beside the unit and the direction
+    (report["sentiment_feature"], out/sentiment_feature_hist.png).
 
     Returns:
         The TransferResult (its ``report`` is report.json's dict), as `transfer.result.load_transfer`
@@ -86,6 +92,8 @@ def run_transfer(
         plot_unit_histogram(directions[chosen].project(X["test"][main]), y["test"], task.test.label_names,
                             f"{chosen} direction", out / "sentiment_direction_hist.png",
                             title=f"{task.name} test: the {chosen} direction ({main})")
+    feature = None if dictionary is None else sentiment_feature(model, dictionary, task, parse_spec(main)[1], out,
+                                                                    precision, seed)
     extremes = unit_extremes(X["test"][main][:, unit.unit], task.test, unit.sign, k=extremes_k)
     _extremes_heatmap(model, extremes, task.test, unit, parse_spec(main)[0], out / "extremes",
                       f"{task.name} test", precision)
@@ -97,6 +105,7 @@ def run_transfer(
         "top_units": main_probe.top_units(10),
         "sentiment_unit": unit.to_dict(),
         "sentiment_direction": chosen,
+        "sentiment_feature": feature,
         "direction_histogram": "sentiment_direction_hist.png" if chosen else None,
         "c_sweep": main_probe.sweep_,
         "feature_comparison": comparison,
@@ -111,6 +120,27 @@ def run_transfer(
     result = TransferResult(report, main_probe, out, directions)
     save_classifier(SentimentClassifier("probe", transfer=result, model=model_reference(model_name)), out)
     return result
+
+
+def sentiment_feature(model: ByteLM, dictionary: Dictionary, task: Task, pooling: str, out: Path, precision: str,
+                      seed: int = 0) -> dict:
+    """The dictionary's sentiment feature on `task` (pooled as the model's features; "last": mean) and its
+    histogram by class (out/sentiment_feature_hist.png): {"feature", "sign", accuracies, "label", "pooling",
+    "state", "dictionary": its model reference and size}."""
+    pooling = pooling if pooling in ("mean", "max") else "mean"
+    F = {part: feature_activations(model, dictionary, getattr(task, part).texts, pooling, precision=precision)
+         for part in PARTS}
+    y = {part: getattr(task, part).labels for part in PARTS}
+    best = find_sentiment_feature(F["train"], y["train"], F["validation"], y["validation"], F["test"], y["test"],
+                                  seed=seed)
+    label = dictionary.label(best.unit)
+    plot_unit_histogram(F["test"][:, best.unit], y["test"], task.test.label_names, f"feature {best.unit}",
+                        out / "sentiment_feature_hist.png",
+                        title=f"{task.name} test: dictionary feature {best.unit} {label!r} ({dictionary.state}-{pooling})")
+    fields = {k: v for k, v in best.to_dict().items() if k != "unit"}
+    return {"feature": best.unit, **fields, "label": label, "pooling": pooling, "state": dictionary.state,
+            "n_features": dictionary.n_features, "dictionary_model": dictionary.model,
+            "histogram": "sentiment_feature_hist.png"}
 
 
 def _directions(probe: L1Probe, X: dict, y: dict, spec: str, seed: int) -> dict:
@@ -129,6 +159,10 @@ def format_transfer_summary(report: dict) -> str:
         chosen = " (chosen on validation)" if method == report.get("sentiment_direction") else ""
         lines += (f"\nsentiment direction, {method}{chosen}: test accuracy alone "
                   f"{100 * direction['test_accuracy']:.1f}%")
+    feature = report.get("sentiment_feature")
+    if feature:
+        lines += (f"\nsentiment feature of the dictionary: {feature['feature']} {feature['label']!r} "
+                  f"(sign {feature['sign']:+d}), test accuracy alone {100 * feature['test_accuracy']:.1f}%")
     return lines
 
 

@@ -82,6 +82,10 @@ def _direction_rows(report: dict) -> str:
         chosen = ", chosen on validation" if method == report.get("sentiment_direction") else ""
         rows.append(f"| sentiment direction ({method}{chosen}) alone, test accuracy | "
                     f"{100 * direction['test_accuracy']:.1f}% |")
+    feature = report.get("sentiment_feature")
+    if feature:
+        rows.append(f"| sentiment feature of the dictionary: {feature['feature']} {md_cell(repr(feature['label']))} "
+                    f"(sign {feature['sign']:+d}) alone, test accuracy | {100 * feature['test_accuracy']:.1f}% |")
     return "\n".join(rows) + ("\n" if rows else "")
 
 
