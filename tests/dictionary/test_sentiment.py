@@ -53,3 +53,11 @@ def test_feature_direction(trained):
     assert np.linalg.norm(direction.vector) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         feature_direction(dictionary, 64)
+
+
+def test_states_from_the_same_pass_are_the_features(model, trained, texts):
+    from sentiment_neuron.transfer.features import featurize
+
+    for pooling in ("mean", "max"):
+        _, states = feature_activations(model, trained[0], texts[:9], pooling, precision="fp32", return_states=True)
+        assert np.allclose(states, featurize(model, texts[:9], "hidden", pooling, precision="fp32"), atol=1e-5)

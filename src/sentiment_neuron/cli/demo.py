@@ -27,6 +27,8 @@ def add_demo(sub) -> None:
     p.add_argument("--imdb-train", type=int, default=imdb_train,
                    help=f"IMDB training reviews for the probe (default: {imdb_train})")
     p.add_argument("--imdb-test", type=int, default=imdb_test, help=f"IMDB test reviews (default: {imdb_test})")
+    p.add_argument("--dictionary", metavar="DIR", help="a dictionary folder of the model's states (`sentiment-neuron "
+                   "dictionary`): its sentiment feature joins the table")
     precision_argument(p)
     common_arguments(p)
     p.set_defaults(func=_run_demo)
@@ -35,7 +37,7 @@ def add_demo(sub) -> None:
 def _run_demo(args: argparse.Namespace) -> None:
     run_demo(args.out, args.model, args.imdb_train, args.imdb_test, args.data_dir, args.seed, args.quiet,
              args.precision, pretrain_minutes=args.pretrain_minutes, hidden_size=args.hidden_size,
-             device=args.device)
+             device=args.device, dictionary=args.dictionary)
 
 
 def add_results(sub) -> None:

@@ -7,7 +7,10 @@ from ..dictionary.train import DictionaryTrainConfig
 from ..models.io import load_model
 from ..models.pretrained import resolve_model
 from ..recipes.dictionary import DEFAULT_EXPLAIN_TEXTS, run_dictionary
-from .arguments import MODEL_HELP, common_arguments, dataclass_defaults, precision_argument
+from ..recipes.feature_study import feature_study_markdown, run_feature_study
+from .arguments import (
+    DICTIONARY_HELP, MODEL_HELP, common_arguments, dataclass_defaults, default_of, dictionary_of, precision_argument,
+)
 from .pretraining import _source_arguments, _source_texts
 
 DEFAULT_SOURCE = ["imdb:unsup"]
@@ -69,3 +72,32 @@ def _run_dictionary(args: argparse.Namespace) -> None:
           f"{s['bpc_spliced']:.3f} spliced (mean-ablated {s['bpc_mean_ablated']:.3f})")
     live = len(dictionary.explained["features"])
     print(f"{args.out}/features.html: the feature browser ({live} live features)")
+
+
+def add_feature_study(sub) -> None:
+    p = sub.add_parser(
+        "feature-study", help="is there a sentiment feature where there is no sentiment unit? (SST-2, IMDB)",
+        description="On binary SST and the demo's IMDB split: the L1 probe on all units, the best unit, the "
+                    "dictionary's best feature, the sentiment direction and TF-IDF, with every label and with 10, "
+                    "30, 100 and 1,000; then the steering experiment by the unit, the direction and the feature. "
+                    "Writes OUT/feature_study.json, feature_study.md, learning_curves.png and OUT/steering/.")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
+    p.add_argument("--dictionary", required=True, metavar="DIR", help=DICTIONARY_HELP)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--draws", type=int, default=default_of(run_feature_study, "draws"),
+                   help="draws per label budget (default: %(default)s)")
+    p.add_argument("--steering-n", type=int, default=default_of(run_feature_study, "steering_n"),
+                   help="samples per steering condition (default: %(default)s)")
+    precision_argument(p)
+    common_arguments(p)
+    p.set_defaults(func=_run_feature_study)
+
+
+def _run_feature_study(args: argparse.Namespace) -> None:
+    model = load_model(resolve_model(args.model), device=args.device)
+    dictionary = dictionary_of(args, model.hidden_size)
+    result = run_feature_study(model, dictionary, args.out, str(args.model), draws=args.draws,
+                               steering_n=args.steering_n, data_dir=args.data_dir, seed=args.seed,
+                               precision=args.precision, quiet=args.quiet)
+    print(feature_study_markdown(result))
+    print(f"{args.out}/feature_study.md, feature_study.json, learning_curves.png")

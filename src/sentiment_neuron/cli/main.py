@@ -34,6 +34,7 @@ EPILOG = """examples:
   sentiment-neuron cross-domain --model runs/lm --datasets sst2,imdb --max-train 2000 --max-test 2000 --out runs/cross
   sentiment-neuron word-vectors --model runs/lm --transfer runs/sst2 --dataset sst2 --query good --context "not good at all" --out runs/words
   sentiment-neuron dictionary --model mlstm-reviews-512 --dataset imdb:unsup --out runs/dictionary
+  sentiment-neuron feature-study --model mlstm-reviews-512 --dictionary runs/dictionary --out runs/feature-study
   sentiment-neuron serve --model runs/lm --classifier runs/sst2 --device cuda --port 8000
   sentiment-neuron import-openai generating-reviews-discovering-sentiment/model --out models/openai --dtype bf16
   sentiment-neuron import-nvidia ama_sst.pt --out models/nvidia-sst    (its classifier: models/nvidia-sst/transfer)
@@ -50,7 +51,7 @@ COMMANDS = (
     transfer.add_featurize, transfer.add_transfer, transfer.add_classify,
     inspect.add_heatmap, inspect.add_generate,
     transfer.add_data_efficiency, transfer.add_cross_domain, finetune.add_finetune,
-    inspect.add_word_vectors, dictionary.add_dictionary,
+    inspect.add_word_vectors, dictionary.add_dictionary, dictionary.add_feature_study,
     serving.add_serve,
     importing.add_import_openai, importing.add_import_nvidia, importing.add_download, importing.add_info,
 )

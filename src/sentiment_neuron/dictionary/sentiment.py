@@ -37,12 +37,15 @@ SHORTLIST = 32  # features ranked by scikit-learn after the batched screen
 
 @torch.no_grad()
 def feature_activations(model: ByteLM, dictionary: Dictionary, texts: Sequence[str], pooling: str = "mean",
-                        max_bytes: int | None = None, precision: str = DEFAULT_PRECISION) -> np.ndarray:
+                        max_bytes: int | None = None, precision: str = DEFAULT_PRECISION,
+                        return_states: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pooled feature activations of `texts`: float32 (N, F), rows in input order.
 
     Args:
         pooling: "mean" (over every byte the model reads, pads included, as `featurize`) or "max".
         max_bytes: bytes read per text (None: all, as featurization).
+        return_states: also return the states the dictionary reads, pooled the same way (N, H) float32
+            (from the same pass: `featurize`'s features, up to float rounding), so a study needs one pass.
 
     Raises:
         ValueError: an unknown pooling, or no texts.
@@ -53,17 +56,21 @@ def feature_activations(model: ByteLM, dictionary: Dictionary, texts: Sequence[s
         raise ValueError("no texts to read feature activations from")
     sae = dictionary.sae
     out = torch.zeros(len(texts), dictionary.n_features)
+    states = torch.full((len(texts), sae.config.input_size), 0.0 if pooling == "mean" else float("-inf"))
     lengths = torch.zeros(len(texts))
+    reduce = "sum" if pooling == "mean" else "amax"
     for block in iter_state_blocks(model, texts, dictionary.state, max_bytes=max_bytes, precision=precision):
         values, indices = sae.encode_sparse(block.states.to(sae.w_dec.device))
         rows = block.text_ids[:, None].expand_as(indices).reshape(-1)
         flat = rows * dictionary.n_features + indices.cpu().reshape(-1)
-        reduce = "sum" if pooling == "mean" else "amax"
         out.view(-1).scatter_reduce_(0, flat, values.cpu().reshape(-1), reduce=reduce)
+        if return_states:
+            states.scatter_reduce_(0, block.text_ids[:, None].expand_as(block.states), block.states, reduce=reduce)
         lengths += torch.bincount(block.text_ids, minlength=len(texts)).float()
     if pooling == "mean":
         out /= lengths.clamp_min(1)[:, None]
-    return out.numpy()
+        states /= lengths.clamp_min(1)[:, None]
+    return (out.numpy(), states.numpy()) if return_states else out.numpy()
 
 
 def find_sentiment_feature(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,

@@ -32,6 +32,8 @@ from ..training.config import TrainConfig
 from ..training.pretrain import pretrain
 from ..transfer.baseline import tfidf_test_accuracy
 from ..transfer.result import TransferResult
+from ..classifier.folder import model_reference
+from ..dictionary.folder import load_dictionary
 from .transfer import run_transfer
 
 STEER_PRIME = "This movie"
@@ -50,6 +52,7 @@ def run_demo(
     pretrain_minutes: float | None = None,
     hidden_size: int = DEFAULT_HIDDEN_SIZE,
     device: str | torch.device = "cpu",
+    dictionary: str | Path | None = None,
 ) -> dict:
     """Run the demo; returns the summary written to out/summary.json.
 
@@ -60,6 +63,8 @@ def run_demo(
             reviews for this long first, into out/lm (the from-scratch demo).
         precision: "auto" (bf16 where the CPU or GPU computes it natively, else fp32), "fp32" or "bf16".
         device: where the shipped or given model runs (the from-scratch model trains where `pretrain` puts it).
+        dictionary: a dictionary folder of the model's states (`sentiment-neuron dictionary`): its sentiment
+            feature joins the table (the transfer reports and summary.json too).
 
     Returns:
         {"lm": {...}, "tasks": {"sst2": {...}, "imdb": {...}}, "steering": {...},
@@ -76,6 +81,10 @@ def run_demo(
             f"{pretrain_minutes:g} minutes")
         lm, lm_summary = _pretrain(out / "lm", hidden_size, pretrain_minutes, data_dir, seed, quiet, precision)
     precision = lm_summary["precision"]
+    features = None
+    if dictionary is not None:
+        features = load_dictionary(dictionary, device=lm.device)
+        features.check_model(lm.hidden_size, model_reference(lm_summary["name"]))
     shipped = _model_classifier(model, device) if pretrain_minutes is None else None
     summary = {"lm": lm_summary, "tasks": {}}
     results = {}
@@ -84,7 +93,7 @@ def run_demo(
         say(f"[{k}/{steps}] transfer to {name}")
         task = load_task(name, data_dir, seed=seed, **limits)
         results[name] = run_transfer(lm, task, out / name, compare=(), model_name=lm_summary["name"], seed=seed,
-                                     quiet=quiet, precision=precision)
+                                     quiet=quiet, precision=precision, dictionary=features)
         summary["tasks"][name] = _task_summary(lm, task, results[name], out / name, seed, precision)
         summary["tasks"][name]["classifier"] = _classifier_score(shipped, lm, task, precision)
     say(f"[{steps}/{steps}] steering: {STEER_LENGTH}-byte samples, 2 each way, by the unit and by the direction")
@@ -142,6 +151,7 @@ def _task_summary(lm: ByteLM, task, result: TransferResult, folder: Path, seed: 
         "direction": None if direction is None else direction.method,
         "direction_test_accuracy": None if direction is None else direction.test_accuracy,
         "directions": {m: d.test_accuracy for m, d in result.directions.items()},
+        "sentiment_feature": report.get("sentiment_feature"),
         "tfidf_test_accuracy": tfidf_test_accuracy(task, seed),
         "report": str(folder / "report.md"), "histograms": histograms, "heatmaps": heatmaps,
     }
@@ -199,6 +209,7 @@ def demo_table(summary: dict) -> str:
     """The LM in a line, then one row per task: L1 probe, unit, direction, TF-IDF and the classifier shipped
     with the model (trained on these tasks' training splits; "-" where the model has none), test accuracies."""
     lm = summary["lm"]
+    with_feature = any(t.get("sentiment_feature") for t in summary["tasks"].values())
     rows = [
         [name, f"{t['n']['train']:,} / {t['n']['test']:,}", pct(t["test_accuracy"]),
          f"{t['nonzero_units']} / {lm['hidden_size']}", f"{pct(t['unit_test_accuracy'])} (#{t['sentiment_unit']})",
@@ -207,13 +218,19 @@ def demo_table(summary: dict) -> str:
          "-" if not t.get("classifier") else f"{pct(t['classifier']['test_accuracy'])} ({t['classifier']['head']})"]
         for name, t in summary["tasks"].items()
     ]
+    if with_feature:
+        for row, t in zip(rows, summary["tasks"].values()):
+            f = t.get("sentiment_feature")
+            row.insert(6, "-" if not f else f"{pct(f['test_accuracy'])} (#{f['feature']} {f['label']!r})")
     seen = f"{lm['bytes_seen'] / 1e6:.0f} M bytes" if lm.get("bytes_seen") else "? bytes"
     bpc = f"{lm['validation_bpc']:.3f}" if lm.get("validation_bpc") is not None else "?"
     header = (f"LM: {lm['name']} (mLSTM, {lm['hidden_size']} units, {seen}, validation BPC {bpc}); "
               f"features {next(iter(summary['tasks'].values()))['features']}, {lm['precision']}\n\n")
-    return header + format_table(
-        ["task", "train / test", "L1 probe (all units)", "nonzero units", "sentiment unit alone",
-         "sentiment direction alone", "TF-IDF + LR", "the model's classifier"], rows)
+    columns = ["task", "train / test", "L1 probe (all units)", "nonzero units", "sentiment unit alone",
+               "sentiment direction alone", "TF-IDF + LR", "the model's classifier"]
+    if with_feature:
+        columns.insert(6, "sentiment feature alone (dictionary)")
+    return header + format_table(columns, rows)
 
 
 def steering_text(steering: dict) -> str:
