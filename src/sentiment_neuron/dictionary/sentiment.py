@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION
@@ -38,7 +39,8 @@ SHORTLIST = 32  # features ranked by scikit-learn after the batched screen
 @torch.no_grad()
 def feature_activations(model: ByteLM, dictionary: Dictionary, texts: Sequence[str], pooling: str = "mean",
                         max_bytes: int | None = None, precision: str = DEFAULT_PRECISION,
-                        return_states: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                        return_states: bool = False, quiet: bool = True, desc: str = "features"
+                        ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pooled feature activations of `texts`: float32 (N, F), rows in input order.
 
     Args:
@@ -46,6 +48,7 @@ def feature_activations(model: ByteLM, dictionary: Dictionary, texts: Sequence[s
         max_bytes: bytes read per text (None: all, as featurization).
         return_states: also return the states the dictionary reads, pooled the same way (N, H) float32
             (from the same pass: `featurize`'s features, up to float rounding), so a study needs one pass.
+        quiet, desc: no progress bar / its label (texts read).
 
     Raises:
         ValueError: an unknown pooling, or no texts.
@@ -59,7 +62,9 @@ def feature_activations(model: ByteLM, dictionary: Dictionary, texts: Sequence[s
     states = torch.full((len(texts), sae.config.input_size), 0.0 if pooling == "mean" else float("-inf"))
     lengths = torch.zeros(len(texts))
     reduce = "sum" if pooling == "mean" else "amax"
+    bar = tqdm(total=len(texts), unit="text", disable=quiet, desc=desc, mininterval=1.0)
     for block in iter_state_blocks(model, texts, dictionary.state, max_bytes=max_bytes, precision=precision):
+        bar.update(len(block.data))
         values, indices = sae.encode_sparse(block.states.to(sae.w_dec.device))
         rows = block.text_ids[:, None].expand_as(indices).reshape(-1)
         flat = rows * dictionary.n_features + indices.cpu().reshape(-1)
@@ -67,6 +72,7 @@ def feature_activations(model: ByteLM, dictionary: Dictionary, texts: Sequence[s
         if return_states:
             states.scatter_reduce_(0, block.text_ids[:, None].expand_as(block.states), block.states, reduce=reduce)
         lengths += torch.bincount(block.text_ids, minlength=len(texts)).float()
+    bar.close()
     if pooling == "mean":
         out /= lengths.clamp_min(1)[:, None]
         states /= lengths.clamp_min(1)[:, None]

@@ -74,7 +74,7 @@ def run_feature_study(model: ByteLM, dictionary: Dictionary, out: str | Path, mo
         for part in PARTS:
             records = getattr(task, part)
             feats, states = feature_activations(model, dictionary, records.texts, precision=precision,
-                                                return_states=True)
+                                                return_states=True, quiet=quiet, desc=f"{name} {part}")
             data[part] = (states, feats, np.asarray(records.labels), records.texts)
         full = _measure(data, np.arange(len(data["train"][2])), seed)
         curves = {m: {"n": [], "mean": [], "std": []} for m in METHODS}

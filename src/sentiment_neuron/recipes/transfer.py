@@ -93,7 +93,7 @@ def run_transfer(
                             f"{chosen} direction", out / "sentiment_direction_hist.png",
                             title=f"{task.name} test: the {chosen} direction ({main})")
     feature = None if dictionary is None else sentiment_feature(model, dictionary, task, parse_spec(main)[1], out,
-                                                                    precision, seed)
+                                                                    precision, seed, quiet)
     extremes = unit_extremes(X["test"][main][:, unit.unit], task.test, unit.sign, k=extremes_k)
     _extremes_heatmap(model, extremes, task.test, unit, parse_spec(main)[0], out / "extremes",
                       f"{task.name} test", precision)
@@ -123,12 +123,13 @@ def run_transfer(
 
 
 def sentiment_feature(model: ByteLM, dictionary: Dictionary, task: Task, pooling: str, out: Path, precision: str,
-                      seed: int = 0) -> dict:
+                      seed: int = 0, quiet: bool = True) -> dict:
     """The dictionary's sentiment feature on `task` (pooled as the model's features; "last": mean) and its
     histogram by class (out/sentiment_feature_hist.png): {"feature", "sign", accuracies, "label", "pooling",
     "state", "dictionary": its model reference and size}."""
     pooling = pooling if pooling in ("mean", "max") else "mean"
-    F = {part: feature_activations(model, dictionary, getattr(task, part).texts, pooling, precision=precision)
+    F = {part: feature_activations(model, dictionary, getattr(task, part).texts, pooling, precision=precision,
+                                   quiet=quiet, desc=f"{task.name} {part} features")
          for part in PARTS}
     y = {part: getattr(task, part).labels for part in PARTS}
     best = find_sentiment_feature(F["train"], y["train"], F["validation"], y["validation"], F["test"], y["test"],
