@@ -8,6 +8,9 @@ import numpy as np
 from sentiment_neuron.models import ByteLM, ModelConfig
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+# a dictionary trained in seconds on a tiny model's states (tests/dictionary)
+SMALL_DICTIONARY = dict(n_features=64, k=4, batch_size=256, max_positions=6000, batch_texts=16, max_bytes=128,
+                        eval_texts=8, dead_after=2000)
 
 
 def tiny_model(hidden_size: int = 16, rnn: str = "mlstm", seed: int = 0) -> ByteLM:

@@ -1,12 +1,10 @@
 """A tiny model and a dictionary trained on its states over a slice of SST-2, shared by the room's tests."""
 import pytest
 
-from helpers import tiny_model
+from helpers import SMALL_DICTIONARY as SMALL, tiny_model
 from sentiment_neuron.dictionary.folder import Dictionary
 from sentiment_neuron.dictionary.train import DictionaryTrainConfig, train_dictionary
 
-SMALL = dict(n_features=64, k=4, batch_size=256, max_positions=6000, batch_texts=16, max_bytes=128, eval_texts=8,
-             dead_after=2000)
 
 
 @pytest.fixture(scope="module")

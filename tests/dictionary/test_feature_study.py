@@ -3,14 +3,18 @@ import json
 
 import numpy as np
 
+from sentiment_neuron.data.registry import load_dataset
 from sentiment_neuron.recipes.feature_study import METHODS, run_feature_study
+from sentiment_neuron.transfer.baseline import TfidfBaseline
 
 
 def test_the_study_measures_every_method_and_steers(model, trained, data_dir, tmp_path):
     dictionary = trained[0]
     tasks = {"sst2": {"max_train": 120, "max_test": 100}}
+    train = load_dataset("sst2", "train", data_dir).subset(np.arange(300))
+    judge = TfidfBaseline(Cs=(10.0,)).fit(train.texts, train.labels)
     result = run_feature_study(model, dictionary, tmp_path, "tiny", sizes=(10, 30), draws=2, steering_n=4,
-                               data_dir=data_dir, quiet=True, tasks=tasks)
+                               data_dir=data_dir, quiet=True, tasks=tasks, judge=judge)
     task = result["tasks"]["sst2"]
     assert task["n"]["train"] == 120 and task["n"]["test"] == 100
     for m in METHODS:

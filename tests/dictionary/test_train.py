@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import SMALL
+from helpers import SMALL_DICTIONARY as SMALL
 from sentiment_neuron.dictionary.activations import block_shuffle, iter_state_blocks
 from sentiment_neuron.dictionary.train import DictionaryTrainConfig, default_lr, train_dictionary
 from sentiment_neuron.models.encode import iter_chunks

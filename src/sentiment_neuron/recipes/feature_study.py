@@ -52,11 +52,12 @@ TASKS = {"sst2": {}, "imdb": {"max_train": 1000, "max_test": 1000, "validation_s
 
 def run_feature_study(model: ByteLM, dictionary: Dictionary, out: str | Path, model_name: str = "",
                       sizes=DEFAULT_SIZES, draws: int = 5, steering_n: int = 100, data_dir=None, seed: int = 0,
-                      precision: str = "fp32", quiet: bool = False, tasks: dict | None = None) -> dict:
+                      precision: str = "fp32", quiet: bool = False, tasks: dict | None = None, judge=None) -> dict:
     """The module docstring's study; returns what OUT/feature_study.json holds.
 
     `tasks`: {name: `data.tasks.load_task` limits} (default `TASKS`: SST-2 whole, the demo's IMDB split);
-    the steering experiment uses the first task's unit, direction and feature.
+    the steering experiment uses the first task's unit, direction and feature, judged by `judge` (default: TF-IDF
+    fitted on SST-2, `recipes.steering.fit_sst2_judge`).
 
     Returns:
         {"model", "dictionary", "protocol", "tasks": {task: {"n", "full": {method: test accuracy},
@@ -91,7 +92,7 @@ def run_feature_study(model: ByteLM, dictionary: Dictionary, out: str | Path, mo
                                  "chosen": full["chosen"], "curves": curves}
         steer_from = steer_from or (full, feature_result)
     result["steering"] = _steering(model, dictionary, *steer_from, out / "steering", steering_n, data_dir, seed,
-                                   precision, model_name, quiet)
+                                   precision, model_name, quiet, judge)
     _plot(result, out / "learning_curves.png")
     result["seconds"] = round(time.time() - start, 1)
     result["versions"] = library_versions()
@@ -123,13 +124,13 @@ def _measure(data: dict, picked: np.ndarray, seed: int) -> dict:
 
 
 def _steering(model, dictionary, chosen: dict, feature_result, out: Path, n: int, data_dir, seed: int,
-              precision: str, model_name: str, quiet: bool) -> dict:
+              precision: str, model_name: str, quiet: bool, judge) -> dict:
     c = chosen["chosen"]
     direction = chosen["directions"].get(c["direction"]) if c["direction"] else None
     feature = feature_direction(dictionary, c["feature"], c["feature_sign"], feature_result)
     report = run_steering(model, c["unit"], c["unit_sign"], out, n=n, data_dir=data_dir, seed=seed,
                           precision=precision, model_name=model_name, quiet=quiet, direction=direction,
-                          feature=feature)
+                          feature=feature, judge=judge)
     summary = {"n": n, "strength": report["settings"]["strength"], "judge_accuracy": report["judge"]["sst2_test_accuracy"],
                "unit": {"unit": report["unit"], "paired_test": report["paired_test"]}}
     for arm in ("direction", "feature"):
