@@ -9,11 +9,14 @@ from sentiment_neuron.dictionary.sentiment import FeatureReadout
 from sentiment_neuron.inspect.heatmap import text_char_values
 from sentiment_neuron.models import load_model
 
-from test_cli import sst, tiny_lm, write_csv  # noqa: F401 -- the module's fixtures and helper
+import test_cli
+from test_cli import write_csv
+
+sst, tiny_lm = test_cli.sst, test_cli.tiny_lm  # the command-line tests' fixtures: SST-2 and a tiny pretrained LM
 
 
 @pytest.fixture(scope="module")
-def dictionary_dir(tiny_lm, sst, tmp_path_factory):  # noqa: F811
+def dictionary_dir(tiny_lm, sst, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dictionary")
     corpus = folder / "corpus.txt"
     corpus.write_text("\n".join(sst.texts[:400]) + "\n")
@@ -25,7 +28,7 @@ def dictionary_dir(tiny_lm, sst, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def transfer_dir(tiny_lm, sst, dictionary_dir, tmp_path_factory):  # noqa: F811
+def transfer_dir(tiny_lm, sst, dictionary_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("transfer")
     files = [write_csv(folder / f"{n}.csv", sst, a, b) for n, a, b in
              [("train", 0, 300), ("validation", 300, 400), ("test", 400, 500)]]
@@ -47,7 +50,7 @@ def test_the_dictionary_folder(dictionary_dir, capsys):
     assert "fraction of variance unexplained" in (dictionary_dir / "report.md").read_text()
 
 
-def test_resume_with_a_larger_budget(dictionary_dir, tmp_path, tiny_lm, sst):  # noqa: F811
+def test_resume_with_a_larger_budget(dictionary_dir, tmp_path, tiny_lm, sst):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(sst.texts[:400]) + "\n")
     run = ["dictionary", "--model", str(tiny_lm), "--input", str(corpus), "--out", str(tmp_path / "d"),
@@ -93,7 +96,7 @@ def test_generate_steered_by_a_feature(tiny_lm, dictionary_dir, capsys):
     assert captured.out.count("The film") == 2 and "feature 5 direction" in captured.err
 
 
-def test_a_dictionary_of_another_model_is_refused(dictionary_dir, sst, tmp_path, capsys):  # noqa: F811
+def test_a_dictionary_of_another_model_is_refused(dictionary_dir, sst, tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(sst.texts[:50]) + "\n")
     assert main(["pretrain", "--input", str(corpus), "--hidden-size", "24", "--embed-size", "8", "--batch-size", "4",

@@ -211,8 +211,8 @@ def _run_heatmap(args: argparse.Namespace) -> None:
     dictionary, feature, feature_sign = _feature_of(args, model, result)
     if feature is not None:
         label = dictionary.label(feature)
-        unit, sign, state = FeatureReadout(dictionary, feature, f"feature {feature}" + (f" {label!r}" if label else "")), \
-            1, dictionary.state
+        name = f"feature {feature}" + (f" {label!r}" if label else "")
+        unit, sign, state = FeatureReadout(dictionary, feature, name), 1, dictionary.state
     negate = sign == -1 if args.negate is None else args.negate
     texts = args.text or list(itertools.islice(iter_texts(args.input, text_key=args.text_key, **encoding(args)),
                                                args.max_texts))

@@ -21,8 +21,8 @@ from ..transfer.classify import FORMATS, read_texts, write_multilabel_prediction
     write_predictions
 from ..transfer.topn import DEFAULT_TOP_N
 from ..transfer.features import featurize, featurize_many
-from .arguments import DICTIONARY_HELP, MODEL_HELP, common_arguments, dictionary_of, default_of, encoding, encoding_arguments, \
-    precision_argument, some_texts, task_arguments, task_from_args, validation_size_argument
+from .arguments import DICTIONARY_HELP, MODEL_HELP, common_arguments, dictionary_of, default_of, encoding, \
+    encoding_arguments, precision_argument, some_texts, task_arguments, task_from_args, validation_size_argument
 
 
 def _batch_size_argument(p: argparse.ArgumentParser) -> None:

@@ -58,7 +58,8 @@ def explain_features(model: ByteLM, dictionary: Dictionary, texts: Sequence[str]
         {"format", "format_version", "model", "state", "n_features", "n_texts", "positions",
          "sentiment_feature": None, "features": [{"index", "label", "label_support", "density",
          "mean_activation", "max_activation", "histogram": {"edges", "counts"}, "contexts": [{"text",
-         "values", "max", "peak" (the peak's character index), "source" (text index)}], "promotes": [[byte, logit]], "suppresses": [...]}]}, features in index
+         "values", "max", "peak" (the peak's character index), "source" (text index)}],
+         "promotes": [[byte, logit]], "suppresses": [...]}]}, features in index
         order, dead ones (never active here) left out.
 
     Raises:

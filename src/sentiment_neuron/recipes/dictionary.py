@@ -74,7 +74,8 @@ def dictionary_markdown(dictionary: Dictionary, doc: dict | None = None) -> str:
              format_table(["statistic", "value"], [
                  ["fraction of variance unexplained", f"{s['fvu']:.3f}"], ["mean L0", f"{s['l0']:.1f}"],
                  ["dead features", f"{s['dead']} ({s['dead_fraction']:.1%})"],
-                 [f"dense features (> {s['dense_density']:.0%} of positions)", f"{s['dense']} ({s['dense_fraction']:.1%})"],
+                 [f"dense features (> {s['dense_density']:.0%} of positions)",
+                  f"{s['dense']} ({s['dense_fraction']:.1%})"],
                  ["bits per byte", f"{s['bpc']:.3f}"],
                  ["bits per byte, reconstruction spliced in", f"{s['bpc_spliced']:.3f}"],
                  ["bits per byte, read-out only", "" if s.get("bpc_readout") is None else f"{s['bpc_readout']:.3f}"],

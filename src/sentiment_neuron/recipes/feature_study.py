@@ -80,7 +80,8 @@ def run_feature_study(model: ByteLM, dictionary: Dictionary, out: str | Path, mo
         full = _measure(data, np.arange(len(data["train"][2])), seed)
         curves = {m: {"n": [], "mean": [], "std": []} for m in METHODS}
         for n in tqdm([s for s in sizes if s < len(data["train"][2])], desc=f"{name} label budgets", disable=quiet):
-            runs = [_measure(data, picked, seed)["accuracy"] for picked in draw_indices(data["train"][2], n, draws, seed)]
+            runs = [_measure(data, picked, seed)["accuracy"]
+                    for picked in draw_indices(data["train"][2], n, draws, seed)]
             for m in METHODS:
                 values = np.array([r[m] for r in runs], float)
                 curves[m]["n"].append(int(n))
@@ -131,7 +132,8 @@ def _steering(model, dictionary, chosen: dict, feature_result, out: Path, n: int
     report = run_steering(model, c["unit"], c["unit_sign"], out, n=n, data_dir=data_dir, seed=seed,
                           precision=precision, model_name=model_name, quiet=quiet, direction=direction,
                           feature=feature, judge=judge)
-    summary = {"n": n, "strength": report["settings"]["strength"], "judge_accuracy": report["judge"]["sst2_test_accuracy"],
+    summary = {"n": n, "strength": report["settings"]["strength"],
+               "judge_accuracy": report["judge"]["sst2_test_accuracy"],
                "unit": {"unit": report["unit"], "paired_test": report["paired_test"]}}
     for arm in ("direction", "feature"):
         if report.get(arm):
@@ -176,8 +178,8 @@ def feature_study_markdown(result: dict) -> str:
                   f"{c['direction']}.", ""]
     s = result["steering"]
     rows = [[cond, pct(frac)] for cond, frac in s["fraction_positive"].items()]
-    lines += ["## Steering (judged positive by TF-IDF trained on SST-2)", "", format_table(["condition", "judged positive"],
-                                                                                          rows), ""]
+    lines += ["## Steering (judged positive by TF-IDF trained on SST-2)", "",
+              format_table(["condition", "judged positive"], rows), ""]
     for arm in ("unit", "direction", "feature"):
         if arm in s:
             t = s[arm]["paired_test"]

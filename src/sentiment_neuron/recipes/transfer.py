@@ -137,7 +137,8 @@ def sentiment_feature(model: ByteLM, dictionary: Dictionary, task: Task, pooling
     label = dictionary.label(best.unit)
     plot_unit_histogram(F["test"][:, best.unit], y["test"], task.test.label_names, f"feature {best.unit}",
                         out / "sentiment_feature_hist.png",
-                        title=f"{task.name} test: dictionary feature {best.unit} {label!r} ({dictionary.state}-{pooling})")
+                        title=f"{task.name} test: dictionary feature {best.unit} {label!r} "
+                              f"({dictionary.state}-{pooling})")
     fields = {k: v for k, v in best.to_dict().items() if k != "unit"}
     return {"feature": best.unit, **fields, "label": label, "pooling": pooling, "state": dictionary.state,
             "n_features": dictionary.n_features, "dictionary_model": dictionary.model,
