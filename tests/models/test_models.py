@@ -104,7 +104,7 @@ def test_load_errors_are_clear(tmp_path):
 
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="rnn"):
-        ModelConfig(rnn="transformer")  # not (yet) a recurrence of ours
+        ModelConfig(rnn="rwkv")  # not a model we build
     with pytest.raises(ValueError, match="unknown preprocessing option"):
         ModelConfig(preprocessing={"front_pad": "", "lowercase": True})
     with pytest.raises(ValueError, match="one layer"):

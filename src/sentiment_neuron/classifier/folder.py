@@ -186,6 +186,7 @@ def _load_finetuned(folder: Path, part: dict, device) -> Classifier:
         classifier.load_state_dict(load_weights(folder / WEIGHTS_FILE, str(device)), assign=True)
     except RuntimeError as err:
         raise FormatError(f"{folder / WEIGHTS_FILE}: weights do not match config.json: {err}") from None
+    classifier.encoder.tie_weights()  # assign=True gave each name its own tensor
     thresholds = part.get("thresholds")
     classifier.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     return classifier.eval()

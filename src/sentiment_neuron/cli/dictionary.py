@@ -68,8 +68,9 @@ def _run_dictionary(args: argparse.Namespace) -> None:
                                 resume=args.resume, quiet=args.quiet)
     s = dictionary.statistics
     print(f"{args.out}: {dictionary.n_features} features, k={dictionary.sae.config.k}: FVU {s['fvu']:.3f}, "
-          f"L0 {s['l0']:.1f}, dead {s['dead']}, dense {s['dense']}; bits per byte {s['bpc']:.3f} -> "
-          f"{s['bpc_spliced']:.3f} spliced (mean-ablated {s['bpc_mean_ablated']:.3f})")
+          f"L0 {s['l0']:.1f}, dead {s['dead']}, dense {s['dense']}; bits per byte {s['bpc']:.3f}"
+          + ("" if s["bpc_spliced"] is None else
+             f" -> {s['bpc_spliced']:.3f} spliced (mean-ablated {s['bpc_mean_ablated']:.3f})"))
     live = len(dictionary.explained["features"])
     print(f"{args.out}/features.html: the feature browser ({live} live features)")
 

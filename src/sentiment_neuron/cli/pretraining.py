@@ -111,10 +111,17 @@ def add_pretrain(sub) -> None:
     encoding_arguments(p)
     _preprocess_argument(p)
     p.add_argument("--out", required=True, help="run folder (the model is written here)")
-    p.add_argument("--rnn", choices=RNN_TYPES, help=f"recurrent cell (default: {m['rnn']})")
-    p.add_argument("--hidden-size", type=int, help=f"units H (default: {m['hidden_size']}; the paper: 4096)")
-    p.add_argument("--embed-size", type=int, help=f"byte embedding size (default: {m['embed_size']})")
-    p.add_argument("--num-layers", type=int, help=f"stacked layers, lstm and gru (default: {m['num_layers']})")
+    p.add_argument("--rnn", choices=RNN_TYPES, help=f"the model: a recurrent cell, or a byte-level decoder-only "
+                   f"Transformer (default: {m['rnn']})")
+    p.add_argument("--hidden-size", type=int, help=f"units H, a Transformer's width (default: {m['hidden_size']}; "
+                   "the paper: 4096)")
+    p.add_argument("--embed-size", type=int, help=f"byte embedding size (default: {m['embed_size']}; a "
+                   "Transformer's: its width, the embedding being tied to the output layer)")
+    p.add_argument("--num-layers", type=int, help=f"stacked layers: lstm, gru, transformer blocks "
+                   f"(default: {m['num_layers']})")
+    p.add_argument("--num-heads", type=int, help=f"a Transformer's attention heads (default: {m['num_heads']})")
+    p.add_argument("--attention-memory", type=int, help=f"cached bytes a Transformer attends to beyond its "
+                   f"window, carried across TBPTT windows (default: {m['attention_memory']})")
     p.add_argument("--batch-size", type=int,
                    help=f"global parallel streams per step, split across ranks (default: {t['batch_size']})")
     p.add_argument("--seq-len", type=int, help=f"TBPTT length in bytes (default: {t['seq_len']})")
@@ -206,6 +213,8 @@ def _run_pretrain(args: argparse.Namespace) -> None:
     # Only the flags given (None: not given; the defaults are the dataclasses'); on --resume the
     # library checks them against the checkpoint's settings and refuses any that disagree.
     model_config = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
+    if model_config.get("rnn") == "transformer":  # its byte embedding is tied to the output layer: the width
+        model_config.setdefault("embed_size", model_config.get("hidden_size", ModelConfig().hidden_size))
     if extra:  # the model reads text as it was trained on it, wherever it is used
         model_config["preprocessing"] = {**ModelConfig().preprocessing, **extra}
     train_config = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}

@@ -102,18 +102,20 @@ def spliced_bits_per_byte(model: ByteLM, sae: TopKSAE, texts: Sequence[str], sta
     mean_state = _mean_state(model, tokens, lengths, state, precision)
     was_training = model.training
     model.eval()
+    # a model whose carried state is not its hidden state (a Transformer's cache) cannot have it replaced
+    replacements = (("bpc", None), ("bpc_spliced", sae), ("bpc_mean_ablated", mean_state)) if model.steerable \
+        else (("bpc", None),)
     try:
-        nats = {name: _run(model, tokens, lengths, state, precision, replace)
-                for name, replace in (("bpc", None), ("bpc_spliced", sae), ("bpc_mean_ablated", mean_state))}
+        nats = {name: _run(model, tokens, lengths, state, precision, replace) for name, replace in replacements}
         if state == "hidden":
             nats["bpc_readout"] = _run(model, tokens, lengths, state, precision, None, readout=sae)
     finally:
         model.train(was_training)
     predicted = float((lengths - 1).sum())
-    out = {name: value / predicted / LN2 for name, value in nats.items()}
-    out.setdefault("bpc_readout", None)
-    gap = out["bpc_mean_ablated"] - out["bpc"]
-    out["loss_recovered"] = (out["bpc_mean_ablated"] - out["bpc_spliced"]) / gap if gap > 0 else None
+    out = {name: nats[name] / predicted / LN2 if name in nats else None
+           for name in ("bpc", "bpc_spliced", "bpc_mean_ablated", "bpc_readout")}
+    gap = None if out["bpc_mean_ablated"] is None else out["bpc_mean_ablated"] - out["bpc"]
+    out["loss_recovered"] = (out["bpc_mean_ablated"] - out["bpc_spliced"]) / gap if gap and gap > 0 else None
     out["bpc_bytes"] = int(predicted)
     return out
 

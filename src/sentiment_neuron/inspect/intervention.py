@@ -29,7 +29,7 @@ from ..models import ByteLM
 from .heatmap import Projection, unit_trajectories
 
 __all__ = [
-    "Steering", "DirectionSteering", "SCALE_PERCENTILE", "DIRECTIONS", "apply_steer", "check_steer", "top_hidden",
+    "Steering", "DirectionSteering", "SCALE_PERCENTILE", "DIRECTIONS", "apply_steer", "check_steer",
     "unit_scale", "projection_scale", "clamp_value", "check_clamp",
 ]
 
@@ -63,12 +63,6 @@ class DirectionSteering:
     amount: float
 
 
-def top_hidden(state) -> torch.Tensor:
-    """The top layer's hidden state (B, H): mLSTM h is (B, H), LSTM h is (layers, B, H)."""
-    h = state[0]
-    return h[-1] if h.dim() == 3 else h
-
-
 def apply_steer(state, steer: Steering | DirectionSteering | None):
     """The state with the top layer's h[:, unit] set to the value, or amount x vector added to the
     top layer's h (a new h tensor; c untouched)."""
@@ -84,7 +78,14 @@ def apply_steer(state, steer: Steering | DirectionSteering | None):
 
 
 def check_steer(model: ByteLM, steer):
-    """`steer` validated: a unit in range and a finite value, or an (H,) vector scaled to unit norm."""
+    """`steer` validated: a unit in range and a finite value, or an (H,) vector scaled to unit norm.
+
+    Raises:
+        ValueError: as said, or a model whose state is not steerable (`ByteLM.steerable`: a Transformer).
+    """
+    if not model.steerable:
+        raise ValueError(f"a {model.config.rnn} carries a key/value cache, not a hidden state to clamp or push: "
+                         "steering it is not supported yet")
     if isinstance(steer, DirectionSteering):
         vector = np.asarray(steer.vector, np.float64)
         norm = float(np.linalg.norm(vector)) if vector.shape == (model.hidden_size,) else 0.0

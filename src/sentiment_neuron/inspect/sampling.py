@@ -31,7 +31,7 @@ from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precisi
 from ..text import preprocess
 from .intervention import (  # noqa: F401 (Steering ... clamp_value: importable from here as before)
     DIRECTIONS, SCALE_PERCENTILE, DirectionSteering, Steering, apply_steer, check_clamp, check_steer, clamp_value,
-    projection_scale, top_hidden, unit_scale,
+    projection_scale, unit_scale,
 )
 
 __all__ = [
@@ -122,15 +122,16 @@ def next_byte_probs(
 
 
 def _prime_state(model: ByteLM, prime: str, n: int, device: torch.device):
-    """Run the preprocessed prime (front pad + cleaned text, no end pad) for n copies; the final state."""
+    """Run the preprocessed prime (front pad + cleaned text, no end pad) for n copies: the final state and
+    the last step's output (1, n, H) (zeros when there is nothing to read)."""
     pre = dict(model.config.preprocessing)
     pre["end_pad"] = ""
     data = preprocess(prime, **pre)
     if not data:  # no front pad and no prime: start from zeros
-        return model.initial_state(n, device)
+        return model.initial_state(n, device), torch.zeros(1, n, model.hidden_size, device=device)
     tokens = torch.tensor(list(data), dtype=torch.long, device=device)[:, None].expand(-1, n)  # (P, n)
-    _, state, _ = model.encode(tokens.contiguous())
-    return state
+    hs, state, _ = model.encode(tokens.contiguous())
+    return state, hs[-1:]
 
 
 def generate(
@@ -221,15 +222,18 @@ def _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed, dev
     """The sampling loop: returns tokens (length, n) uint8 numpy and the trajectory (n, length) or None."""
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
-    state = apply_steer(_prime_state(model, prime, n, device), steer)
+    state, hs = _prime_state(model, prime, n, device)
+    state = apply_steer(state, steer)
+    h = model.output_state(hs, state)  # (n, H): what the next byte's logits read (the steered h of an RNN)
     tokens = torch.empty(length, n, dtype=torch.long, device=device)
     trajectory = torch.empty(n, length, device=device) if unit is not None else None
     for t in tqdm(range(length), desc=desc, unit="B", disable=quiet, leave=False):
-        probs = next_byte_probs(model.decoder(top_hidden(state)), temperature, top_k, top_p)  # (n, 256)
+        probs = next_byte_probs(model.decoder(h), temperature, top_k, top_p)  # (n, 256)
         tokens[t] = torch.multinomial(probs, 1, generator=generator)[:, 0]
-        _, state, _ = model.encode(tokens[t : t + 1], state)
+        hs, state, _ = model.encode(tokens[t : t + 1], state)
         state = apply_steer(state, steer)
+        h = model.output_state(hs, state)
         if trajectory is not None:
-            trajectory[:, t] = top_hidden(state)[:, unit]
+            trajectory[:, t] = h[:, unit]
     traj = trajectory.float().cpu().numpy().astype(np.float32) if trajectory is not None else None
     return tokens.to(torch.uint8).cpu().numpy(), traj

@@ -26,11 +26,12 @@ from torch import nn
 from .gru import GRU
 from .lstm import LSTM
 from .mlstm import MLSTM
+from .transformer import TransformerStack
 
 VOCAB_SIZE = 256  # bytes
 DEFAULT_HIDDEN_SIZE = 512  # what 2 CPU cores train in minutes; the paper: 4096
 DEFAULT_FEATURES = "hidden-mean"  # what transfers best at small scale (README, "Results": the feature comparison)
-RNN_TYPES = ("mlstm", "lstm", "gru")
+RNN_TYPES = ("mlstm", "lstm", "gru", "transformer")
 FEATURE_STATES = ("hidden", "cell")
 FEATURE_POOLINGS = ("last", "mean", "max")
 PREPROCESSING_OPTIONS = ("front_pad", "end_pad", "tweets")  # text.preprocess's keyword arguments
@@ -53,6 +54,11 @@ class ModelConfig:
             imported model where it came from (source file, its SHA-256, the conversion).
         vocab_offset: symbol id = byte + vocab_offset; 0 (ours, OpenAI's), or 1 for
             NVIDIA's 2019 models (id 0 = padding; 257-row embedding and decoder).
+        num_heads: attention heads (rnn "transformer": a decoder-only pre-LN Transformer over bytes,
+            `models.transformer.TransformerStack`, num_layers blocks of width hidden_size = embed_size,
+            the output layer tied to the byte embedding).
+        attention_memory: cached tokens a Transformer attends to beyond the current chunk (and carries
+            across TBPTT windows).
     """
 
     rnn: str = "mlstm"
@@ -64,12 +70,23 @@ class ModelConfig:
     preprocessing: dict = field(default_factory=lambda: {"front_pad": "\n ", "end_pad": " "})
     provenance: dict = field(default_factory=dict)
     vocab_offset: int = 0
+    num_heads: int = 4
+    attention_memory: int = 512
 
     def __post_init__(self) -> None:
         if self.rnn not in RNN_TYPES:
             raise ValueError(f"rnn must be one of {RNN_TYPES}, got {self.rnn!r}")
         if self.rnn == "mlstm" and self.num_layers != 1:
             raise ValueError("the mLSTM has one layer; use rnn='lstm' or 'gru' to stack layers")
+        if self.rnn == "transformer":
+            if self.embed_size != self.hidden_size:
+                raise ValueError(f"a Transformer's byte embedding is tied to its output layer: embed_size "
+                                 f"({self.embed_size}) must equal hidden_size ({self.hidden_size})")
+            if self.num_heads < 1 or self.hidden_size % self.num_heads or (self.hidden_size // self.num_heads) % 2:
+                raise ValueError(f"hidden_size {self.hidden_size} must split into {self.num_heads} heads of an "
+                                 "even size")
+            if self.attention_memory < 1:
+                raise ValueError(f"attention_memory must be positive, got {self.attention_memory}")
         if self.feature_state not in FEATURE_STATES:
             raise ValueError(f"feature_state must be one of {FEATURE_STATES}")
         if self.feature_pooling not in FEATURE_POOLINGS:
@@ -126,11 +143,38 @@ class ByteLM(nn.Module):
             OffsetEmbedding(config.embed_size, offset)
         if config.rnn == "mlstm":
             self.rnn: nn.Module = MLSTM(config.embed_size, config.hidden_size)
+        elif config.rnn == "transformer":
+            self.rnn = TransformerStack(config.embed_size, config.hidden_size, config.num_layers, config.num_heads,
+                                        config.attention_memory)
         else:
             stacked = {"lstm": LSTM, "gru": GRU}[config.rnn]
             self.rnn = stacked(config.embed_size, config.hidden_size, config.num_layers)
         self.decoder = nn.Linear(config.hidden_size, VOCAB_SIZE) if not offset else \
             OffsetDecoder(config.hidden_size, offset)
+        if config.rnn == "transformer":  # GPT-2's init of the embedding, then tied to the output layer
+            nn.init.normal_(self.embed.weight, std=0.02)
+            self.tie_weights()
+
+    def tie_weights(self) -> None:
+        """A Transformer's output layer reads its byte embedding (Press & Wolf 2017): one parameter for both.
+        Called at construction and again after weights are assigned (`models.io.load_model`)."""
+        if self.config.rnn == "transformer":
+            self.decoder.weight = self.embed.weight
+
+    @property
+    def steerable(self) -> bool:
+        """True where the carried state holds the hidden state the next step reads (the RNNs): clamping a
+        unit of it or adding a direction steers (`inspect.intervention`). A Transformer's state is its
+        key/value cache: not steerable this way."""
+        return self.config.rnn != "transformer"
+
+    def output_state(self, hs: torch.Tensor, state) -> torch.Tensor:
+        """The top layer's state after the last step, (batch, H): what the next-byte logits read. For the
+        RNNs it is read from `state` (so an intervention on the state is seen), for a Transformer `hs[-1]`."""
+        if not self.steerable:
+            return hs[-1]
+        h = state[0]
+        return h[-1] if h.dim() == 3 else h
 
     @property
     def device(self) -> torch.device:

@@ -104,6 +104,7 @@ def load_model(folder: str | Path, device: str | None = "cpu") -> ByteLM:
         model.load_state_dict(load_weights(folder / WEIGHTS_FILE, str(device or "cpu")), assign=True)
     except RuntimeError as err:
         raise ValueError(f"{folder / WEIGHTS_FILE}: weights do not match config.json: {err}") from err
+    model.tie_weights()  # assign=True gave each name its own tensor
     return model.eval()
 
 
@@ -111,8 +112,13 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, dtype: str = "fp32"
     """Write a state dict to the safetensors file `path`, atomically; floating tensors stored as `dtype`
     ("fp32", "fp16", "bf16"), others (e.g. batch norm's step count) as they are."""
     cast = SAVE_DTYPES[dtype]
-    weights = {k: (v.detach().to(cast) if v.is_floating_point() else v.detach()).cpu().contiguous()
-               for k, v in state.items()}
+    weights, seen = {}, set()
+    for k, v in state.items():
+        t = (v.detach().to(cast) if v.is_floating_point() else v.detach()).cpu().contiguous()
+        if t.untyped_storage().data_ptr() in seen:  # a tied weight (a Transformer's embedding and output layer):
+            t = t.clone()  # safetensors stores each tensor on its own; loading ties them again
+        seen.add(t.untyped_storage().data_ptr())
+        weights[k] = t
     atomic_write(path, lambda tmp: save_file(weights, tmp))
 
 

@@ -15,7 +15,10 @@ rotated by their absolute position, so attention depends on relative offsets.
 Chosen over a learned table because nothing has to be sized to the longest text
 (featurizing a long review runs past the training window without a table to run
 out of), and because a key/value cache stores keys already rotated, so
-step-by-step generation is the same computation as the full forward pass.
+step-by-step generation is the same computation as the full forward pass. The
+cache holds keys unrotated and rotates them with positions counted from the
+first cached token, so a cache truncated to its last M tokens (the segment
+memory `TransformerStack` carries across TBPTT windows) keeps positions small.
 
 `forward(ids, cache)` takes the cache of the tokens before `ids` (None: none)
 and returns it extended: the Transformer's counterpart of the mLSTM's carried
@@ -31,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["TransformerConfig", "Transformer", "KVCache"]
+__all__ = ["TransformerConfig", "Transformer", "TransformerStack", "KVCache"]
 
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), each (B, heads, T_past, D / heads)
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys unrotated, values), each (B, heads, T_past, D/heads)
 
 
 @dataclass
@@ -94,21 +97,29 @@ class _Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, position: torch.Tensor, past: tuple | None):
+    def forward(self, x: torch.Tensor, past: tuple | None, memory: int | None = None):
+        """x (B, T, D) after the cached tokens `past` ((keys, values), each (B, heads, T_past, D / heads), keys
+        NOT rotated), of which only the last `memory` are attended to (None: all). Returns the block's output and
+        the extended (unrotated) cache. Positions count from the first cached token: rotary attention depends on
+        offsets only, so the result is the same as with absolute positions, and positions stay bounded when a
+        cache is truncated to `memory` (Transformer-XL's segment memory)."""
         batch, steps, width = x.shape
         heads = self.cfg.n_heads
         q, k, v = self.qkv(self.ln1(x)).split(width, dim=-1)
         q, k, v = (t.view(batch, steps, heads, width // heads).transpose(1, 2) for t in (q, k, v))  # (B, h, T, d)
-        q, k = _rotate(q, position, self.cfg.rotary_base), _rotate(k, position, self.cfg.rotary_base)
         if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+            keep = past[0].shape[2] if memory is None else min(memory, past[0].shape[2])
+            k = torch.cat([past[0][:, :, past[0].shape[2] - keep:], k], dim=2)
+            v = torch.cat([past[1][:, :, past[1].shape[2] - keep:], v], dim=2)
         offset = k.shape[2] - steps  # tokens before this call
+        positions = torch.arange(k.shape[2], device=x.device)
+        q_rot = _rotate(q, positions[offset:], self.cfg.rotary_base)
+        k_rot = _rotate(k, positions, self.cfg.rotary_base)
         if offset == 0:
             mask, causal = None, True
         else:  # query i (position offset + i) sees keys 0..offset + i
-            keys = torch.arange(k.shape[2], device=x.device)
-            mask, causal = keys[None, :] <= (offset + torch.arange(steps, device=x.device))[:, None], False
-        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+            mask, causal = positions[None, :] <= positions[offset:, None], False
+        attn = F.scaled_dot_product_attention(q_rot, k_rot, v, attn_mask=mask, is_causal=causal,
                                               dropout_p=self.cfg.dropout if self.training else 0.0)
         x = x + self.drop(self.proj(attn.transpose(1, 2).reshape(batch, steps, width)))
         x = x + self.drop(self.mlp(self.ln2(x)))
@@ -150,13 +161,11 @@ class Transformer(nn.Module):
             n_layers + 1 tensors (B, T, D): the embedding and each block's output, the last
             after the final LayerNorm).
         """
-        past = 0 if cache is None else cache[0][0].shape[2]
-        position = torch.arange(past, past + ids.shape[1], device=ids.device)
         x = self.drop(self.embed(ids))
         states = [x] if return_states else None
         new_cache: KVCache = []
         for i, block in enumerate(self.blocks):
-            x, kv = block(x, position, None if cache is None else cache[i])
+            x, kv = block(x, None if cache is None else cache[i])
             new_cache.append(kv)
             if return_states:
                 states.append(x)
@@ -165,3 +174,47 @@ class Transformer(nn.Module):
             states[-1] = x
         logits = F.linear(x, self.embed.weight)  # tied to the embedding
         return (logits, new_cache, states) if return_states else (logits, new_cache)
+
+
+class TransformerStack(nn.Module):
+    """The Transformer's blocks with the recurrent layers' interface (`MLSTM.forward`), for `ByteLM`.
+
+    Input (time, batch, E) embeddings, output (time, batch, D) after the final LayerNorm: the states
+    features read. The "state" is the key/value cache, a tuple (keys_1, values_1, ..., keys_L, values_L),
+    each (batch, heads, T_past, D / heads) (`state_batch_dim` 0), so code that carries, narrows,
+    detaches or checkpoints an RNN state does the same with it. At most `memory` cached tokens are
+    kept and attended to (Transformer-XL's segment memory, Dai et al. 2019): pretraining carries the
+    cache across TBPTT windows as it carries the mLSTM's state, and a long text is read in chunks with
+    a bounded context. There is no cell state: `return_cells` gives the output again (as the GRU).
+    """
+
+    state_batch_dim = 0
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, n_heads: int, memory: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers, self.memory = input_size, hidden_size, num_layers, memory
+        self.config = TransformerConfig(vocab_size=1, d_model=hidden_size, n_layers=num_layers, n_heads=n_heads)
+        self.in_proj = nn.Identity() if input_size == hidden_size else nn.Linear(input_size, hidden_size)
+        self.blocks = nn.ModuleList(_Block(self.config) for _ in range(num_layers))
+        self.ln_f = nn.LayerNorm(hidden_size)
+        for block in self.blocks:  # GPT-2's scaled init of the residual projections
+            for layer in (block.proj, block.mlp[-1]):
+                nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * num_layers))
+                nn.init.zeros_(layer.bias)
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
+        """An empty cache: 2 x layers tensors (batch, heads, 0, D / heads)."""
+        heads = self.config.n_heads
+        empty = torch.zeros(batch_size, heads, 0, self.hidden_size // heads, device=device)
+        return tuple(empty.clone() for _ in range(2 * self.num_layers))
+
+    def forward(self, x: torch.Tensor, state: tuple | None = None, return_cells: bool = False):
+        """hs (time, batch, D), the extended cache (its last `memory` tokens), and hs again or None."""
+        h = self.in_proj(x.transpose(0, 1))  # (B, T, D)
+        cache = []
+        for i, block in enumerate(self.blocks):
+            past = None if state is None or state[2 * i].shape[2] == 0 else (state[2 * i], state[2 * i + 1])
+            h, (k, v) = block(h, past, self.memory)
+            cache += [k[:, :, -self.memory:], v[:, :, -self.memory:]]
+        hs = self.ln_f(h).transpose(0, 1)  # (T, B, D)
+        return hs, tuple(cache), (hs if return_cells else None)

@@ -77,9 +77,9 @@ def dictionary_markdown(dictionary: Dictionary, doc: dict | None = None) -> str:
                  [f"dense features (> {s['dense_density']:.0%} of positions)",
                   f"{s['dense']} ({s['dense_fraction']:.1%})"],
                  ["bits per byte", f"{s['bpc']:.3f}"],
-                 ["bits per byte, reconstruction spliced in", f"{s['bpc_spliced']:.3f}"],
-                 ["bits per byte, read-out only", "" if s.get("bpc_readout") is None else f"{s['bpc_readout']:.3f}"],
-                 ["bits per byte, state mean-ablated", f"{s['bpc_mean_ablated']:.3f}"],
+                 ["bits per byte, reconstruction spliced in", _number(s["bpc_spliced"])],
+                 ["bits per byte, read-out only", _number(s.get("bpc_readout"))],
+                 ["bits per byte, state mean-ablated", _number(s["bpc_mean_ablated"])],
                  ["loss recovered", "" if s.get("loss_recovered") is None else f"{s['loss_recovered']:.1%}"],
                  ["held-out positions", f"{s['positions']:,}"]]), ""]
     if doc and doc["features"]:
@@ -90,3 +90,8 @@ def dictionary_markdown(dictionary: Dictionary, doc: dict | None = None) -> str:
                                 for f in top]),
                   "", "Every feature, its contexts and histogram: features.html (the feature browser).", ""]
     return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    """A bits-per-byte figure, or "-" where it was not measured (a Transformer's cache cannot be spliced)."""
+    return "-" if value is None else f"{value:.3f}"

@@ -16,7 +16,7 @@ from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS, resolve_precision
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("linear", "cosine")
-ARCHITECTURE = ("rnn", "hidden_size", "embed_size", "num_layers")  # ModelConfig fields a resume checks
+ARCHITECTURE = ("rnn", "hidden_size", "embed_size", "num_layers", "num_heads", "attention_memory")  # a resume checks
 BUDGETS = ("max_steps", "max_bytes", "max_minutes")  # TrainConfig fields a resume may change (extend the run)
 # TrainConfig fields a resume may change: how the run is watched and saved, not what it computes.
 CADENCE = ("eval_every", "eval_bytes", "eval_streams", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints")

@@ -30,7 +30,7 @@ STLR_RATIO = 32
 
 def layer_groups(classifier: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     """The classifier's parameters in layer groups, bottom to top: [("embedding", ...), ("rnn", ...) or
-    ("rnn.0", ...), ("rnn.1", ...) for a stacked LSTM, ("head", ...)]. The LM's decoder (next-byte
+    ("rnn.0", ...), ("rnn.1", ...) for a stacked LSTM or GRU and a Transformer's blocks, ("head", ...)]. The LM's decoder (next-byte
     layer) is in no group: a classifier never trains it.
 
     Raises:
@@ -40,9 +40,11 @@ def layer_groups(classifier: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     groups: list[tuple[str, list[nn.Parameter]]] = [("embedding", list(encoder.embed.parameters()))]
     layers: dict[str, list[nn.Parameter]] = {}
     for name, param in encoder.rnn.named_parameters():
-        match = re.search(r"_l(\d+)(_reverse)?$", name)  # torch.nn.LSTM: weight_ih_l0, bias_hh_l1, ...
+        # torch.nn.LSTM/GRU: weight_ih_l0, bias_hh_l1, ...; a Transformer: blocks.0.qkv.weight, ... (what no
+        # layer claims, a Transformer's final LayerNorm, is the "rnn" group: above the numbered layers)
+        match = re.search(r"_l(\d+)(_reverse)?$", name) or re.match(r"blocks\.(\d+)\.", name)
         layers.setdefault("rnn" if match is None else f"rnn.{match.group(1)}", []).append(param)
-    groups += sorted(layers.items(), key=lambda kv: int(kv[0].split(".")[1]) if "." in kv[0] else 0)
+    groups += sorted(layers.items(), key=lambda kv: int(kv[0].split(".")[1]) if "." in kv[0] else float("inf"))
     groups.append(("head", list(classifier.head.parameters())))
     claimed = {id(p) for _, params in groups for p in params} | {id(p) for p in encoder.decoder.parameters()}
     missing = [n for n, p in classifier.named_parameters() if id(p) not in claimed]

@@ -1,0 +1,99 @@
+"""The byte-level Transformer behind ByteLM: the recurrent layers' interface, so every byte path runs it."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sentiment_neuron.cli import main
+from sentiment_neuron.inspect.intervention import Steering
+from sentiment_neuron.inspect.sampling import generate
+from sentiment_neuron.models import ByteLM, ModelConfig, load_model
+from sentiment_neuron.models.encode import iter_chunks
+from sentiment_neuron.transfer.features import featurize
+
+
+def _model(memory: int = 512) -> ByteLM:
+    torch.manual_seed(0)
+    return ByteLM(ModelConfig(rnn="transformer", hidden_size=32, embed_size=32, num_layers=2, num_heads=4,
+                              attention_memory=memory)).eval()
+
+
+def test_chunks_with_the_cache_equal_one_pass():
+    model = _model()
+    tokens = torch.randint(0, 256, (70, 3))
+    with torch.no_grad():
+        whole, _, _ = model.encode(tokens)
+        chunked = torch.cat([hs for _, hs, _ in iter_chunks(model, tokens, torch.tensor([70, 70, 70]), chunk_len=16,
+                                                            precision="fp32")])
+    assert torch.allclose(whole, chunked, atol=1e-5)
+
+
+def test_memory_bounds_the_cache_and_the_context():
+    """Transformer-XL's segment memory: the cache keeps the last `memory` tokens; a text shorter than the memory
+    reads as with an unbounded one, a longer one forgets what fell out."""
+    bounded, unbounded = _model(memory=8), _model(memory=512)
+    tokens = torch.randint(0, 256, (40, 2))
+    with torch.no_grad():
+        _, state, _ = bounded.encode(tokens[:20])
+        assert all(t.shape[2] == 8 for t in state)
+        short = [m.encode(tokens[20:26], m.encode(tokens[:6])[1])[0] for m in (bounded, unbounded)]
+        long = [m.encode(tokens[20:21], m.encode(tokens[:20])[1])[0] for m in (bounded, unbounded)]
+    assert torch.allclose(*short, atol=1e-5)
+    assert not torch.allclose(*long, atol=1e-3)
+
+
+def test_output_layer_is_tied_and_saved_untied(tmp_path):
+    from sentiment_neuron.models.io import save_model
+
+    model = _model()
+    assert model.decoder.weight is model.embed.weight
+    save_model(model, tmp_path)
+    loaded = load_model(tmp_path)
+    assert loaded.decoder.weight is loaded.embed.weight
+    assert torch.equal(loaded.embed.weight, model.embed.weight)
+    assert json.loads((tmp_path / "config.json").read_text())["rnn"] == "transformer"
+
+
+def test_generation_runs_and_steering_is_refused():
+    model = _model()
+    gen = generate(model, n=2, length=12, prime="Good", seed=0, precision="fp32", quiet=True)
+    assert len(gen.texts) == 2
+    with pytest.raises(ValueError, match="not supported"):
+        generate(model, n=1, length=4, steer=Steering(0, 1.0), quiet=True)
+
+
+@pytest.mark.parametrize("bad", [dict(embed_size=16), dict(num_heads=5), dict(attention_memory=0)])
+def test_bad_sizes_are_refused(bad):
+    with pytest.raises(ValueError):
+        ModelConfig(**{"rnn": "transformer", "hidden_size": 32, "embed_size": 32, "num_layers": 1, **bad})
+
+
+def test_pretrain_featurize_and_transfer_from_the_command_line(tmp_path, sst_texts, data_dir):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(sst_texts[:200]) + "\n")
+    assert main(["pretrain", "--input", str(corpus), "--rnn", "transformer", "--hidden-size", "32", "--num-layers",
+                 "2", "--num-heads", "4", "--batch-size", "8", "--seq-len", "32", "--max-steps", "6", "--eval-every",
+                 "3", "--out", str(tmp_path / "lm"), "--quiet"]) == 0
+    model = load_model(tmp_path / "lm")
+    assert model.config.rnn == "transformer" and model.config.embed_size == 32
+    X = featurize(model, sst_texts[:5], precision="fp32")
+    assert X.shape == (5, 32) and np.isfinite(X).all()
+    assert main(["pretrain", "--input", str(corpus), "--out", str(tmp_path / "lm"), "--resume", "--max-steps", "8",
+                 "--quiet"]) == 0
+    assert main(["heatmap", "--model", str(tmp_path / "lm"), "--unit", "3", "--text", "A fine film.",
+                 "--out", str(tmp_path / "heat"), "--quiet"]) == 0
+    files = []
+    for name, (a, b) in {"train": (0, 80), "validation": (80, 120), "test": (120, 160)}.items():
+        files.append(tmp_path / f"{name}.csv")
+        with open(files[-1], "w", newline="") as f:
+            csv.writer(f).writerows([["label", "sentence"], *([i % 2, sst_texts[i]] for i in range(a, b))])
+    split = ["--train", str(files[0]), "--validation", str(files[1]), "--test", str(files[2])]
+    assert main(["transfer", "--model", str(tmp_path / "lm"), *split, "--compare", "", "--out",
+                 str(tmp_path / "transfer"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "transfer" / "report.json").read_text())["hidden_size"] == 32
+    assert main(["finetune", "--model", str(tmp_path / "lm"), *split, "--out", str(tmp_path / "clf"), "--epochs", "1",
+                 "--batch-size", "16", "--max-bytes", "32", "--precision", "fp32", "--quiet"]) == 0
+    assert main(["classify", "--classifier", str(tmp_path / "clf"), "--input", str(corpus), "--out",
+                 str(tmp_path / "p.csv"), "--precision", "fp32", "--quiet"]) == 0
