@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from sentiment_neuron import SentimentNeuron
 from sentiment_neuron.cli import main
 from sentiment_neuron.inspect.intervention import Steering
 from sentiment_neuron.inspect.sampling import generate
@@ -97,3 +98,10 @@ def test_pretrain_featurize_and_transfer_from_the_command_line(tmp_path, sst_tex
                  "--batch-size", "16", "--max-bytes", "32", "--precision", "fp32", "--quiet"]) == 0
     assert main(["classify", "--classifier", str(tmp_path / "clf"), "--input", str(corpus), "--out",
                  str(tmp_path / "p.csv"), "--precision", "fp32", "--quiet"]) == 0
+    assert main(["word-vectors", "--model", str(tmp_path / "lm"), "--input", str(files[0]), "--text-key", "sentence",
+                 "--words", "good,bad,film", "--unit", "2", "--out", str(tmp_path / "words"), "--quiet"]) == 0
+    neuron = SentimentNeuron.from_pretrained(str(tmp_path / "lm"), classifier=str(tmp_path / "transfer"),
+                                             device="cpu")
+    assert len(neuron.classify(["A fine film.", "Dull."]).labels) == 2
+    with pytest.raises(ValueError, match="not supported"):
+        neuron.generate("This movie", steer="positive", n=1, length=8)
