@@ -71,3 +71,24 @@ def test_pretrain_records_the_tweet_preprocessing(tmp_path):
     assert main(["prepare-corpus", "--input", str(corpus), "--out", str(tmp_path / "c"), "--quiet"]) == 0
     assert main(["pretrain", "--corpus", str(tmp_path / "c"), "--preprocess", "tweets", "--out",
                  str(tmp_path / "lm2"), "--max-steps", "1", "--quiet"]) == 2  # prepared without it: refused
+
+
+def test_a_dataset_of_tweets_is_read_as_tweets_by_default(tmp_path, data_dir, monkeypatch):
+    """semeval2018_ec holds tweets: pretrain and prepare-corpus normalize them unless --preprocess says paper;
+    a prepared corpus's own preprocessing is pretrain's default."""
+    from sentiment_neuron.cli import main
+    from sentiment_neuron.data.prepared import read_corpus_metadata
+    from sentiment_neuron.models import load_model
+
+    monkeypatch.setenv("SENTIMENT_NEURON_DATA", str(data_dir))
+    tiny = ["--hidden-size", "8", "--embed-size", "4", "--max-steps", "1", "--batch-size", "2", "--seq-len", "16",
+            "--precision", "fp32", "--device", "cpu", "--quiet"]
+    assert main(["pretrain", "--dataset", "semeval2018_ec", "--split", "train", *tiny, "--out", str(tmp_path / "a")]) == 0
+    assert load_model(tmp_path / "a").config.preprocessing.get("tweets") is True
+    assert main(["pretrain", "--dataset", "semeval2018_ec", "--split", "train", "--preprocess", "paper", *tiny,
+                 "--out", str(tmp_path / "b")]) == 0
+    assert "tweets" not in load_model(tmp_path / "b").config.preprocessing
+    assert main(["prepare-corpus", "--dataset", "semeval2018_ec:train", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    assert read_corpus_metadata(tmp_path / "c")["preprocessing"].get("tweets") is True
+    assert main(["pretrain", "--corpus", str(tmp_path / "c"), *tiny, "--out", str(tmp_path / "d")]) == 0
+    assert load_model(tmp_path / "d").config.preprocessing.get("tweets") is True

@@ -8,7 +8,7 @@ import os
 from ..data.corpus import build_corpus
 from ..data.prepared import load_prepared_corpus, prepare_corpus, read_corpus_metadata
 from ..data.readers import iter_texts
-from ..data.registry import dataset_file, load_dataset
+from ..data.registry import DATASETS, dataset_file, load_dataset
 from ..models import RNN_TYPES, ModelConfig
 from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS
 from ..report.runinfo import library_versions
@@ -30,11 +30,24 @@ PREPROCESS = {"paper": {}, "tweets": {"tweets": True}}  # --preprocess: extra `t
 
 
 def _preprocess_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preprocess", choices=tuple(PREPROCESS), default="paper",
+    p.add_argument("--preprocess", choices=tuple(PREPROCESS),
                    help="paper: the released encoder's cleaning (HTML unescaped, newlines, pads); tweets: that, "
                         "then URLs and @mentions to <url> and <user>, hashtags split, elongations shortened, emoji "
                         "to their names (sentiment_neuron.tweets); recorded in the model's config and applied the "
-                        "same way wherever it reads text (default: paper)")
+                        "same way wherever it reads text (default: tweets for a dataset of tweets, semeval2018_ec; "
+                        "a prepared corpus's own; else paper)")
+
+
+def _preprocess_of(args: argparse.Namespace, prepared: str | None = None) -> str:
+    """--preprocess as given; else the prepared corpus's (`prepared`); else tweets when a named dataset holds
+    tweets (`DatasetInfo.tweets`), paper otherwise."""
+    if args.preprocess is not None:
+        return args.preprocess
+    if prepared is not None:
+        return prepared
+    names = args.dataset if isinstance(args.dataset, list) else [args.dataset] if args.dataset else []
+    return "tweets" if any(DATASETS.get(n.split(":")[0]) and DATASETS[n.split(":")[0]].tweets for n in names) \
+        else "paper"
 
 
 def _source_arguments(p: argparse.ArgumentParser) -> None:
@@ -184,7 +197,7 @@ def _run_prepare_corpus(args: argparse.Namespace) -> None:
     texts, source = _source_texts(args, "prepare-corpus")
     meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
                           quiet=args.quiet, source=source, overwrite=args.overwrite,
-                          preprocessing=PREPROCESS[args.preprocess])
+                          preprocessing=PREPROCESS[_preprocess_of(args)])
     for split, info in meta["splits"].items():
         print(f"{args.out}: {split}: {info['documents']:,} documents, {info['bytes']:,} bytes "
               f"in {len(info['shards'])} shard(s)")
@@ -196,15 +209,15 @@ def _run_pretrain(args: argparse.Namespace) -> None:
             require_tensorboard()
         except ImportError as err:
             raise ValueError(str(err)) from None
-    extra = PREPROCESS[args.preprocess]
     if args.corpus:
         corpus = load_prepared_corpus(args.corpus)
         meta = read_corpus_metadata(args.corpus)
         description = f"{args.corpus} ({meta['source']})"
         prepared = "tweets" if meta.get("preprocessing", {}).get("tweets") else "paper"
-        if prepared != args.preprocess:
+        if _preprocess_of(args, prepared) != prepared:
             raise ValueError(f"{args.corpus} was prepared with --preprocess {prepared}: give pretrain the same")
-    else:
+    extra = PREPROCESS[_preprocess_of(args, prepared if args.corpus else None)]
+    if not args.corpus:
         texts, description = _read_texts(args)
         corpus = build_corpus(texts, args.validation_fraction, args.seed, preprocessing=extra)
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:

@@ -55,6 +55,8 @@ class DatasetInfo:
         sha256: file name -> accepted SHA-256 hex digests of a download.
         description: one line for help texts.
         manual: how to get the files when there is no download.
+        tweets: its texts are tweets: a corpus built from it is read with `--preprocess tweets` unless the
+            user says otherwise (ULMFiT's and NVIDIA's tweet normalization).
     """
 
     name: str
@@ -67,6 +69,7 @@ class DatasetInfo:
     sha256: dict[str, tuple[str, ...]]
     description: str
     manual: str = ""
+    tweets: bool = False
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -117,7 +120,8 @@ DATASETS: dict[str, DatasetInfo] = {
                     "(Mohammad et al. 2018)",
         manual="its terms forbid redistribution; get it from "
                "https://competitions.codalab.org/competitions/17751 and save it as CSV in "
-               "NVIDIA sentiment-discovery's layout (',ID,Tweet,anger,...,trust')"),
+               "NVIDIA sentiment-discovery's layout (',ID,Tweet,anger,...,trust')",
+        tweets=True),
 }
 
 
