@@ -273,7 +273,7 @@ class SentimentNeuron:
         config = self.model.config
         return {
             "source": self.source, "rnn": config.rnn, "hidden_size": config.hidden_size,
-            "embed_size": config.embed_size, "num_layers": config.num_layers,
+            "embed_size": config.embed_size, "num_layers": config.num_layers, "steerable": self.model.steerable,
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "features": self.features, "precision": self.precision, "device": str(self.model.device),
             "preprocessing": config.preprocessing, "provenance": config.provenance,

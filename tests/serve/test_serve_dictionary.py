@@ -82,3 +82,11 @@ def test_serve_reads_the_folders_features_json(tmp_path):
 def test_serve_without_features_json_stops_before_loading_the_model(tmp_path, capsys):
     assert main(["serve", "--model", str(tmp_path / "no-such-model"), "--dictionary", str(tmp_path)]) == 2
     assert f"{tmp_path}: no features.json" in capsys.readouterr().err
+
+
+def test_model_says_whether_a_browser_is_served(client, no_dictionary):
+    """The page shows its link to /dictionary when GET /model says so."""
+    assert client.get("/model").json()["dictionary"] is True
+    assert no_dictionary.get("/model").json()["dictionary"] is False
+    assert client.get("/model").json()["steerable"] is True
+    assert 'id="dictionary-link"' in client.get("/").text

@@ -192,8 +192,9 @@ def create_app(neuron: SentimentNeuron, limits: Limits | None = None, max_batch:
 
     @app.get("/model")
     async def model_info() -> dict:
-        """The model (architecture, features, provenance) and its classifier (task, accuracy, sentiment unit)."""
-        return neuron.info()
+        """The model (architecture, features, provenance), its classifier (task, accuracy, sentiment unit) and
+        whether a dictionary's feature browser is served at /dictionary."""
+        return {**neuron.info(), "dictionary": dictionary_features is not None}
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
