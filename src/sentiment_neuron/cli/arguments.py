@@ -31,9 +31,7 @@ def dictionary_of(args: argparse.Namespace, hidden_size: int):
     """
     if not getattr(args, "dictionary", None):
         return None
-    dictionary = load_dictionary(args.dictionary, device=getattr(args, "device", "cpu"))
-    dictionary.check_model(hidden_size, model_reference(args.model))
-    return dictionary
+    return load_dictionary(args.dictionary, getattr(args, "device", "cpu"), hidden_size, model_reference(args.model))
 
 
 def default_of(function, name: str):

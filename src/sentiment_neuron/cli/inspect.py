@@ -166,11 +166,11 @@ def _feature_of(args, model, result: TransferResult | None):
             raise ValueError("--feature and --steer-feature need --dictionary DIR")
         return None, None, 1
     found = (result.report.get("sentiment_feature") or {}) if result is not None else {}
-    if args.feature is not None or not found:
-        if args.feature is None:
-            return dictionary, None, 1
+    if args.feature is not None:
         return dictionary, dictionary.check_feature(args.feature), 1
-    return dictionary, int(found["feature"]), int(found["sign"])
+    if found:
+        return dictionary, int(found["feature"]), int(found["sign"])
+    return dictionary, None, 1
 
 
 def _transfer_of(args) -> TransferResult | None:

@@ -139,8 +139,7 @@ def _run(model: ByteLM, tokens, lengths, state: str, precision: str, replace, re
             hs, carried, _ = model.encode(tokens[t : t + 1], carried)
         if replace is not None:
             carried = _replaced(carried, which, replace)
-            hs = carried[0][-1:] if carried[0].dim() == 3 else carried[0][None]
-        top = hs[0].float()
+        top = model.output_state(hs, carried).float()  # the (replaced) top h the next byte's logits read
         logits = model.decoder(readout(top) if readout is not None else top)
         nll = F.cross_entropy(logits.float(), tokens[t + 1], reduction="none")
         total += float((nll * (t + 1 < lengths)).sum())

@@ -101,13 +101,16 @@ def is_dictionary_folder(folder: str | Path) -> bool:
     return (Path(folder) / WEIGHTS_FILE).is_file() and (Path(folder) / CONFIG_FILE).is_file()
 
 
-def load_dictionary(folder: str | Path, device: str | torch.device = "cpu") -> Dictionary:
-    """The dictionary in `folder`, on `device`, in eval mode.
+def load_dictionary(folder: str | Path, device: str | torch.device = "cpu", hidden_size: int | None = None,
+                    reference: dict | None = None) -> Dictionary:
+    """The dictionary in `folder`, on `device`, in eval mode; with `hidden_size` (and the model's `reference`),
+    checked to read that model's states (`Dictionary.check_model`).
 
     Raises:
         FileNotFoundError: no dictionary there.
         FormatError (a ValueError): another format, a newer version, a missing field, or weights that do
             not match config.json.
+        ValueError: a dictionary of another model.
     """
     folder = Path(folder)
     if not is_dictionary_folder(folder):
@@ -130,5 +133,9 @@ def load_dictionary(folder: str | Path, device: str | torch.device = "cpu") -> D
         explained = read_json(folder / FEATURES_FILE, "dictionary features")
         check_header(folder / FEATURES_FILE, explained, FORMAT + "-features", FORMAT_VERSION)
         require(folder / FEATURES_FILE, explained, "features", list)
-    return Dictionary(sae.to(device).eval(), require(path, data, "state", str), int(data.get("layer", -1)),
-                      data.get("model") or {}, data.get("training") or {}, data.get("statistics") or {}, explained)
+    dictionary = Dictionary(sae.to(device).eval(), require(path, data, "state", str), int(data.get("layer", -1)),
+                            data.get("model") or {}, data.get("training") or {}, data.get("statistics") or {},
+                            explained)
+    if hidden_size is not None:
+        dictionary.check_model(hidden_size, reference)
+    return dictionary

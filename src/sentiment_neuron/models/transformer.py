@@ -126,6 +126,14 @@ class _Block(nn.Module):
         return x, (k, v)
 
 
+def _scaled_init(blocks: nn.ModuleList) -> None:
+    """GPT-2's init of the residual projections: N(0, 0.02 / sqrt(2 x layers)), zero bias."""
+    for block in blocks:
+        for layer in (block.proj, block.mlp[-1]):
+            nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * len(blocks)))
+            nn.init.zeros_(layer.bias)
+
+
 class Transformer(nn.Module):
     """Decoder-only Transformer LM over token ids (module docstring).
 
@@ -143,10 +151,7 @@ class Transformer(nn.Module):
         self.ln_f = nn.LayerNorm(config.d_model)
         self.drop = nn.Dropout(config.dropout)
         nn.init.normal_(self.embed.weight, std=0.02)
-        for block in self.blocks:  # GPT-2's scaled init of the residual projections
-            for layer in (block.proj, block.mlp[-1]):
-                nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * config.n_layers))
-                nn.init.zeros_(layer.bias)
+        _scaled_init(self.blocks)
 
     def forward(self, ids: torch.Tensor, cache: KVCache | None = None, return_states: bool = False):
         """Logits of the next token after each of `ids`.
@@ -197,10 +202,7 @@ class TransformerStack(nn.Module):
         self.in_proj = nn.Identity() if input_size == hidden_size else nn.Linear(input_size, hidden_size)
         self.blocks = nn.ModuleList(_Block(self.config) for _ in range(num_layers))
         self.ln_f = nn.LayerNorm(hidden_size)
-        for block in self.blocks:  # GPT-2's scaled init of the residual projections
-            for layer in (block.proj, block.mlp[-1]):
-                nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * num_layers))
-                nn.init.zeros_(layer.bias)
+        _scaled_init(self.blocks)
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
         """An empty cache: 2 x layers tensors (batch, heads, 0, D / heads)."""

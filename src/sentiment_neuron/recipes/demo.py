@@ -83,8 +83,7 @@ def run_demo(
     precision = lm_summary["precision"]
     features = None
     if dictionary is not None:
-        features = load_dictionary(dictionary, device=lm.device)
-        features.check_model(lm.hidden_size, model_reference(lm_summary["name"]))
+        features = load_dictionary(dictionary, lm.device, lm.hidden_size, model_reference(lm_summary["name"]))
     shipped = _model_classifier(model, device) if pretrain_minutes is None else None
     summary = {"lm": lm_summary, "tasks": {}}
     results = {}
