@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .classifier import SentimentClassifier, classifier_beside, load_classifier, model_reference, save_classifier
-from .inspect.heatmap import char_values as per_character
+from .inspect.heatmap import model_char_values
 from .inspect.heatmap import unit_trajectories, unit_trajectory
 from .inspect.sampling import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, DIRECTIONS, Generation, Steering, generate
 from .inspect.steering import DEFAULT_STRENGTH, reference_samples, steering_toward
@@ -220,8 +220,9 @@ class SentimentNeuron:
             ValueError: as `unit_values`.
         """
         unit, state = self._unit_and_state(unit)
-        runs = unit_trajectories(self.model, list(texts), unit, state, self.precision, batch_size=self.batch_size)
-        return [per_character(data, values, *self.model.config.pads) for data, values in runs]
+        texts = list(texts)
+        runs = unit_trajectories(self.model, texts, unit, state, self.precision, batch_size=self.batch_size)
+        return [model_char_values(self.model, text, data, values) for text, (data, values) in zip(texts, runs)]
 
     def generate(self, prime: str = "", steer: str | float | Steering | None = None, n: int = 1,
                  length: int = 200, temperature: float = DEFAULT_TEMPERATURE, top_p: float | None = DEFAULT_TOP_P,

@@ -159,10 +159,11 @@ def _utf8_offsets(s: str) -> np.ndarray:
 
 
 def pad_batch(seqs: Sequence[bytes], pad_value: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad byte strings into one time-major batch.
+    """Right-pad byte strings (or arrays of token ids) into one time-major batch.
 
     Args:
-        seqs: B byte strings (``bytes``/``bytearray``), each non-empty.
+        seqs: B byte strings (``bytes``/``bytearray``) or 1-D integer arrays of token ids
+            (`ByteLM.token_ids`), each non-empty.
         pad_value: value written after the end of each shorter sequence.
 
     Returns:
@@ -186,7 +187,7 @@ def pad_batch(seqs: Sequence[bytes], pad_value: int = 0) -> tuple[torch.Tensor, 
         raise ValueError(f"pad_batch: sequence {int(np.argmin(lengths))} is empty")
     out = np.full((len(seqs), int(lengths.max())), pad_value, dtype=np.int64)
     for b, s in enumerate(seqs):
-        out[b, : len(s)] = np.frombuffer(bytes(s), dtype=np.uint8)
+        out[b, : len(s)] = np.frombuffer(bytes(s), dtype=np.uint8) if isinstance(s, (bytes, bytearray)) else s
     return torch.from_numpy(np.ascontiguousarray(out.T)), torch.from_numpy(lengths)
 
 

@@ -13,7 +13,7 @@ from ..models import RNN_TYPES, ModelConfig
 from ..precision import DEFAULT_PRECISION, TRAIN_PRECISIONS
 from ..report.runinfo import library_versions
 from ..tokenizers import MODEL_TYPES, train_sentencepiece
-from ..tokenizers.io import save_tokenizer
+from ..tokenizers.io import load_tokenizer, save_tokenizer
 from ..training import distributed
 from ..training.config import ARCHITECTURE, OPTIMIZERS, SCHEDULES, TrainConfig
 from ..training.pretrain import pretrain, require_tensorboard
@@ -74,6 +74,9 @@ def add_prepare_corpus(sub) -> None:
     p.add_argument("--validation-fraction", type=float, default=fraction,
                    help=f"held-out documents (default: {fraction:g})")
     p.add_argument("--shard-mb", type=int, default=shard_mb, help=f"shard size in MiB (default: {shard_mb})")
+    p.add_argument("--tokenizer", metavar="DIR", help="store the token ids of this sentencepiece vocabulary "
+                   "(a train-tokenizer folder; uint16, its files copied into OUT) instead of bytes; pretrain on the "
+                   "corpus then makes a model over that vocabulary (default: bytes)")
     _preprocess_argument(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus in OUT")
     common_arguments(p)
@@ -194,13 +197,21 @@ def _source_texts(args: argparse.Namespace, command: str):
 
 
 def _run_prepare_corpus(args: argparse.Namespace) -> None:
+    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
+    if tokenizer is not None and tokenizer.kind == "bytes":
+        tokenizer = None
+    preprocess = _preprocess_of(args)
+    if tokenizer is not None and preprocess != "paper":
+        raise ValueError(f"--tokenizer {args.tokenizer}: a sentencepiece vocabulary reads the paper's cleaning only "
+                         f"(not --preprocess {preprocess})")
     texts, source = _source_texts(args, "prepare-corpus")
     meta = prepare_corpus(texts, args.out, args.validation_fraction, args.seed, shard_bytes=args.shard_mb << 20,
                           quiet=args.quiet, source=source, overwrite=args.overwrite,
-                          preprocessing=PREPROCESS[_preprocess_of(args)])
+                          preprocessing=PREPROCESS[preprocess], tokenizer=tokenizer)
+    unit = "bytes" if tokenizer is None else f"bytes of {tokenizer.vocab_size:,}-piece ids"
     for split, info in meta["splits"].items():
-        print(f"{args.out}: {split}: {info['documents']:,} documents, {info['bytes']:,} bytes "
-              f"in {len(info['shards'])} shard(s)")
+        print(f"{args.out}: {split}: {info['documents']:,} documents, {info['text_bytes']:,} text bytes, "
+              f"{info['bytes']:,} {unit} in {len(info['shards'])} shard(s)")
 
 
 def _run_pretrain(args: argparse.Namespace) -> None:
@@ -221,8 +232,9 @@ def _run_pretrain(args: argparse.Namespace) -> None:
         texts, description = _read_texts(args)
         corpus = build_corpus(texts, args.validation_fraction, args.seed, preprocessing=extra)
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
-        print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} bytes for training, "
-              f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} bytes held out")
+        unit = "bytes" if corpus.tokenizer is None else f"{corpus.tokenizer.kind} ids"
+        print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} {unit} for training, "
+              f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} {unit} held out")
     # Only the flags given (None: not given; the defaults are the dataclasses'); on --resume the
     # library checks them against the checkpoint's settings and refuses any that disagree.
     model_config = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
@@ -242,7 +254,7 @@ def _run_pretrain(args: argparse.Namespace) -> None:
         distributed.teardown()
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
         print(f"{args.out}: {state.step} steps, {state.bytes_seen:,} bytes in {state.seconds / 60:.1f} min, "
-              f"validation BPC {state.validation_bpc:.3f}")
+              f"validation bits per byte {state.validation_bpc:.3f}")
 
 
 def _read_texts(args: argparse.Namespace):

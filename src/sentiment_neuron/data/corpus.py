@@ -32,7 +32,10 @@ __all__ = ["Corpus", "TBPTTBatches", "build_corpus", "split_window"]
 
 @dataclass
 class Corpus:
-    """train, validation: uint8 byte streams; documents: how many texts each holds.
+    """train, validation: uint8 byte streams (or uint16 token ids); documents: how many texts each holds.
+
+    `tokenizer` is None for bytes, else the sentencepiece vocabulary of a token corpus (whose
+    files it holds); `bytes_per_token` is the train split's UTF-8 bytes per stored id (1 for bytes).
 
     The streams are np.ndarray (`build_corpus`), read-only np.memmap or
     `ShardedStream` (`load_prepared_corpus`). `checksum`, when set (prepared
@@ -45,6 +48,8 @@ class Corpus:
     train_documents: int
     validation_documents: int
     checksum: str | None = None
+    tokenizer: object = None
+    bytes_per_token: float = 1.0
 
     def fingerprint(self) -> str:
         """A short checksum of both streams, stored in checkpoints to catch changed data.

@@ -9,7 +9,8 @@ A prepared corpus is a folder (format version 1):
 
     corpus.json              metadata, written last (atomically, `atomic.py`): no
                              corpus.json means an unfinished corpus
-    train-00000.bin          raw uint8 bytes: preprocessed documents, concatenated
+    train-00000.bin          raw uint8 bytes: preprocessed documents, concatenated (a token
+                             corpus: each document's token ids, little-endian uint16)
     train-00000.idx.npy      int64 (documents,): each document's start offset in the .bin
     train-00001.bin ...      next shard, started once a shard holds >= shard_bytes
     validation-00000.bin     same for the held-out documents
@@ -23,6 +24,12 @@ its shards in order (`sharded.ShardedStream`). corpus.json holds: "format"
 "bytes", "documents", "crc32" and "shards" (each "file", "index", "bytes",
 "documents", "crc32"), and "fingerprint": `Corpus.fingerprint()` of the
 corpus, the same string an in-memory `Corpus` of the same bytes gives.
+
+A token corpus (`prepare_corpus(tokenizer=...)`, a sentencepiece vocabulary)
+also has "dtype" ("uint16"), "tokenizer" (kind, vocab_size, the model file's
+sha256) and per split "text_bytes" (UTF-8 bytes the ids read, the denominator
+of bits per byte); the tokenizer's files are stored in the folder
+(`tokenizers.io`). "bytes" and index offsets count file bytes (2 per token).
 """
 from __future__ import annotations
 
@@ -37,6 +44,7 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..text import preprocess
+from ..tokenizers.io import load_tokenizer, save_tokenizer
 from .corpus import Corpus
 from .sharded import ShardedStream
 
@@ -79,7 +87,7 @@ class _SplitWriter:
     def __init__(self, folder: Path, split: str, shard_bytes: int) -> None:
         self.folder, self.split, self.shard_bytes = folder, split, shard_bytes
         self.shards: list[dict] = []
-        self.bytes = self.documents = 0
+        self.bytes = self.documents = self.text_bytes = 0
         self.crc = 0
         self._bin = self._raw_idx = None
 
@@ -142,8 +150,8 @@ class _SplitWriter:
                 f.close()
 
     def metadata(self) -> dict:
-        return {"bytes": self.bytes, "documents": self.documents, "crc32": f"{self.crc:08x}",
-                "shards": self.shards}
+        return {"bytes": self.bytes, "text_bytes": self.text_bytes, "documents": self.documents,
+                "crc32": f"{self.crc:08x}", "shards": self.shards}
 
 
 def _remove_corpus_files(folder: Path) -> None:
@@ -164,6 +172,7 @@ def prepare_corpus(
     source: str = "",
     overwrite: bool = False,
     preprocessed: bool = False,
+    tokenizer=None,
 ) -> dict:
     """Stream `texts` into a prepared corpus folder (see the module docstring for the format).
 
@@ -190,6 +199,8 @@ def prepare_corpus(
         overwrite: replace a corpus already in `out_dir`.
         preprocessed: `texts` are bytes that `text.preprocess` with `preprocessing` already
             made (e.g. unpacked from a stream of such documents): written as they are.
+        tokenizer: a `tokenizers.SentencePieceTokenizer`: store its ids (uint16) instead of bytes,
+            and its files in the folder; None for bytes.
 
     Returns:
         The metadata written to corpus.json (a dict, see the module docstring).
@@ -211,11 +222,18 @@ def prepare_corpus(
     if shard_bytes < 1:
         raise ValueError(f"shard_bytes must be positive, got {shard_bytes}")
     kwargs = _preprocessing_kwargs(preprocessing)
+    if tokenizer is not None and (preprocessed or tokenizer.vocab_size > 1 << 16):
+        raise ValueError("a token corpus is made from texts (not preprocessed bytes), with at most 65,536 ids")
     folder = _corpus_folder(Path(out_dir), overwrite)
     t0 = time.perf_counter()
-    writers = _write_splits(texts, folder, _held_out(validation_fraction, seed), shard_bytes,
-                            None if preprocessed else kwargs, desc=f"preparing {source or 'corpus'}", quiet=quiet)
+    encode = _token_encoder(tokenizer) if tokenizer is not None else _byte_encoder(None if preprocessed else kwargs)
+    writers = _write_splits(texts, folder, _held_out(validation_fraction, seed), shard_bytes, encode,
+                            desc=f"preparing {source or 'corpus'}", quiet=quiet)
     _check_not_empty(writers, folder, validation_fraction)
+    tokens = {}
+    if tokenizer is not None:
+        save_tokenizer(tokenizer, folder, getattr(tokenizer, "training", None))
+        tokens = {"dtype": TOKEN_DTYPE, "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size}}
     meta = {
         "format": CORPUS_FORMAT,
         "version": CORPUS_VERSION,
@@ -227,6 +245,7 @@ def prepare_corpus(
         "splits": {split: w.metadata() for split, w in writers.items()},
         "fingerprint": _fingerprint(folder, writers),
         "seconds": round(time.perf_counter() - t0, 3),
+        **tokens,
     }
     atomic_write_text(folder / CORPUS_FILE, json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     return meta
@@ -256,11 +275,32 @@ def _held_out(validation_fraction: float, seed: int) -> Iterator[bool]:
         yield from (rng.random(_DRAW_BLOCK) < validation_fraction).tolist()
 
 
+TOKEN_DTYPE = "uint16"
+
+
+def _byte_encoder(preprocessing: dict | None):
+    """text -> (its preprocessed bytes, their count); texts already bytes when `preprocessing` is None."""
+    def encode(text):
+        data = text if preprocessing is None else preprocess(text, **preprocessing)
+        return data, len(data)
+    return encode
+
+
+def _token_encoder(tokenizer):
+    """text -> (its ids as little-endian uint16 bytes, the UTF-8 bytes they read: `piece_bytes`)."""
+    piece_bytes = tokenizer.piece_bytes()
+
+    def encode(text):
+        ids = tokenizer.ids(text)
+        return ids.astype("<u2").tobytes(), int(piece_bytes[ids].sum())
+    return encode
+
+
 def _write_splits(texts: Iterable[str], folder: Path, held_out: Iterator[bool], shard_bytes: int,
-                  preprocessing: dict | None, desc: str, quiet: bool) -> dict[str, _SplitWriter]:
-    """Preprocess each text (unless `preprocessing` is None: bytes, already preprocessed) and append it
-    to the validation split's shards when its draw says so, else to the train split's; all shards
-    closed. Any error (the texts' reader's included) removes every shard written and propagates."""
+                  encode, desc: str, quiet: bool) -> dict[str, _SplitWriter]:
+    """Encode each text (`_byte_encoder`, `_token_encoder`) and append it to the validation split's
+    shards when its draw says so, else to the train split's; all shards closed. Any error (the texts'
+    reader's included) removes every shard written and propagates."""
     from tqdm.auto import tqdm
 
     writers = {split: _SplitWriter(folder, split, shard_bytes) for split in SPLITS}
@@ -269,9 +309,11 @@ def _write_splits(texts: Iterable[str], folder: Path, held_out: Iterator[bool], 
     pending = 0
     try:
         for text, validation in zip(texts, held_out):
-            data = text if preprocessing is None else preprocess(text, **preprocessing)
-            writers["validation" if validation else "train"].add(data)
-            pending += len(data)
+            data, text_bytes = encode(text)
+            writer = writers["validation" if validation else "train"]
+            writer.add(data)
+            writer.text_bytes += text_bytes
+            pending += text_bytes
             if pending >= _PROGRESS_BYTES:
                 bar.update(pending)
                 pending = 0
@@ -333,7 +375,7 @@ def read_corpus_metadata(folder: str | os.PathLike) -> dict:
 def load_prepared_corpus(folder: str | os.PathLike, verify: bool = False) -> Corpus:
     """Open a corpus written by `prepare_corpus`, without reading it into memory.
 
-    Each split is a read-only np.memmap (uint8, shape (bytes,)) when it has one
+    Each split is a read-only np.memmap (uint8, shape (bytes,); a token corpus: uint16 (tokens,)) when it has one
     shard, else a `ShardedStream` over its shards' memmaps, which
     `TBPTTBatches` reads the same way; a training rank then touches only the
     pages of its own rows. Shard sizes are always checked against corpus.json.
@@ -351,6 +393,7 @@ def load_prepared_corpus(folder: str | os.PathLike, verify: bool = False) -> Cor
     """
     folder = Path(folder)
     meta = read_corpus_metadata(folder)
+    dtype = np.dtype(meta.get("dtype", "uint8")).newbyteorder("<")
     streams = {}
     for split in SPLITS:
         shards = []
@@ -362,18 +405,21 @@ def load_prepared_corpus(folder: str | os.PathLike, verify: bool = False) -> Cor
             if size != shard["bytes"]:
                 raise ValueError(f"{path}: {size:,} bytes, but {CORPUS_FILE} says {shard['bytes']:,}; "
                                  f"the corpus was changed or damaged")
-            arr = np.memmap(path, dtype=np.uint8, mode="r")
+            arr = np.memmap(path, dtype=dtype, mode="r")
             if verify:
-                crc = 0
+                crc, raw = 0, np.memmap(path, dtype=np.uint8, mode="r")
                 for start in range(0, size, 1 << 24):
-                    crc = zlib.crc32(arr[start : start + (1 << 24)], crc)
+                    crc = zlib.crc32(raw[start : start + (1 << 24)], crc)
                 if f"{crc:08x}" != shard["crc32"]:
                     raise ValueError(f"{path}: CRC-32 {crc:08x}, but {CORPUS_FILE} says "
                                      f"{shard['crc32']}; the corpus was changed or damaged")
             shards.append(arr)
         streams[split] = shards[0] if len(shards) == 1 else ShardedStream(shards)
-    return Corpus(streams["train"], streams["validation"], meta["splits"]["train"]["documents"],
-                  meta["splits"]["validation"]["documents"], checksum=meta["fingerprint"])
+    train = meta["splits"]["train"]
+    tokenizer = load_tokenizer(folder) if "tokenizer" in meta else None
+    return Corpus(streams["train"], streams["validation"], train["documents"],
+                  meta["splits"]["validation"]["documents"], checksum=meta["fingerprint"], tokenizer=tokenizer,
+                  bytes_per_token=train.get("text_bytes", train["bytes"]) / (train["bytes"] // dtype.itemsize))
 
 
 def document_offsets(folder: str | os.PathLike, split: str = "train") -> np.ndarray:

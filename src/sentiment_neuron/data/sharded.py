@@ -22,11 +22,11 @@ class ShardedStream:
         shards: 1-D uint8 arrays or np.memmaps, in order.
     """
 
-    dtype = np.dtype(np.uint8)
     ndim = 1
 
     def __init__(self, shards: Sequence[np.ndarray], start: int = 0, stop: int | None = None) -> None:
         self.shards = list(shards)
+        self.dtype = self.shards[0].dtype if self.shards else np.dtype(np.uint8)  # uint8 bytes or uint16 ids
         ends = np.cumsum([len(s) for s in self.shards], dtype=np.int64)
         self._ends = ends
         self._starts = ends - np.array([len(s) for s in self.shards], dtype=np.int64)
@@ -48,7 +48,7 @@ class ShardedStream:
     def _read(self, a: int, b: int) -> np.ndarray:
         """Bytes [a, b) of the whole concatenation: a view if inside one shard, else a copy."""
         if b <= a:
-            return np.zeros(0, dtype=np.uint8)
+            return np.zeros(0, dtype=self.dtype)
         k = int(np.searchsorted(self._ends, a, side="right"))
         pieces = []
         while a < b:
@@ -99,13 +99,13 @@ class ShardedStream:
 class _ShardedGrid:
     """Rows [row0, row0+rows) x columns [col0, col0+cols) of a ShardedStream seen as (*, stride)."""
 
-    dtype = np.dtype(np.uint8)
     ndim = 2
 
     def __init__(self, stream: ShardedStream, row0: int, rows: int, col0: int, cols: int,
                  stride: int) -> None:
         self.stream, self.row0, self.rows, self.col0, self.cols, self.stride = (
             stream, row0, rows, col0, cols, stride)
+        self.dtype = stream.dtype
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -126,7 +126,7 @@ class _ShardedGrid:
                             max(0, c1 - c0), self.stride)
 
     def __array__(self, dtype=None, copy=None):
-        out = np.empty((self.rows, self.cols), dtype=np.uint8)
+        out = np.empty((self.rows, self.cols), dtype=self.dtype)
         base = self.stream.start + self.col0
         for r in range(self.rows):
             a = base + (self.row0 + r) * self.stride

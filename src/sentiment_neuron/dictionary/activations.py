@@ -23,7 +23,7 @@ import torch
 from ..models import FEATURE_STATES, ByteLM
 from ..models.encode import iter_chunks, length_sorted_batches
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
-from ..text import pad_batch, preprocess
+from ..text import pad_batch
 
 __all__ = ["StateBlock", "iter_state_blocks", "block_shuffle", "DEFAULT_MAX_BYTES", "DEFAULT_BATCH_TEXTS"]
 
@@ -86,7 +86,7 @@ def iter_state_blocks(model: ByteLM, texts: Iterable[str], state: str = "hidden"
         if index < skip_blocks:
             continue
         first_id = index * batch_texts
-        data = {first_id + i: preprocess(t, **model.config.preprocessing)[:max_bytes] for i, t in enumerate(batch)}
+        data = {first_id + i: model.token_ids(t, max_bytes) for i, t in enumerate(batch)}
         yield _block(model, index, data, state, precision, chunk_len, device)
 
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
-from ..text import pad_batch, preprocess
+from ..text import pad_batch
 from .activations import DEFAULT_MAX_BYTES, iter_state_blocks
 from .sae import TopKSAE
 
@@ -94,7 +94,7 @@ def spliced_bits_per_byte(model: ByteLM, sae: TopKSAE, texts: Sequence[str], sta
     """
     device = model.device
     precision = resolve_precision(precision, device, PRECISIONS)
-    encoded = [d for d in (preprocess(t, **model.config.preprocessing)[:max_bytes] for t in texts) if len(d) > 1]
+    encoded = [d for d in (model.token_ids(t, max_bytes) for t in texts) if len(d) > 1]
     if not encoded:
         raise ValueError("no held-out text of two bytes or more to measure bits per byte on")
     tokens, lengths = pad_batch(sorted(encoded, key=len, reverse=True))

@@ -35,10 +35,11 @@ from ..models import FEATURE_STATES, ByteLM
 from ..models.encode import iter_chunks
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..report.figures import plain, plt, save_figure  # figures selects the file-only Agg backend
-from ..text import pad_batch, preprocess
+from ..text import pad_batch
+from ..tokenizers import values_per_character
 
 __all__ = [
-    "Projection", "unit_trajectories", "unit_trajectory", "text_char_values", "char_values", "value_color", "heatmap_html",
+    "Projection", "unit_trajectories", "unit_trajectory", "text_char_values", "char_values", "model_char_values", "value_color", "heatmap_html",
     "heatmap_png", "write_heatmaps", "CMAP",
 ]
 
@@ -123,9 +124,9 @@ def unit_trajectories(model: ByteLM, texts: Sequence[str], unit: int | Projectio
     device = model.device
     read = _reader(model, unit, device)
     precision = resolve_precision(precision, device, PRECISIONS)
-    encoded = [preprocess(t, **model.config.preprocessing) for t in texts]
+    encoded = [model.token_ids(t) for t in texts]
     values = [np.empty(len(data), np.float32) for data in encoded]
-    nonempty = [i for i, data in enumerate(encoded) if data]  # no pads and no text: nothing to read
+    nonempty = [i for i, data in enumerate(encoded) if len(data)]  # no pads and no text: nothing to read
     order = [nonempty[k] for k in np.argsort([-len(encoded[i]) for i in nonempty], kind="stable")]
     was_training = model.training
     model.eval()
@@ -182,11 +183,23 @@ def char_values(data: bytes, values: np.ndarray, front_pad: str = "\n ", end_pad
     return "".join(chars), np.asarray(vals, dtype=np.float32)
 
 
+def model_char_values(model: ByteLM, text: str, data, values: np.ndarray) -> CharValues:
+    """One value per character of a `unit_trajectories` run of `text`.
+
+    A byte model: `char_values` (the text as the model read it: HTML unescaped, pads dropped). A
+    model over sentencepiece ids: the text as the user wrote it, each character the value after
+    the token that reads it (`tokenizers.values_per_character`, the tokenizer's spans).
+    """
+    if model.reads_bytes:
+        return char_values(data, values, *model.config.pads)
+    return text, values_per_character(model.encode_text(text), values, len(text))
+
+
 def text_char_values(model, text: str, unit: int | Projection, state: str = "hidden",
                      precision: str = DEFAULT_PRECISION) -> CharValues:
-    """``unit_trajectory`` then ``char_values``: the text as the model read it, one value per character."""
+    """``unit_trajectory`` then ``model_char_values``: one value per character."""
     data, values = unit_trajectory(model, text, unit, state, precision)
-    return char_values(data, values, *model.config.pads)
+    return model_char_values(model, text, data, values)
 
 
 def _scale(items: Sequence[CharValues], scale: float | None) -> float:
@@ -315,8 +328,8 @@ def write_heatmaps(
     """Write ``out_prefix.html`` and ``out_prefix.png`` for ``texts``; returns both paths."""
     if not texts:
         raise ValueError("write_heatmaps: no texts")
-    items = [char_values(data, values, *model.config.pads)
-             for data, values in unit_trajectories(model, texts, unit, state, precision)]
+    items = [model_char_values(model, text, data, values)
+             for text, (data, values) in zip(texts, unit_trajectories(model, texts, unit, state, precision))]
     name = readout_name(unit)
     title = title or f"{name[:1].upper()}{name[1:]} ({state} state)"
     prefix = Path(out_prefix)

@@ -28,7 +28,6 @@ from tqdm.auto import tqdm
 
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
-from ..text import preprocess
 from .intervention import (  # noqa: F401 (Steering ... clamp_value: importable from here as before)
     DIRECTIONS, SCALE_PERCENTILE, DirectionSteering, Steering, apply_steer, check_clamp, check_steer, clamp_value,
     projection_scale, unit_scale,
@@ -124,10 +123,8 @@ def next_byte_probs(
 def _prime_state(model: ByteLM, prime: str, n: int, device: torch.device):
     """Run the preprocessed prime (front pad + cleaned text, no end pad) for n copies: the final state and
     the last step's output (1, n, H) (zeros when there is nothing to read)."""
-    pre = dict(model.config.preprocessing)
-    pre["end_pad"] = ""
-    data = preprocess(prime, **pre)
-    if not data:  # no front pad and no prime: start from zeros
+    data = model.prime_ids(prime)
+    if not len(data):  # no front pad and no prime: start from zeros
         return model.initial_state(n, device), torch.zeros(1, n, model.hidden_size, device=device)
     tokens = torch.tensor(list(data), dtype=torch.long, device=device)[:, None].expand(-1, n)  # (P, n)
     hs, state, _ = model.encode(tokens.contiguous())
@@ -211,15 +208,18 @@ def generate(
                                          device, unit, quiet, desc)
     finally:
         model.train(was_training)
-    data = [bytes(row) for row in tokens.T.tolist()] if length else [b""] * n
+    texts = [model.decode_ids(row) for row in tokens.T.tolist()] if length else [""] * n
+    data = [bytes(row) for row in tokens.T.tolist()] if length and model.reads_bytes else \
+        [t.encode("utf-8") for t in texts]
     return Generation(
-        texts=[d.decode("utf-8", errors="replace") for d in data], prime=prime, data=data,
+        texts=texts, prime=prime, data=data,
         trajectory=trajectory, trajectory_unit=unit, steer=steer,
     )
 
 
 def _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed, device, unit, quiet, desc):
-    """The sampling loop: returns tokens (length, n) uint8 numpy and the trajectory (n, length) or None."""
+    """The sampling loop: returns token ids (length, n) int64 numpy (bytes for a byte model) and the
+    trajectory (n, length) or None."""
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
     state, hs = _prime_state(model, prime, n, device)
@@ -236,4 +236,4 @@ def _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed, dev
         if trajectory is not None:
             trajectory[:, t] = h[:, unit]
     traj = trajectory.float().cpu().numpy().astype(np.float32) if trajectory is not None else None
-    return tokens.to(torch.uint8).cpu().numpy(), traj
+    return tokens.cpu().numpy(), traj

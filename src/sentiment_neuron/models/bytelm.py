@@ -1,8 +1,13 @@
-"""Byte-level language model: byte embedding -> RNN -> 256-way decoder.
+"""The language model: token embedding -> RNN or Transformer -> next-token decoder.
 
-    x_t = E[byte_t + offset]        (E: (256 + offset) x embed_size)
-    hs, state = RNN(x, state)       (mLSTM, LSTM or GRU)
-    logits_t = W_out h_t + b_out    (256-way: the next byte)
+    x_t = E[id_t + offset]          (E: (V + offset) x embed_size)
+    hs, state = RNN(x, state)       (mLSTM, LSTM, GRU, or the Transformer's blocks)
+    logits_t = W_out h_t + b_out    (V-way: the next token)
+
+V = `ModelConfig.vocab_size`: 256 for bytes (id = byte; every model before
+sentencepiece, and the default), or a sentencepiece vocabulary's size, the
+tokenizer then stored in the model folder (`tokenizers.io`). `ByteLM.tokenizer`
+turns text into the ids the model reads, with each id's span of characters.
 
 The state is passed explicitly so truncated BPTT can carry it across batches
 and featurization can read it.
@@ -23,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..text import preprocess
+from ..tokenizers import ByteTokenizer, Encoding
 from .gru import GRU
 from .lstm import LSTM
 from .mlstm import MLSTM
@@ -59,6 +66,8 @@ class ModelConfig:
             the output layer tied to the byte embedding).
         attention_memory: cached tokens a Transformer attends to beyond the current chunk (and carries
             across TBPTT windows).
+        vocab_size: V, symbols the model reads and predicts: 256 (bytes), or the size of the
+            sentencepiece vocabulary stored beside the weights (tokenizer.json, tokenizer.model).
     """
 
     rnn: str = "mlstm"
@@ -72,6 +81,7 @@ class ModelConfig:
     vocab_offset: int = 0
     num_heads: int = 4
     attention_memory: int = 512
+    vocab_size: int = VOCAB_SIZE
 
     def __post_init__(self) -> None:
         if self.rnn not in RNN_TYPES:
@@ -96,6 +106,10 @@ class ModelConfig:
         unknown = set(self.preprocessing) - set(PREPROCESSING_OPTIONS)
         if unknown:
             raise ValueError(f"unknown preprocessing option(s) {sorted(unknown)}; known: {list(PREPROCESSING_OPTIONS)}")
+        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < VOCAB_SIZE:
+            raise ValueError(f"vocab_size must be an integer >= {VOCAB_SIZE}, got {self.vocab_size!r}")
+        if self.vocab_offset and self.vocab_size != VOCAB_SIZE:
+            raise ValueError("vocab_offset (NVIDIA's padding symbol) applies to byte models only")
         if isinstance(self.vocab_offset, bool) or not isinstance(self.vocab_offset, int) or self.vocab_offset < 0:
             raise ValueError(f"vocab_offset must be an integer >= 0, got {self.vocab_offset!r}")
 
@@ -133,13 +147,23 @@ class OffsetDecoder(nn.Linear):
 
 
 class ByteLM(nn.Module):
-    """Next-byte language model. Input bytes (time, batch) int64 in [0, 256)."""
+    """Next-token language model. Input ids (time, batch) int64 in [0, vocab_size): bytes, or sentencepiece
+    ids with `tokenizer` a `tokenizers.SentencePieceTokenizer` (set by `models.io.load_model` and pretraining).
 
-    def __init__(self, config: ModelConfig) -> None:
+    Args:
+        config: the architecture.
+        tokenizer: text to ids; None for bytes with the config's preprocessing.
+
+    Raises:
+        ValueError: a tokenizer whose vocabulary size is not the config's.
+    """
+
+    def __init__(self, config: ModelConfig, tokenizer=None) -> None:
         super().__init__()
         self.config = config
+        self.tokenizer = tokenizer
         offset = config.vocab_offset
-        self.embed = nn.Embedding(VOCAB_SIZE, config.embed_size) if not offset else \
+        self.embed = nn.Embedding(config.vocab_size, config.embed_size) if not offset else \
             OffsetEmbedding(config.embed_size, offset)
         if config.rnn == "mlstm":
             self.rnn: nn.Module = MLSTM(config.embed_size, config.hidden_size)
@@ -149,7 +173,7 @@ class ByteLM(nn.Module):
         else:
             stacked = {"lstm": LSTM, "gru": GRU}[config.rnn]
             self.rnn = stacked(config.embed_size, config.hidden_size, config.num_layers)
-        self.decoder = nn.Linear(config.hidden_size, VOCAB_SIZE) if not offset else \
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size) if not offset else \
             OffsetDecoder(config.hidden_size, offset)
         if config.rnn == "transformer":  # GPT-2's init of the embedding, then tied to the output layer
             nn.init.normal_(self.embed.weight, std=0.02)
@@ -160,6 +184,52 @@ class ByteLM(nn.Module):
         Called at construction and again after weights are assigned (`models.io.load_model`)."""
         if self.config.rnn == "transformer":
             self.decoder.weight = self.embed.weight
+
+    @property
+    def tokenizer(self):
+        """Text to the ids this model reads (`tokenizers.Tokenizer`): the stored sentencepiece vocabulary,
+        or bytes with the config's preprocessing."""
+        if self._tokenizer is None:  # made from the config each time: it follows the preprocessing
+            front, end = self.config.pads
+            return ByteTokenizer(front, end, bool(self.config.preprocessing.get("tweets", False)))
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer) -> None:
+        if tokenizer is not None and tokenizer.vocab_size != self.config.vocab_size:
+            raise ValueError(f"the tokenizer has {tokenizer.vocab_size} symbols, the model {self.config.vocab_size}")
+        self._tokenizer = None if tokenizer is not None and tokenizer.kind == "bytes" else tokenizer
+
+    @property
+    def reads_bytes(self) -> bool:
+        """True for a byte model (ids are UTF-8 bytes of `text.preprocess`'s output)."""
+        return self.config.vocab_size == VOCAB_SIZE and self._tokenizer is None
+
+    def token_ids(self, text: str, max_tokens: int | None = None):
+        """The ids the model reads for `text`: `text.preprocess`'s bytes for a byte model (a bytes object,
+        whose items are the ids), else an int64 array (begin-of-text id first); at most `max_tokens`.
+
+        Raises:
+            UnicodeEncodeError: the text holds a lone surrogate.
+        """
+        if self.reads_bytes:
+            return preprocess(text, **self.config.preprocessing)[:max_tokens]
+        return self.tokenizer.encode(text).ids[:max_tokens]
+
+    def prime_ids(self, text: str):
+        """The ids of `text` as the start of a document (no end pad): what generation reads before it
+        samples (bytes for a byte model, else an int64 array; the begin-of-text id alone for "")."""
+        if self.reads_bytes:
+            return preprocess(text, **{**self.config.preprocessing, "end_pad": ""})
+        return self.tokenizer.encode(text).ids
+
+    def encode_text(self, text: str) -> Encoding:
+        """`tokenizers.Encoding` of `text`: ids with each one's span of characters of `text`."""
+        return self.tokenizer.encode(text)
+
+    def decode_ids(self, ids) -> str:
+        """Ids (any ints in [0, vocab_size)) back to text; invalid UTF-8 becomes U+FFFD."""
+        return self.tokenizer.decode(ids)
 
     @property
     def steerable(self) -> bool:

@@ -4,6 +4,9 @@ Loading never unpickles: safetensors holds only tensors, config.json only JSON:
 
     {"format": "sentiment-neuron-model", "format_version": 1, ModelConfig's fields...}
 
+A model over a sentencepiece vocabulary also has tokenizer.json and tokenizer.model
+(`tokenizers.io`, the model file's SHA-256 checked on load).
+
 A config.json without the header (written before it existed, e.g. the shipped
 mlstm-reviews-512, whose files never change) reads as version 1.
 """
@@ -19,6 +22,7 @@ from safetensors.torch import save_file
 from ..atomic import atomic_write
 from ..fileformat import FormatError, check_header, read_json, stamped
 from .bytelm import ByteLM, ModelConfig
+from ..tokenizers.io import load_tokenizer, save_tokenizer
 from .pretrained import resolve_model
 
 CONFIG_FILE = "config.json"
@@ -42,6 +46,8 @@ def save_model(model: ByteLM, folder: str | Path, dtype: str = "fp32") -> Path:
         raise ValueError(f"dtype must be one of {tuple(SAVE_DTYPES)}, got {dtype!r}")
     folder = Path(folder)
     save_weights(model.state_dict(), folder / WEIGHTS_FILE, dtype)
+    if not model.reads_bytes:
+        save_tokenizer(model.tokenizer, folder, getattr(model.tokenizer, "training", None))
     text = json.dumps(model_config_dict(model.config), indent=2)
     atomic_write(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
     return folder
@@ -89,7 +95,7 @@ def load_model(folder: str | Path, device: str | None = "cpu") -> ByteLM:
 
     Raises:
         FileNotFoundError: no such folder or name (the known names are listed), or the folder
-            lacks config.json or model.safetensors.
+            lacks config.json or model.safetensors (or, for a sentencepiece model, its tokenizer files).
         ValueError: the config is invalid (`FormatError`, naming the file and field), the weights do not
             match it, or a shipped file fails its checksum.
     """
@@ -105,6 +111,8 @@ def load_model(folder: str | Path, device: str | None = "cpu") -> ByteLM:
     except RuntimeError as err:
         raise ValueError(f"{folder / WEIGHTS_FILE}: weights do not match config.json: {err}") from err
     model.tie_weights()  # assign=True gave each name its own tensor
+    if config.vocab_size != 256:
+        model.tokenizer = load_tokenizer(folder, *config.pads)
     return model.eval()
 
 

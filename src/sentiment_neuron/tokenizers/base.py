@@ -17,7 +17,7 @@ import numpy as np
 
 from ..text import Preprocessed
 
-__all__ = ["Encoding", "Tokenizer", "spans_in_source"]
+__all__ = ["Encoding", "Tokenizer", "spans_in_source", "values_per_character"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,33 @@ def spans_in_source(pre: Preprocessed, byte_start, byte_end) -> tuple[np.ndarray
     ends = pre.source_end[np.clip(after - 1, 0, max(n - 1, 0))] if n else np.zeros_like(first)
     start = at[first]
     return start.astype(np.int64), np.where(empty, start, ends).astype(np.int64)
+
+
+def values_per_character(encoding: Encoding, values, n_chars: int) -> np.ndarray:
+    """Per-token values spread over the characters of the text the user wrote.
+
+    Each character gets the value after the last token that reads it (its span covers it); a
+    character no token reads (whitespace the cleaning stripped) keeps the value before it, and
+    one before every token the value after the first token (the begin-of-text state).
+
+    Args:
+        encoding: the text's `Encoding` (spans in characters of the text).
+        values: float (T,), one value after each token.
+        n_chars: len(text).
+
+    Returns:
+        float32 (n_chars,).
+
+    Raises:
+        ValueError: not one value per token.
+    """
+    values = np.asarray(values, np.float32)
+    if len(values) != len(encoding):
+        raise ValueError(f"{len(encoding)} tokens but {len(values)} values")
+    out = np.full(n_chars, np.nan, np.float32)
+    for t in range(len(encoding)):
+        out[encoding.start[t]:encoding.end[t]] = values[t]
+    known = ~np.isnan(out)
+    last = np.maximum.accumulate(np.where(known, np.arange(n_chars), -1)) if n_chars else np.zeros(0, np.int64)
+    first = values[0] if len(values) else np.float32(0)
+    return np.where(last >= 0, out[np.maximum(last, 0)], first).astype(np.float32)

@@ -78,4 +78,5 @@ def load_tokenizer(folder: str | Path, front_pad: str = "\n ", end_pad: str = " 
     if tokenizer.vocab_size != require(path, config, "vocab_size", int):
         raise FormatError(f"{path}: field 'vocab_size' is {config['vocab_size']}, the model has "
                           f"{tokenizer.vocab_size}")
+    tokenizer.training = config.get("training", {})
     return tokenizer

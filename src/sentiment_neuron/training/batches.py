@@ -31,7 +31,8 @@ class DeviceBatches:
         self.pinned = self.device.type == "cuda"
         if self.pinned:
             shape = (batches.rows.shape[0], batches.seq_len + 1)
-            self._buffers = [torch.empty(shape, dtype=torch.uint8, pin_memory=True) for _ in range(2)]
+            dtype = torch.uint8 if batches.rows.dtype == "uint8" else torch.int32  # token ids: uint16 -> int32
+            self._buffers = [torch.empty(shape, dtype=dtype, pin_memory=True) for _ in range(2)]
             self._copied: list[torch.cuda.Event | None] = [None, None]
             self._next = 0
 

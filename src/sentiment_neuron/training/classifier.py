@@ -33,7 +33,7 @@ from ..models import ByteLM
 from ..models.encode import iter_chunks, length_sorted_batches
 from ..models.pooling import finish_pool, fold_chunk, init_pool
 from ..precision import DEFAULT_PRECISION
-from ..text import pad_batch, preprocess
+from ..text import pad_batch
 from ..transfer.metrics import DEFAULT_THRESHOLD, apply_thresholds
 
 KINDS = ("single", "multilabel")
@@ -119,7 +119,7 @@ class Classifier(nn.Module):
 
     def encode_texts(self, texts: list[str]) -> list[bytes]:
         """Each text as the encoder reads it: its preprocessing, cut to max_bytes."""
-        return [preprocess(t, **self.encoder.config.preprocessing)[: self.config.max_bytes] for t in texts]
+        return [self.encoder.token_ids(t, self.config.max_bytes) for t in texts]
 
     def pool(self, tokens: torch.Tensor, lengths: torch.Tensor, precision: str = DEFAULT_PRECISION) -> torch.Tensor:
         """Concat pooling [last, max, mean] of the hidden states: (B, 3H) float32.

@@ -96,7 +96,8 @@ class TrainState:
     """Where training stands; with the model and optimizer, all a resume needs."""
 
     step: int = 0
-    bytes_seen: int = 0
+    bytes_seen: int = 0  # UTF-8 bytes read (a token corpus: ids read x its bytes per id)
+    tokens_seen: int = 0  # ids read (bytes for a byte model)
     seconds: float = 0.0
     validation_bpc: float | None = None
     lr: float | None = None  # of the last step taken; the final evaluation logs it, also after a resume

@@ -137,7 +137,7 @@ def pretrain(
         model_config = ModelConfig(**model_config)
     if isinstance(train_config, Mapping):
         train_config = TrainConfig(**train_config)
-    model_config = model_config or ModelConfig()
+    model_config = _vocabulary_of(corpus, model_config or ModelConfig())
     cfg = train_config or TrainConfig(max_minutes=10)
     cfg = replace(cfg, precision=resolve_precision(cfg.precision, d.device))  # "auto" -> what this device runs
     if cfg.precision == "fp16" and d.device.type != "cuda":
@@ -147,7 +147,7 @@ def pretrain(
                          f"x {cfg.grad_accum} micro-batches")
     torch.manual_seed(cfg.seed)
     with torch.device(d.device) if d.device.type == "cuda" else nullcontext():  # no host init of a big model
-        model = ByteLM(model_config).to(d.device)
+        model = ByteLM(model_config, tokenizer=corpus.tokenizer).to(d.device)
     if init_weights is not None:
         model.load_state_dict(init_weights)
     batch_dim = model.rnn.state_batch_dim
@@ -158,6 +158,8 @@ def pretrain(
     if ckpt is not None:
         carried = _restore(ckpt, model, optimizer, scaler, d, batch_dim)
         ts = TrainState(**ckpt["train_state"])
+        if "tokens_seen" not in ckpt["train_state"]:  # a checkpoint from before token corpora: bytes
+            ts.tokens_seen = ts.bytes_seen
         if d.is_main:
             _drop_metrics_after(out / METRICS_FILE, ts.step)
     net = DistributedDataParallel(model) if d.enabled else model
@@ -176,7 +178,8 @@ def pretrain(
             bpc, carried = train_step(net, optimizer, scaler, x, y, carried, cfg, lr, batch_dim)
             run.last_bpc = bpc  # on the device: read only when logged
             ts.step += 1
-            ts.bytes_seen += x.numel() * d.world_size
+            ts.tokens_seen += x.numel() * d.world_size
+            ts.bytes_seen = round(ts.tokens_seen * corpus.bytes_per_token)
             ts.seconds = time.time() - start
             progress, stopping, time_due = distributed.agree(d, [
                 cfg.progress(ts.step, ts.bytes_seen, ts.seconds), float(stop.requested),
@@ -237,6 +240,7 @@ class _Run:
             from torch.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=ts.step + 1 if ts.step else None)
         self.last_bpc: torch.Tensor | None = None  # the last step's training BPC, on the device
+        self.piece_bytes = None if model.reads_bytes else model.tokenizer.piece_bytes()  # bits per byte
         self._shown = -math.inf
 
     def train_bpc(self) -> float | None:
@@ -264,16 +268,18 @@ class _Run:
     def evaluate(self, train_bpc: float | None, lr: float) -> None:
         if not self.d.is_main:
             return
-        self.ts.validation_bpc = evaluate_bpc(self.model, self.corpus.validation, self.cfg, self.d.device)
+        self.ts.validation_bpc = evaluate_bpc(self.model, self.corpus.validation, self.cfg, self.d.device,
+                                              self.piece_bytes)
         line = {
             "step": self.ts.step,
             "bytes_seen": self.ts.bytes_seen,
             "seconds": round(self.ts.seconds, 2),
             "chars_per_s": round(self.ts.bytes_seen / max(self.ts.seconds, 1e-9), 1),
+            "tokens_per_s": round(self.ts.tokens_seen / max(self.ts.seconds, 1e-9), 1),
             "lr": lr,
             "loss_scale": self.scaler.get_scale() if self.scaler.is_enabled() else None,
-            "train_bpc": train_bpc,  # the last step's
-            "validation_bpc": self.ts.validation_bpc,
+            "train_bpc": train_bpc,  # the last step's, bits per id (per byte for a byte model)
+            "validation_bpc": self.ts.validation_bpc,  # bits per byte, whatever the tokenizer
             "world_size": self.d.world_size,
         }
         with open(self.out / METRICS_FILE, "a") as f:
@@ -293,6 +299,8 @@ class _Run:
             "data": self.data_description,
             "corpus_bytes": {"train": len(self.corpus.train), "validation": len(self.corpus.validation)},
             "bytes_seen": self.ts.bytes_seen,
+            "tokens_seen": self.ts.tokens_seen,
+            "tokenizer": self.model.tokenizer.kind,
             "steps": self.ts.step,
             "minutes": round(self.ts.seconds / 60, 2),
             "validation_bpc": self.ts.validation_bpc,
@@ -353,6 +361,19 @@ class _StopRequest:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def _vocabulary_of(corpus: Corpus, config: ModelConfig) -> ModelConfig:
+    """`config` with the corpus's vocabulary size (a token corpus's sentencepiece vocabulary, else bytes).
+
+    Raises:
+        ValueError: the config (e.g. of a model to start from) was made for another vocabulary.
+    """
+    size = corpus.tokenizer.vocab_size if corpus.tokenizer is not None else 256
+    if config.vocab_size not in (256, size) or (config.vocab_size != size and config.provenance.get("init_from")):
+        raise ValueError(f"the model reads {config.vocab_size} symbols, the corpus {size}: prepare the corpus "
+                         "with the model's tokenizer (prepare-corpus --tokenizer)")
+    return replace(config, vocab_size=size)
 
 
 def _check_corpus(ckpt: dict, corpus: Corpus, out: Path) -> None:

@@ -7,7 +7,9 @@ refreshes or a metrics line is written; `evaluate_bpc` reads its sum once at
 the end. On CPU every number is the same as reading each loss with `.item()`:
 the sums are float64, as Python's float was.
 
-BPC (bits per character) = mean cross-entropy in nats / ln 2.
+BPC (bits per character) = mean cross-entropy in nats / ln 2. For a model over
+sentencepiece ids the held-out figure is bits per BYTE (the bits of all ids over
+the UTF-8 bytes they read), so models with different vocabularies compare.
 """
 from __future__ import annotations
 
@@ -34,9 +36,18 @@ def bits_per_char(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: torch.device) -> float:
-    """BPC on the first `cfg.eval_bytes` of `stream`, read as TBPTT batches of up to
-    `cfg.eval_streams` parallel streams (state carried across batches)."""
+def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: torch.device,
+                 piece_bytes: np.ndarray | None = None) -> float:
+    """Bits per byte on the first `cfg.eval_bytes` of `stream`, read as TBPTT batches of up to
+    `cfg.eval_streams` parallel streams (state carried across batches).
+
+    Args:
+        piece_bytes: for a stream of token ids, int (vocab_size,): the UTF-8 bytes each id reads
+            (`SentencePieceTokenizer.piece_bytes`); bits are summed over ids and divided by the bytes
+            the predicted ids read. None for bytes (BPC).
+    """
+    if piece_bytes is not None:
+        return _bits_per_byte(model, stream, cfg, device, piece_bytes)
     stream = stream[: cfg.eval_bytes]
     seq_len = max(1, min(cfg.seq_len, len(stream) - 2))  # a tiny held-out set still gets a batch
     streams = max(1, min(cfg.eval_streams, (len(stream) - 1) // (seq_len + 1)))
@@ -51,6 +62,27 @@ def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: to
         total += bits_per_char(logits, y).double()
     model.train(was_training)
     return total.item() / len(batches)
+
+
+def _bits_per_byte(model: ByteLM, stream, cfg: TrainConfig, device: torch.device, piece_bytes) -> float:
+    """`evaluate_bpc` for token ids: the first ids reading about `cfg.eval_bytes` bytes."""
+    table = torch.as_tensor(np.asarray(piece_bytes), dtype=torch.float64, device=device)
+    stream = stream[: max(3, int(cfg.eval_bytes / max(float(np.mean(piece_bytes[piece_bytes > 0])), 1.0)))]
+    seq_len = max(1, min(cfg.seq_len, len(stream) - 2))
+    streams = max(1, min(cfg.eval_streams, (len(stream) - 1) // (seq_len + 1)))
+    batches = DeviceBatches(TBPTTBatches(stream, streams, seq_len), device)
+    was_training = model.training
+    model.eval()
+    state = None
+    nats, n_bytes = (torch.zeros((), dtype=torch.float64, device=device) for _ in range(2))
+    for k in range(len(batches)):
+        x, y = batches[k]
+        with autocast(cfg.precision, device):
+            logits, state = model(x, state)
+        nats += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").double()
+        n_bytes += table[y].sum()
+    model.train(was_training)
+    return (nats / LN2 / n_bytes.clamp_min(1)).item()
 
 
 def train_step(net, optimizer, scaler, x, y, state, cfg: TrainConfig, lr: float, batch_dim: int):

@@ -19,7 +19,7 @@ from ..models import FEATURE_POOLINGS, FEATURE_STATES, ByteLM
 from ..models.encode import iter_chunks, length_sorted_batches
 from ..models.pooling import finish_pool, fold_chunk, init_pool
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
-from ..text import pad_batch, preprocess
+from ..text import pad_batch
 
 FeatureSpec = tuple[str, str]  # (state, pooling), e.g. ("hidden", "mean")
 
@@ -81,7 +81,8 @@ def featurize_many(
         chunk_len: bytes per forward call; the state carries between chunks.
         precision: "auto" (bf16 where the hardware computes it natively, else
             fp32; `precision.resolve_precision`), "bf16" (autocast matrix products) or "fp32".
-        max_bytes: keep only the first `max_bytes` bytes of each preprocessed text.
+        max_bytes: keep only the first `max_bytes` ids of each text (bytes of the preprocessed text for a
+            byte model; `ByteLM.token_ids`).
 
     Returns:
         {"hidden-mean": float32 (N, H), ...}, rows in the order of `texts`.
@@ -95,7 +96,7 @@ def featurize_many(
     model.eval()
     device = model.device
     precision = resolve_precision(precision, device, PRECISIONS)
-    encoded = [preprocess(t, **model.config.preprocessing)[:max_bytes] for t in texts]
+    encoded = [model.token_ids(t, max_bytes) for t in texts]
     out = {spec_name(s): np.empty((len(texts), model.hidden_size), np.float32) for s in specs}
     with tqdm(total=sum(map(len, encoded)), unit="B", unit_scale=True, disable=quiet, desc=desc,
               mininterval=1.0) as bar:
