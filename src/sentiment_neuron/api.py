@@ -274,7 +274,9 @@ class SentimentNeuron:
         config = self.model.config
         return {
             "source": self.source, "rnn": config.rnn, "hidden_size": config.hidden_size,
-            "embed_size": config.embed_size, "num_layers": config.num_layers, "steerable": self.model.steerable,
+            "embed_size": config.embed_size, "num_layers": config.num_layers,
+            "vocab_size": config.vocab_size, "tokenizer": self.model.tokenizer.kind,
+            "steering_reaches": "the recurrence" if self.model.output_in_state else "the next token's logits",
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "features": self.features, "precision": self.precision, "device": str(self.model.device),
             "preprocessing": config.preprocessing, "provenance": config.provenance,

@@ -57,12 +57,19 @@ def test_output_layer_is_tied_and_saved_untied(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["rnn"] == "transformer"
 
 
-def test_generation_runs_and_steering_is_refused():
+def test_generation_steers_at_the_output_the_logits_read():
+    """The intervention point of a Transformer is its top output: clamped after every token, the trajectory
+    holds the value, and the samples differ from unsteered ones drawn with the same seed."""
     model = _model()
-    gen = generate(model, n=2, length=12, prime="Good", seed=0, precision="fp32", quiet=True)
-    assert len(gen.texts) == 2
-    with pytest.raises(ValueError, match="not supported"):
-        generate(model, n=1, length=4, steer=Steering(0, 1.0), quiet=True)
+    plain = generate(model, n=2, length=12, prime="Good", seed=0, precision="fp32", quiet=True)
+    assert len(plain.texts) == 2
+    steered = generate(model, n=2, length=12, prime="Good", seed=0, precision="fp32", quiet=True,
+                       steer=Steering(0, 25.0))
+    assert np.allclose(steered.trajectory, 25.0)
+    assert steered.texts != plain.texts
+    hs, state, _ = model.encode(torch.tensor([[1], [2]]))
+    h, kept = model.intervene(hs, state, lambda top: top * 0)
+    assert torch.equal(h, torch.zeros_like(h)) and all(a is b for a, b in zip(kept, state))  # the cache untouched
 
 
 @pytest.mark.parametrize("bad", [dict(embed_size=16), dict(num_heads=5), dict(attention_memory=0)])
@@ -103,5 +110,10 @@ def test_pretrain_featurize_and_transfer_from_the_command_line(tmp_path, sst_tex
     neuron = SentimentNeuron.from_pretrained(str(tmp_path / "lm"), classifier=str(tmp_path / "transfer"),
                                              device="cpu")
     assert len(neuron.classify(["A fine film.", "Dull."]).labels) == 2
-    with pytest.raises(ValueError, match="not supported"):
-        neuron.generate("This movie", steer="positive", n=1, length=8)
+    steered = neuron.generate("This movie", steer="positive", n=1, length=8)
+    assert len(steered.data[0]) == 8 and np.ptp(steered.trajectory) == 0  # the unit held at its clamp value
+    assert main(["generate", "--model", str(tmp_path / "lm"), "--classifier", str(tmp_path / "transfer"), "--steer",
+                 "negative", "--length", "16", "--n", "2", "--quiet"]) == 0
+    assert main(["heatmap", "--model", str(tmp_path / "lm"), "--classifier", str(tmp_path / "transfer"), "--text",
+                 "A fine film.", "--out", str(tmp_path / "hm"), "--quiet"]) == 0
+    assert (tmp_path / "hm.html").is_file() and (tmp_path / "hm.png").is_file()

@@ -88,5 +88,5 @@ def test_model_says_whether_a_browser_is_served(client, no_dictionary):
     """The page shows its link to /dictionary when GET /model says so."""
     assert client.get("/model").json()["dictionary"] is True
     assert no_dictionary.get("/model").json()["dictionary"] is False
-    assert client.get("/model").json()["steerable"] is True
+    assert client.get("/model").json()["steering_reaches"] == "the recurrence"
     assert 'id="dictionary-link"' in client.get("/").text

@@ -233,7 +233,8 @@ def _run_pretrain(args: argparse.Namespace) -> None:
         corpus = build_corpus(texts, args.validation_fraction, args.seed, preprocessing=extra)
     if not args.quiet and int(os.environ.get("RANK", "0")) == 0:
         unit = "bytes" if corpus.tokenizer is None else f"{corpus.tokenizer.kind} ids"
-        print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} {unit} for training, "
+        print(f"corpus: {description}: {corpus.train_documents:,} documents, {len(corpus.train):,} {unit} for "
+              "training, "
               f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} {unit} held out")
     # Only the flags given (None: not given; the defaults are the dataclasses'); on --resume the
     # library checks them against the checkpoint's settings and refuses any that disagree.

@@ -103,7 +103,7 @@ def spliced_bits_per_byte(model: ByteLM, sae: TopKSAE, texts: Sequence[str], sta
     was_training = model.training
     model.eval()
     # a model whose carried state is not its hidden state (a Transformer's cache) cannot have it replaced
-    replacements = (("bpc", None), ("bpc_spliced", sae), ("bpc_mean_ablated", mean_state)) if model.steerable \
+    replacements = (("bpc", None), ("bpc_spliced", sae), ("bpc_mean_ablated", mean_state)) if model.output_in_state \
         else (("bpc", None),)
     try:
         nats = {name: _run(model, tokens, lengths, state, precision, replace) for name, replace in replacements}

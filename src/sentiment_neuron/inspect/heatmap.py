@@ -39,7 +39,8 @@ from ..text import pad_batch
 from ..tokenizers import values_per_character
 
 __all__ = [
-    "Projection", "unit_trajectories", "unit_trajectory", "text_char_values", "char_values", "model_char_values", "value_color", "heatmap_html",
+    "Projection", "unit_trajectories", "unit_trajectory", "text_char_values", "char_values", "model_char_values",
+    "value_color", "heatmap_html",
     "heatmap_png", "write_heatmaps", "CMAP",
 ]
 

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, autocast, resolve_precision
 from .intervention import (  # noqa: F401 (Steering ... clamp_value: importable from here as before)
-    DIRECTIONS, SCALE_PERCENTILE, DirectionSteering, Steering, apply_steer, check_clamp, check_steer, clamp_value,
-    projection_scale, unit_scale,
+    DIRECTIONS, SCALE_PERCENTILE, DirectionSteering, Steering, check_clamp, check_steer, clamp_value,
+    projection_scale, steer_edit, unit_scale,
 )
 
 __all__ = [
@@ -223,16 +223,15 @@ def _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed, dev
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
     state, hs = _prime_state(model, prime, n, device)
-    state = apply_steer(state, steer)
-    h = model.output_state(hs, state)  # (n, H): what the next byte's logits read (the steered h of an RNN)
+    edit = steer_edit(steer)
+    h, state = model.intervene(hs, state, edit)  # (n, H): what the next token's logits read, steered
     tokens = torch.empty(length, n, dtype=torch.long, device=device)
     trajectory = torch.empty(n, length, device=device) if unit is not None else None
     for t in tqdm(range(length), desc=desc, unit="B", disable=quiet, leave=False):
         probs = next_byte_probs(model.decoder(h), temperature, top_k, top_p)  # (n, 256)
         tokens[t] = torch.multinomial(probs, 1, generator=generator)[:, 0]
         hs, state, _ = model.encode(tokens[t : t + 1], state)
-        state = apply_steer(state, steer)
-        h = model.output_state(hs, state)
+        h, state = model.intervene(hs, state, edit)
         if trajectory is not None:
             trajectory[:, t] = h[:, unit]
     traj = trajectory.float().cpu().numpy().astype(np.float32) if trajectory is not None else None

@@ -232,16 +232,39 @@ class ByteLM(nn.Module):
         return self.tokenizer.decode(ids)
 
     @property
-    def steerable(self) -> bool:
-        """True where the carried state holds the hidden state the next step reads (the RNNs): clamping a
-        unit of it or adding a direction steers (`inspect.intervention`). A Transformer's state is its
-        key/value cache: not steerable this way."""
+    def output_in_state(self) -> bool:
+        """True where the carried state holds the hidden state the next step reads (the RNNs): an intervention
+        on it (`intervene`) reaches every later step through the recurrence. A Transformer's state is its
+        key/value cache: an intervention on its output reaches the next token's logits only."""
         return self.config.rnn != "transformer"
+
+    def intervene(self, hs: torch.Tensor, state, edit=None):
+        """The intervention point: the top layer's output after the last step, edited.
+
+        Args:
+            hs: (time, batch, H) the last `encode`'s outputs; state: its final state.
+            edit: None, or a function of a (batch, H) tensor returning the edited (batch, H) tensor
+                (clamp a unit, add a direction: `inspect.intervention`).
+
+        Returns:
+            (h, state): h (batch, H), what the next token's logits read, edited; for the RNNs the state
+            holds the edited h too (the next step reads it: Radford et al. 2017's clamped unit), for a
+            Transformer the cache is unchanged (its output feeds no later step).
+        """
+        if edit is None:
+            return self.output_state(hs, state), state
+        if not self.output_in_state:
+            return edit(hs[-1].clone()), state
+        h = state[0].clone()
+        top = h[-1] if h.dim() == 3 else h
+        top.copy_(edit(top.clone()))
+        state = (h, *state[1:])
+        return self.output_state(hs, state), state
 
     def output_state(self, hs: torch.Tensor, state) -> torch.Tensor:
         """The top layer's state after the last step, (batch, H): what the next-byte logits read. For the
         RNNs it is read from `state` (so an intervention on the state is seen), for a Transformer `hs[-1]`."""
-        if not self.steerable:
+        if not self.output_in_state:
             return hs[-1]
         h = state[0]
         return h[-1] if h.dim() == 3 else h

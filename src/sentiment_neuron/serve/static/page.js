@@ -126,7 +126,7 @@ async function start() {
     $("model-info").textContent = `${model.rnn} with ${model.hidden_size} units (${model.features})` +
       (c ? `; classifier ${c.task || ""} (${c.label_names.join(" / ")}), sentiment unit ${c.sentiment_unit.unit}` :
            "; no classifier");
-    $("steer-button").disabled = !c || model.steerable === false;
+    $("steer-button").disabled = !c || model.output_in_state === false;
     $("dictionary-link").hidden = !model.dictionary;
   } catch (err) {
     $("model-info").textContent = `cannot reach the service: ${err.message}`;
