@@ -214,3 +214,27 @@ def test_no_import_cycles():
 def test_modules_stay_small(module):
     lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{module}: {lines} lines, over {MAX_LINES} (split it: one idea per module)"
+
+
+def _branches_on_architecture(tree: ast.AST) -> list[int]:
+    """Lines that compare the model's architecture name (`.rnn == ...`, `.rnn in ...`) or name an architecture
+    in a comparison: outside models/, code asks the model's capabilities instead (`ByteLM.output_in_state`,
+    `intervene`, `output_state`, `tokenizer`)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            names = {p.attr for p in parts if isinstance(p, ast.Attribute)}
+            literals = {p.value for p in parts if isinstance(p, ast.Constant)}
+            if "rnn" in names or literals & {"mlstm", "lstm", "gru", "transformer"}:
+                lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if _room(m) not in ("models", "cli")])
+def test_no_branch_on_the_architecture_outside_models(module):
+    """The language-model protocol (docs/architecture.md): every command runs every architecture the same way.
+    The CLI may read --rnn to fill in a Transformer's tied embedding size; nothing else looks."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    assert not _branches_on_architecture(tree), f"{module}: branches on the architecture at lines " \
+        f"{_branches_on_architecture(tree)}"

@@ -46,6 +46,7 @@ from ..atomic import atomic_write_text
 from ..text import preprocess
 from ..tokenizers.io import load_tokenizer, save_tokenizer
 from .corpus import Corpus
+from .shard_writer import TOKEN_DTYPE, SplitWriter, byte_encoder, token_encoder
 from .sharded import ShardedStream
 
 __all__ = ["CORPUS_FILE", "document_offsets", "load_prepared_corpus", "prepare_corpus", "read_corpus_metadata"]
@@ -69,89 +70,6 @@ def _preprocessing_kwargs(preprocessing: dict | None) -> dict:
     if unknown:
         raise ValueError(f"unknown preprocessing options {sorted(unknown)}; known: {sorted(defaults)}")
     return {**defaults, **(preprocessing or {})}
-
-
-def _shard_name(split: str, k: int) -> str:
-    return f"{split}-{k:05d}"
-
-
-class _SplitWriter:
-    """Appends documents to the shards of one split; memory O(1) in the corpus size.
-
-    Offsets go to a raw int64 side file as they come (in blocks) and become the
-    shard's .idx.npy when the shard closes.
-    """
-
-    _BLOCK = 1 << 16
-
-    def __init__(self, folder: Path, split: str, shard_bytes: int) -> None:
-        self.folder, self.split, self.shard_bytes = folder, split, shard_bytes
-        self.shards: list[dict] = []
-        self.bytes = self.documents = self.text_bytes = 0
-        self.crc = 0
-        self._bin = self._raw_idx = None
-
-    def _open(self) -> None:
-        name = _shard_name(self.split, len(self.shards))
-        self._bin = open(self.folder / f"{name}.bin", "wb")
-        self._raw_idx = open(self.folder / f"{name}.idx.part", "wb")
-        self._offsets: list[int] = []
-        self._shard = {"file": f"{name}.bin", "index": f"{name}.idx.npy", "bytes": 0,
-                       "documents": 0, "crc32": 0}
-
-    def add(self, data: bytes) -> None:
-        if self._bin is None:
-            self._open()
-        shard = self._shard
-        self._offsets.append(shard["bytes"])
-        if len(self._offsets) >= self._BLOCK:
-            self._flush_offsets()
-        self._bin.write(data)
-        shard["bytes"] += len(data)
-        shard["documents"] += 1
-        shard["crc32"] = zlib.crc32(data, shard["crc32"])
-        self.crc = zlib.crc32(data, self.crc)
-        self.bytes += len(data)
-        self.documents += 1
-        if shard["bytes"] >= self.shard_bytes:
-            self.close_shard()
-
-    def _flush_offsets(self) -> None:
-        self._raw_idx.write(np.asarray(self._offsets, dtype="<i8").tobytes())
-        self._offsets = []
-
-    def close_shard(self) -> None:
-        if self._bin is None:
-            return
-        self._flush_offsets()
-        for f in (self._bin, self._raw_idx):
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
-        self._bin = None
-        name = _shard_name(self.split, len(self.shards))
-        raw = self.folder / f"{name}.idx.part"
-        n = self._shard["documents"]
-        index = np.lib.format.open_memmap(self.folder / f"{name}.idx.npy", mode="w+",
-                                          dtype=np.int64, shape=(n,))
-        with open(raw, "rb") as f:  # copy in blocks: memory stays bounded
-            for start in range(0, n, self._BLOCK):
-                block = np.frombuffer(f.read(8 * self._BLOCK), dtype="<i8")
-                index[start : start + len(block)] = block
-        index.flush()
-        del index
-        raw.unlink()
-        self._shard["crc32"] = f"{self._shard['crc32']:08x}"
-        self.shards.append(self._shard)
-
-    def abort(self) -> None:
-        for f in (self._bin, self._raw_idx):
-            if f is not None and not f.closed:
-                f.close()
-
-    def metadata(self) -> dict:
-        return {"bytes": self.bytes, "text_bytes": self.text_bytes, "documents": self.documents,
-                "crc32": f"{self.crc:08x}", "shards": self.shards}
 
 
 def _remove_corpus_files(folder: Path) -> None:
@@ -226,7 +144,7 @@ def prepare_corpus(
         raise ValueError("a token corpus is made from texts (not preprocessed bytes), with at most 65,536 ids")
     folder = _corpus_folder(Path(out_dir), overwrite)
     t0 = time.perf_counter()
-    encode = _token_encoder(tokenizer) if tokenizer is not None else _byte_encoder(None if preprocessed else kwargs)
+    encode = token_encoder(tokenizer) if tokenizer is not None else byte_encoder(None if preprocessed else kwargs)
     writers = _write_splits(texts, folder, _held_out(validation_fraction, seed), shard_bytes, encode,
                             desc=f"preparing {source or 'corpus'}", quiet=quiet)
     _check_not_empty(writers, folder, validation_fraction)
@@ -275,35 +193,14 @@ def _held_out(validation_fraction: float, seed: int) -> Iterator[bool]:
         yield from (rng.random(_DRAW_BLOCK) < validation_fraction).tolist()
 
 
-TOKEN_DTYPE = "uint16"
-
-
-def _byte_encoder(preprocessing: dict | None):
-    """text -> (its preprocessed bytes, their count); texts already bytes when `preprocessing` is None."""
-    def encode(text):
-        data = text if preprocessing is None else preprocess(text, **preprocessing)
-        return data, len(data)
-    return encode
-
-
-def _token_encoder(tokenizer):
-    """text -> (its ids as little-endian uint16 bytes, the UTF-8 bytes they read: `piece_bytes`)."""
-    piece_bytes = tokenizer.piece_bytes()
-
-    def encode(text):
-        ids = tokenizer.ids(text)
-        return ids.astype("<u2").tobytes(), int(piece_bytes[ids].sum())
-    return encode
-
-
 def _write_splits(texts: Iterable[str], folder: Path, held_out: Iterator[bool], shard_bytes: int,
-                  encode, desc: str, quiet: bool) -> dict[str, _SplitWriter]:
-    """Encode each text (`_byte_encoder`, `_token_encoder`) and append it to the validation split's
+                  encode, desc: str, quiet: bool) -> dict[str, SplitWriter]:
+    """Encode each text (`byte_encoder`, `token_encoder`) and append it to the validation split's
     shards when its draw says so, else to the train split's; all shards closed. Any error (the texts'
     reader's included) removes every shard written and propagates."""
     from tqdm.auto import tqdm
 
-    writers = {split: _SplitWriter(folder, split, shard_bytes) for split in SPLITS}
+    writers = {split: SplitWriter(folder, split, shard_bytes) for split in SPLITS}
     bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=quiet,
                mininterval=0.5)
     pending = 0
@@ -330,7 +227,7 @@ def _write_splits(texts: Iterable[str], folder: Path, held_out: Iterator[bool], 
     return writers
 
 
-def _check_not_empty(writers: dict[str, _SplitWriter], folder: Path, validation_fraction: float) -> None:
+def _check_not_empty(writers: dict[str, SplitWriter], folder: Path, validation_fraction: float) -> None:
     """Raise ValueError, removing the shards, when a split received no document."""
     for split, w in writers.items():
         if not w.documents:
@@ -341,7 +238,7 @@ def _check_not_empty(writers: dict[str, _SplitWriter], folder: Path, validation_
                 f"validation_fraction")
 
 
-def _fingerprint(folder: Path, writers: dict[str, _SplitWriter]) -> str:
+def _fingerprint(folder: Path, writers: dict[str, SplitWriter]) -> str:
     """`Corpus.fingerprint()` of the written corpus: the train crc continued over the validation
     bytes, as `Corpus.fingerprint` does; reading validation back costs ~validation_fraction of the corpus."""
     train, validation = writers["train"], writers["validation"]

@@ -49,19 +49,17 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .batches import DeviceBatches
-from .checkpoints import checkpoint_files, load_latest_checkpoint, save_checkpoint
+from .checkpoints import load_latest_checkpoint, save_checkpoint
 from ..data.corpus import Corpus, TBPTTBatches
-from ..atomic import atomic_write, remove_stale_temps
 from ..models import ByteLM, ModelConfig, save_model
 from ..models.fused_mlstm import recurrence_for, use_recurrence
-from ..models.io import CONFIG_FILE, WEIGHTS_FILE
 from ..precision import resolve_precision
 from .config import TrainConfig, TrainState, resumed_configs
 from .init_from import init_from_model
+from .run_folder import METRICS_FILE, drop_metrics_after, remove_stale_temp_files, start_fresh
 from .step import LN2, bits_per_char, evaluate_bpc, make_optimizer, train_step  # noqa: F401 (re-exported)
 from ..report.runinfo import library_versions
 
-METRICS_FILE = "metrics.jsonl"
 _BAR_SECONDS = 1.0  # the progress bar reads the loss (a host sync on a GPU) at most this often
 
 
@@ -122,9 +120,9 @@ def pretrain(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
-        _start_fresh(out, overwrite, d.is_main)
+        start_fresh(out, overwrite, d.is_main)
     if d.is_main:
-        _remove_stale_temp_files(out)
+        remove_stale_temp_files(out)
     ckpt = None
     if resume:
         ckpt = load_latest_checkpoint(out)
@@ -161,7 +159,7 @@ def pretrain(
         if "tokens_seen" not in ckpt["train_state"]:  # a checkpoint from before token corpora: bytes
             ts.tokens_seen = ts.bytes_seen
         if d.is_main:
-            _drop_metrics_after(out / METRICS_FILE, ts.step)
+            drop_metrics_after(out / METRICS_FILE, ts.step)
     net = DistributedDataParallel(model) if d.enabled else model
     model.train()
     run = _Run(out, model, optimizer, scaler, corpus, cfg, ts, data_description, d, tensorboard)
@@ -382,37 +380,3 @@ def _check_corpus(ckpt: dict, corpus: Corpus, out: Path) -> None:
             f"{out}: the checkpoint was made on a different corpus ({ckpt['corpus_fingerprint']} vs "
             f"{corpus.fingerprint()}); resume with the same data, split and seed"
         )
-
-
-def _drop_metrics_after(path: Path, step: int) -> None:
-    """On resume, forget metrics logged after the checkpoint's step (they will be logged again)."""
-    if path.is_file():
-        lines = [line for line in path.read_text().splitlines() if _step_of(line) <= step]
-        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in lines)))
-
-
-def _step_of(line: str) -> float:
-    """The step of a metrics line; infinity (dropped on resume) for a line cut short by a crash."""
-    try:
-        return json.loads(line)["step"]
-    except (ValueError, KeyError, TypeError):
-        return math.inf
-
-
-def _start_fresh(out: Path, overwrite: bool, is_main: bool) -> None:
-    """Refuse (or, with overwrite, clear) a folder that holds another run's checkpoints."""
-    old = checkpoint_files(out)
-    if old and not overwrite:
-        raise FileExistsError(f"{out} holds the checkpoints of another run (up to {old[-1].name}): continue it with "
-                              "--resume, start this run in a new --out, or pass --overwrite to replace it")
-    if old and is_main:
-        for path in old:
-            path.unlink(missing_ok=True)
-        (out / METRICS_FILE).unlink(missing_ok=True)
-
-
-def _remove_stale_temp_files(out: Path) -> None:
-    """Delete the temp files of the model folder's atomic writes left by a run killed mid-write
-    (checkpoints.save_checkpoint does the same for out/checkpoints)."""
-    for name in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
-        remove_stale_temps(out / name)
