@@ -35,8 +35,9 @@ def main() -> None:
     model = load_model(args.model)
     corpus = load_prepared_corpus(args.corpus)
     validation = corpus.validation
-    cfg = dataclasses.replace(TrainConfig(max_steps=1, precision="fp32"), eval_bytes=len(validation))
-    bpc = evaluate_bpc(model, validation, cfg, torch.device("cpu"))
+    cfg = dataclasses.replace(TrainConfig(max_steps=1, precision="fp32"), eval_bytes=10 ** 12)  # all of it
+    piece_bytes = None if model.reads_bytes else model.tokenizer.piece_bytes()  # bits per byte for subwords
+    bpc = evaluate_bpc(model, validation, cfg, torch.device("cpu"), piece_bytes)
     provenance = dict(model.config.provenance)
     provenance.update({
         "name": args.name, "hardware": args.hardware,
@@ -47,8 +48,10 @@ def main() -> None:
     model.config.provenance = provenance
     folder = PRETRAINED_ROOT / args.name
     save_model(model, folder, dtype="fp16")
-    (folder / "model.safetensors").chmod(0o644)
-    print(f"held-out BPC (fp32, all {len(validation):,} bytes): {bpc:.4f}")
+    for name in ("model.safetensors", "tokenizer.model"):
+        if (folder / name).exists():
+            (folder / name).chmod(0o644)
+    print(f"held-out bits per byte (fp32, all {len(validation):,} stored ids): {bpc:.4f}")
     files = {name: sha256_file(folder / name) for name in sorted(p.name for p in folder.iterdir())}
     print(json.dumps(files, indent=8))
     print(f"size on disk: {sum((folder / f).stat().st_size for f in files) / 2**20:.2f} MiB")
