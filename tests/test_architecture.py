@@ -219,7 +219,7 @@ def test_modules_stay_small(module):
 def _branches_on_architecture(tree: ast.AST) -> list[int]:
     """Lines that compare the model's architecture name (`.rnn == ...`, `.rnn in ...`) or name an architecture
     in a comparison: outside models/, code asks the model's capabilities instead (`ByteLM.output_in_state`,
-    `intervene`, `output_state`, `tokenizer`)."""
+    `step`, `output_state`, `tokenizer`)."""
     lines = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare):

@@ -37,17 +37,50 @@ def test_steps_with_the_carried_state_equal_one_pass(rnn, ids, cut):
 
 
 @pytest.mark.parametrize("rnn", RNN_TYPES)
-def test_the_intervention_is_what_the_logits_read(rnn):
+def test_step_reads_as_one_pass_and_the_edit_is_what_the_logits_read(rnn):
     model = MODELS[rnn]
+    ids = torch.randint(0, 256, (5, 3))
     with torch.no_grad():
-        hs, state, _ = model.encode(torch.randint(0, 256, (5, 3)))
-        plain, _ = model.intervene(hs, state)
-        h, new_state = model.intervene(hs, state, lambda top: top + 1.0)
-        assert torch.allclose(h, plain + 1.0, atol=1e-6)
-        if model.output_in_state:  # the next step reads the edited state
-            after, _, _ = model.encode(torch.tensor([[7, 7, 7]]), new_state)
-            before, _, _ = model.encode(torch.tensor([[7, 7, 7]]), state)
+        logits, _ = model(ids)
+        read, last, state = model.step(ids)
+        assert torch.allclose(last, logits[-1], atol=1e-5)
+        hs, _, _ = model.encode(ids)
+        assert torch.allclose(read, hs[-1], atol=1e-5)
+        edited, pushed, new_state = model.step(ids, edit=lambda top: top + 1.0)
+        assert torch.allclose(edited, read + 1.0, atol=1e-5)
+        if model.output_in_state or model.config.feature_layer is None:  # the logits read the edited top
+            assert torch.allclose(pushed, model.decoder(read + 1.0), atol=1e-4)
+        if model.output_in_state:  # and the next step reads the edited state
+            after, _, _ = model.step(torch.tensor([[7, 7, 7]]), new_state)
+            before, _, _ = model.step(torch.tensor([[7, 7, 7]]), state)
             assert not torch.allclose(after, before)
+
+
+def test_a_transformer_reads_and_steers_at_its_feature_layer():
+    """feature_layer: features read that block's output, and an edit there reaches the blocks above (the logits
+    change) and, through the cache those blocks fill, the next step."""
+    model = _model("transformer")
+    model.config.feature_layer = 0
+    ids = torch.randint(0, 256, (6, 2))
+    with torch.no_grad():
+        hs, state, _ = model.encode(ids)
+        embedded = model.rnn.in_proj(model.embed(ids).transpose(0, 1))
+        first, _ = model.rnn.blocks[0](embedded, None)
+        assert torch.allclose(hs, first.transpose(0, 1), atol=1e-5)  # block 0's residual stream
+        read, plain, state = model.step(ids)
+        edited, pushed, pushed_state = model.step(ids, edit=lambda top: top + 3.0)
+        assert torch.allclose(edited, read + 3.0, atol=1e-5) and not torch.allclose(plain, pushed)
+        _, after, _ = model.step(torch.tensor([[7, 7]]), pushed_state)
+        _, before, _ = model.step(torch.tensor([[7, 7]]), state)
+        assert not torch.allclose(after, before)
+    model.config.feature_layer = None
+
+
+def test_feature_layer_is_a_transformer_block():
+    with pytest.raises(ValueError, match="feature_layer"):
+        ModelConfig(rnn="mlstm", feature_layer=0)
+    with pytest.raises(ValueError, match="feature_layer"):
+        ModelConfig(rnn="transformer", hidden_size=16, embed_size=16, num_layers=2, num_heads=2, feature_layer=2)
 
 
 @pytest.mark.parametrize("rnn", RNN_TYPES)

@@ -67,9 +67,11 @@ def test_generation_steers_at_the_output_the_logits_read():
                        steer=Steering(0, 25.0))
     assert np.allclose(steered.trajectory, 25.0)
     assert steered.texts != plain.texts
-    hs, state, _ = model.encode(torch.tensor([[1], [2]]))
-    h, kept = model.intervene(hs, state, lambda top: top * 0)
-    assert torch.equal(h, torch.zeros_like(h)) and all(a is b for a, b in zip(kept, state))  # the cache untouched
+    with torch.no_grad():
+        _, _, state = model.step(torch.tensor([[1], [2]]))
+        h, logits, kept = model.step(torch.tensor([[1], [2]]), edit=lambda top: top * 0)
+    assert torch.equal(h, torch.zeros_like(h)) and torch.allclose(logits, model.decoder(h))
+    assert all(torch.equal(a, b) for a, b in zip(kept, state))  # the top output feeds no cache
 
 
 @pytest.mark.parametrize("bad", [dict(embed_size=16), dict(num_heads=5), dict(attention_memory=0)])

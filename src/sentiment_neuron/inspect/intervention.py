@@ -2,7 +2,7 @@
 
 Two interventions on the top layer's output h, applied after the prime and
 after every generated token (`inspect.sampling.generate`) at the model's one
-intervention point (`ByteLM.intervene`): the next token's logits read the new
+intervention point (`ByteLM.step(edit=...)`): the next token's logits read the new
 h, and for the RNNs so does the recurrence (the next step's W_mh h, W_h m); a
 Transformer's output feeds no later step (its cache holds keys and values), so
 there the intervention acts on each next token's distribution only:
@@ -66,7 +66,7 @@ class DirectionSteering:
 
 
 def steer_edit(steer: Steering | DirectionSteering | None):
-    """The edit `ByteLM.intervene` applies to the top layer's output (batch, H): h[:, unit] set to the
+    """The edit `ByteLM.step` applies to the read state (batch, H): h[:, unit] set to the
     value, or amount x vector added; None for no steering."""
     if steer is None:
         return None

@@ -120,15 +120,15 @@ def next_byte_probs(
     return probs
 
 
-def _prime_state(model: ByteLM, prime: str, n: int, device: torch.device):
-    """Run the preprocessed prime (front pad + cleaned text, no end pad) for n copies: the final state and
-    the last step's output (1, n, H) (zeros when there is nothing to read)."""
-    data = model.prime_ids(prime)
-    if not len(data):  # no front pad and no prime: start from zeros
-        return model.initial_state(n, device), torch.zeros(1, n, model.hidden_size, device=device)
-    tokens = torch.tensor(list(data), dtype=torch.long, device=device)[:, None].expand(-1, n)  # (P, n)
-    hs, state, _ = model.encode(tokens.contiguous())
-    return state, hs[-1:]
+def _read_prime(model: ByteLM, prime: str, n: int, device: torch.device, edit):
+    """Read the preprocessed prime (front pad + cleaned text, no end pad; for a subword model the
+    begin-of-text id + the prime's ids) for n copies, the edit applied after its last id: (read (n, H),
+    the next id's logits (n, V), the state). Nothing to read: from the zero state."""
+    ids = torch.tensor(list(model.prime_ids(prime)), dtype=torch.long, device=device)[:, None].expand(-1, n)
+    state = None
+    if ids.shape[0] > 1:
+        _, _, state = model.step(ids[:-1].contiguous(), None)
+    return model.step(ids[-1:].contiguous(), state, edit)
 
 
 def generate(
@@ -222,16 +222,14 @@ def _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed, dev
     trajectory (n, length) or None."""
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
-    state, hs = _prime_state(model, prime, n, device)
     edit = steer_edit(steer)
-    h, state = model.intervene(hs, state, edit)  # (n, H): what the next token's logits read, steered
+    h, logits, state = _read_prime(model, prime, n, device, edit)  # h (n, H): the read state, steered
     tokens = torch.empty(length, n, dtype=torch.long, device=device)
     trajectory = torch.empty(n, length, device=device) if unit is not None else None
     for t in tqdm(range(length), desc=desc, unit="B", disable=quiet, leave=False):
-        probs = next_byte_probs(model.decoder(h), temperature, top_k, top_p)  # (n, 256)
+        probs = next_byte_probs(logits, temperature, top_k, top_p)  # (n, V)
         tokens[t] = torch.multinomial(probs, 1, generator=generator)[:, 0]
-        hs, state, _ = model.encode(tokens[t : t + 1], state)
-        h, state = model.intervene(hs, state, edit)
+        h, logits, state = model.step(tokens[t : t + 1], state, edit)
         if trajectory is not None:
             trajectory[:, t] = h[:, unit]
     traj = trajectory.float().cpu().numpy().astype(np.float32) if trajectory is not None else None

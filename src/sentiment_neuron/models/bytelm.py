@@ -68,6 +68,8 @@ class ModelConfig:
             across TBPTT windows).
         vocab_size: V, symbols the model reads and predicts: 256 (bytes), or the size of the
             sentencepiece vocabulary stored beside the weights (tokenizer.json, tokenizer.model).
+        feature_layer: a Transformer's block (0-based) whose output features, heatmaps and interventions read
+            (the residual stream); None: the top output after the final LayerNorm (every RNN reads its top).
     """
 
     rnn: str = "mlstm"
@@ -82,6 +84,7 @@ class ModelConfig:
     num_heads: int = 4
     attention_memory: int = 512
     vocab_size: int = VOCAB_SIZE
+    feature_layer: int | None = None
 
     def __post_init__(self) -> None:
         if self.rnn not in RNN_TYPES:
@@ -97,6 +100,10 @@ class ModelConfig:
                                  "even size")
             if self.attention_memory < 1:
                 raise ValueError(f"attention_memory must be positive, got {self.attention_memory}")
+        if self.feature_layer is not None and (self.rnn != "transformer" or isinstance(self.feature_layer, bool)
+                                               or not 0 <= self.feature_layer < self.num_layers):
+            raise ValueError(f"feature_layer must be a Transformer block, 0..{self.num_layers - 1}, or None (the "
+                             f"top), got {self.feature_layer!r} for a {self.rnn}")
         if self.feature_state not in FEATURE_STATES:
             raise ValueError(f"feature_state must be one of {FEATURE_STATES}")
         if self.feature_pooling not in FEATURE_POOLINGS:
@@ -234,32 +241,20 @@ class ByteLM(nn.Module):
     @property
     def output_in_state(self) -> bool:
         """True where the carried state holds the hidden state the next step reads (the RNNs): an intervention
-        on it (`intervene`) reaches every later step through the recurrence. A Transformer's state is its
-        key/value cache: an intervention on its output reaches the next token's logits only."""
+        on it (`step(edit=...)`) reaches every later step through the recurrence. A Transformer's state is its
+        key/value cache: an edit of its top output reaches the next token's logits only (of a `feature_layer`
+        below the top: the blocks above, and through their cache the later steps)."""
         return self.config.rnn != "transformer"
 
-    def intervene(self, hs: torch.Tensor, state, edit=None):
-        """The intervention point: the top layer's output after the last step, edited.
-
-        Args:
-            hs: (time, batch, H) the last `encode`'s outputs; state: its final state.
-            edit: None, or a function of a (batch, H) tensor returning the edited (batch, H) tensor
-                (clamp a unit, add a direction: `inspect.intervention`).
-
-        Returns:
-            (h, state): h (batch, H), what the next token's logits read, edited; for the RNNs the state
-            holds the edited h too (the next step reads it: Radford et al. 2017's clamped unit), for a
-            Transformer the cache is unchanged (its output feeds no later step).
-        """
-        if edit is None:
-            return self.output_state(hs, state), state
-        if not self.output_in_state:
-            return edit(hs[-1].clone()), state
-        h = state[0].clone()
-        top = h[-1] if h.dim() == 3 else h
-        top.copy_(edit(top.clone()))
-        state = (h, *state[1:])
-        return self.output_state(hs, state), state
+    def _edit_state(self, state, edit):
+        """An RNN's state with the top h edited (a new h tensor; c untouched), and that h (batch, H)."""
+        if edit is not None:
+            h = state[0].clone()
+            top = h[-1] if h.dim() == 3 else h
+            top.copy_(edit(top.clone()))
+            state = (h, *state[1:])
+        h = state[0]
+        return (h[-1] if h.dim() == 3 else h), state
 
     def output_state(self, hs: torch.Tensor, state) -> torch.Tensor:
         """The top layer's state after the last step, (batch, H): what the next-byte logits read. For the
@@ -305,22 +300,54 @@ class ByteLM(nn.Module):
         return tuple(s.narrow(dim, 0, batch_size).contiguous() for s in state)
 
     def encode(self, tokens: torch.Tensor, state=None, return_cells: bool = False):
-        """Run the RNN over bytes.
+        """Run the model over ids: the states features read.
 
         Args:
-            tokens: (time, batch) int64 byte values.
-            state: the RNN state, or None for zeros.
-            return_cells: also return the cell state after every byte.
+            tokens: (time, batch) int64 ids.
+            state: the carried state, or None for zeros.
+            return_cells: also return the cell state after every id.
 
         Returns:
-            hs (time, batch, H) hidden state after every byte, the final state,
-            and cs (time, batch, H) or None.
+            hs (time, batch, H) after every id: the top layer's output (a Transformer with a
+            `feature_layer`: that block's), the final state, and cs (time, batch, H) or None.
         """
-        return self.rnn(self.embed(tokens), state, return_cells)
+        if self.config.feature_layer is None:
+            return self.rnn(self.embed(tokens), state, return_cells)
+        hs, state, _ = self.rnn(self.embed(tokens), state, layer=self.config.feature_layer)
+        return hs, state, (hs if return_cells else None)
+
+    def step(self, tokens: torch.Tensor, state=None, edit=None):
+        """Read `tokens` and give the next token's logits, at the intervention point (generation).
+
+        Args:
+            tokens: (time, batch) int64 ids; state: the carried state or None.
+            edit: None, or a function of the read state (batch, H) returning it edited (clamp a unit, add a
+                direction), applied after the last id: for the RNNs to the top h in the state (the recurrence
+                reads it), for a Transformer to the read layer's output at the last position before the
+                blocks above and the logits read it.
+
+        Returns:
+            (read (batch, H): the state features read after the last id, edited; logits (batch, V) of the
+            next id; the new state).
+        """
+        if tokens.shape[0] == 0:  # nothing to read (no pad and no prime): from the given or zero state
+            state = self.initial_state(tokens.shape[1], tokens.device) if state is None else state
+            if self.output_in_state:
+                h, state = self._edit_state(state, edit)
+                return h, self.decoder(h), state
+            h = torch.zeros(tokens.shape[1], self.hidden_size, device=tokens.device)
+            h = h if edit is None else edit(h)
+            return h, self.decoder(h), state
+        if self.output_in_state:
+            _, state, _ = self.rnn(self.embed(tokens), state)
+            h, state = self._edit_state(state, edit)
+            return h, self.decoder(h), state
+        read, state, top = self.rnn(self.embed(tokens), state, True, layer=self.config.feature_layer, edit=edit)
+        return read[-1], self.decoder(top[-1]), state
 
     def forward(self, tokens: torch.Tensor, state=None):
-        """Returns logits (time, batch, 256) for the next byte, and the final state."""
-        hs, state, _ = self.encode(tokens, state)
+        """Returns logits (time, batch, V) for the next id, and the final state."""
+        hs, state, _ = self.rnn(self.embed(tokens), state)
         return self.decoder(hs), state
 
     def symbol_logits(self, hs: torch.Tensor) -> torch.Tensor:

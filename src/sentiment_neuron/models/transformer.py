@@ -23,7 +23,7 @@ memory `TransformerStack` carries across TBPTT windows) keeps positions small.
 `forward(ids, cache)` takes the cache of the tokens before `ids` (None: none)
 and returns it extended: the Transformer's counterpart of the mLSTM's carried
 state. The language-model protocol that lets every command use this model is
-the next step of the work (docs/architecture.md); this module is the model.
+`ByteLM` (docs/architecture.md, "One language-model protocol"); this module is the model.
 """
 from __future__ import annotations
 
@@ -210,13 +210,38 @@ class TransformerStack(nn.Module):
         empty = torch.zeros(batch_size, heads, 0, self.hidden_size // heads, device=device)
         return tuple(empty.clone() for _ in range(2 * self.num_layers))
 
-    def forward(self, x: torch.Tensor, state: tuple | None = None, return_cells: bool = False):
-        """hs (time, batch, D), the extended cache (its last `memory` tokens), and hs again or None."""
+    def forward(self, x: torch.Tensor, state: tuple | None = None, return_cells: bool = False,
+                layer: int | None = None, edit=None):
+        """hs (time, batch, D), the extended cache (its last `memory` tokens), and hs again or None.
+
+        Args:
+            layer: read block `layer`'s output (0-based; the residual stream, not normalized) instead of
+                the top output after the final LayerNorm; None: the top. hs is then that layer's.
+            edit: a function of a (batch, D) tensor: applied to the read layer's output at the LAST
+                position of this call, before the blocks above read it (the intervention point; the
+                cache of later blocks then holds what the edited stream produced).
+        Returns with `layer` or `edit` given: (hs of the read layer, cache, top output (time, batch, D)).
+        """
         h = self.in_proj(x.transpose(0, 1))  # (B, T, D)
-        cache = []
+        cache, read = [], None
         for i, block in enumerate(self.blocks):
             past = None if state is None or state[2 * i].shape[2] == 0 else (state[2 * i], state[2 * i + 1])
             h, (k, v) = block(h, past, self.memory)
             cache += [k[:, :, -self.memory:], v[:, :, -self.memory:]]
-        hs = self.ln_f(h).transpose(0, 1)  # (T, B, D)
-        return hs, tuple(cache), (hs if return_cells else None)
+            if i == layer:
+                h = _edit_last(h, edit)
+                read = h
+        top = self.ln_f(h)
+        if layer is None and edit is not None:
+            top = _edit_last(top, edit)
+        hs = top.transpose(0, 1)  # (T, B, D)
+        if layer is None and edit is None:
+            return hs, tuple(cache), (hs if return_cells else None)
+        return (hs if read is None else read.transpose(0, 1)), tuple(cache), hs
+
+
+def _edit_last(h: torch.Tensor, edit) -> torch.Tensor:
+    """h (B, T, D) with edit applied to its last position (a new tensor), or h itself when edit is None."""
+    if edit is None:
+        return h
+    return torch.cat([h[:, :-1], edit(h[:, -1].clone())[:, None]], dim=1)
