@@ -179,3 +179,33 @@ def test_prepare_corpus_cli_takes_a_tokenizer(tmp_path, tokenizer, capsys):
     assert main(["prepare-corpus", "--input", str(texts), "--tokenizer", str(tmp_path / "tok"), "--preprocess",
                  "tweets", "--out", str(tmp_path / "c2"), "--quiet"]) == 2
     assert "paper's cleaning only" in capsys.readouterr().err
+
+
+def test_word_vectors_read_the_token_holding_each_word(trained, tokenizer):
+    from sentiment_neuron.inspect.words import segment_words
+    from sentiment_neuron.inspect.wordvecs import model_spans, word_vectors
+
+    model = load_model(trained)
+    text = "A good film, not a bad one."
+    (spans,) = model_spans(model, [text])
+    enc = tokenizer.encode(text)
+    assert np.array_equal(spans.data, enc.ids)
+    for j, word in enumerate(segment_words(text).words):
+        last = spans.byte_end[j] - 1
+        assert enc.start[last] < spans.char_end[j] <= enc.end[last], word  # the token holding its last character
+    occ = word_vectors(model, [text, "good good"], words={"good"}, quiet=True)
+    assert occ.vectors.shape == (3, 32) and np.isfinite(occ.vectors).all()
+
+
+def test_a_token_model_resumes_where_it_stopped(token_corpus, tmp_path, one_thread):
+    args = ["pretrain", "--corpus", str(token_corpus), "--rnn", "transformer", "--hidden-size", "16", "--num-layers",
+            "1", "--num-heads", "2", "--batch-size", "4", "--seq-len", "16", "--eval-every", "100", "--out",
+            str(tmp_path / "lm"), "--quiet"]
+    assert main([*args, "--max-steps", "5", "--checkpoint-every", "3"]) == 0
+    straight = {k: v.clone() for k, v in load_model(tmp_path / "lm").state_dict().items()}
+    (tmp_path / "lm" / "checkpoints" / "step-000000005.pt").unlink()  # as if killed after step 3's checkpoint
+    assert main([*args, "--max-steps", "5", "--resume"]) == 0
+    resumed = load_model(tmp_path / "lm").state_dict()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    provenance = json.loads((tmp_path / "lm" / "config.json").read_text())["provenance"]
+    assert provenance["tokens_seen"] == 5 * 4 * 16

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..text import preprocess_with_offsets
 
-__all__ = ["WORD_RE", "CONTEXT_CHARS", "WordSpans", "segment_words", "segment_texts", "check_word"]
+__all__ = ["WORD_RE", "CONTEXT_CHARS", "WordSpans", "segment_words", "segment_texts", "on_tokens", "check_word"]
 
 WORD_RE = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 CONTEXT_CHARS = 40
@@ -37,7 +37,7 @@ class WordSpans:
     """The words of one text, as the model reads it.
 
     Attributes:
-        data: the preprocessed UTF-8 bytes (``text.preprocess``), length T.
+        data: the preprocessed UTF-8 bytes (``text.preprocess``), length T (for a subword model: its ids).
         shown: the preprocessed text without its pads (what the model read, as str).
         words: the n words, lower-cased.
         char_start, char_end: int64 (n,), offsets in the original text (end exclusive).
@@ -99,11 +99,26 @@ def segment_words(text: str, front_pad: str = "\n ", end_pad: str = " ", tweets:
     )
 
 
-def segment_texts(texts: Sequence[str], preprocessing: dict, max_bytes: int | None = None) -> list[WordSpans]:
+def segment_texts(texts: Sequence[str], preprocessing: dict, max_bytes: int | None = None,
+                  tokenizer=None) -> list[WordSpans]:
     """`segment_words` of every text with the model's ``preprocessing``; with ``max_bytes``,
-    each cut to its first ``max_bytes`` bytes (`WordSpans.truncate`)."""
+    each cut to its first ``max_bytes`` bytes (`WordSpans.truncate`). With a subword ``tokenizer``
+    (a `tokenizers.SentencePieceTokenizer`), positions are token positions (`on_tokens`) and
+    ``max_bytes`` counts tokens."""
     spans = [segment_words(t, **preprocessing) for t in texts]
+    if tokenizer is not None:
+        spans = [on_tokens(s, tokenizer.encode(t)) for s, t in zip(spans, texts)]
     return spans if max_bytes is None else [s.truncate(max_bytes) for s in spans]
+
+
+def on_tokens(spans: WordSpans, encoding) -> WordSpans:
+    """``spans`` for a model over subword ids: ``data`` the text's ids (`tokenizers.Encoding`), and each word's
+    ``byte_start``/``byte_end`` the range of tokens that read any of its characters (so ``hs[byte_end - 1]``
+    is the state after the token holding its last character)."""
+    first = np.searchsorted(encoding.end, spans.char_start, side="right")  # the first token ending past its start
+    after = np.searchsorted(encoding.start, spans.char_end, side="left")  # tokens starting before its end
+    return replace(spans, data=encoding.ids, byte_start=first.astype(np.int64),
+                   byte_end=np.maximum(after, first + 1).astype(np.int64))
 
 
 def check_word(word: str) -> str:

@@ -166,8 +166,14 @@ def word_vectors(
         (True, 'Not [good].', [2, 4])
     """
     check_options(model, mode, precision, unit, batch_size, chunk_len, max_occurrences, max_bytes)
-    spans = segment_texts(texts, model.config.preprocessing, max_bytes)
+    spans = model_spans(model, texts, max_bytes)
     return encode_spans(model, spans, mode, words, max_occurrences, batch_size, quiet, unit, precision, chunk_len)
+
+
+def model_spans(model: ByteLM, texts: Sequence[str], max_bytes: int | None = None) -> list:
+    """The words of each text where `model` reads them (`words.segment_texts` with its preprocessing,
+    on its token positions for a subword model)."""
+    return segment_texts(texts, model.config.preprocessing, max_bytes, None if model.reads_bytes else model.tokenizer)
 
 
 def encode_spans(

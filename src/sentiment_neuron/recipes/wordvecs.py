@@ -16,9 +16,10 @@ import numpy as np
 
 from ..atomic import atomic_open, atomic_write_text
 from ..inspect.wordmap import select_occurrences, tsne_plot
-from ..inspect.words import check_word, segment_texts
+from ..inspect.words import check_word
 from ..inspect.wordvecs import (
-    WordOccurrences, check_options, encode_spans, nearest_neighbours, occurrence_in_context, save_occurrences,
+    WordOccurrences, check_options, encode_spans, model_spans, nearest_neighbours, occurrence_in_context,
+    save_occurrences,
 )
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
@@ -96,7 +97,7 @@ def run_word_vectors(
     if query is not None:  # before the long pass: a word missing from its context fails fast
         word, context = (query, query) if isinstance(query, str) else query
         query_occ = occurrence_in_context(model, context, word, mode, unit, precision)
-    spans = segment_texts(texts, model.config.preprocessing)
+    spans = model_spans(model, texts)
     n_all = sum(len(s.words) for s in spans)
     pool_all = n_all * model.hidden_size * 4 <= pool_mb * 2**20
     pool = encode_spans(model, spans, mode, None if pool_all else chosen, batch_size=batch_size, quiet=quiet,
