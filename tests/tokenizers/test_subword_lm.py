@@ -209,3 +209,15 @@ def test_a_token_model_resumes_where_it_stopped(token_corpus, tmp_path, one_thre
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     provenance = json.loads((tmp_path / "lm" / "config.json").read_text())["provenance"]
     assert provenance["tokens_seen"] == 5 * 4 * 16
+
+
+def test_a_dictionary_explains_a_subword_model(trained, sst_texts, tmp_path, one_thread):
+    corpus = tmp_path / "texts.txt"
+    corpus.write_text("\n".join(sst_texts[:300]) + "\n")
+    assert main(["dictionary", "--model", str(trained), "--input", str(corpus), "--out", str(tmp_path / "d"),
+                 "--features", "32", "--k", "4", "--max-positions", "3000", "--batch-size", "256", "--eval-texts", "8",
+                 "--explain-texts", "40", "--max-bytes", "64", "--quiet"]) == 0
+    feature = json.loads((tmp_path / "d" / "features.json").read_text())["features"][0]
+    context = feature["contexts"][0]
+    assert len(context["text"]) == len(context["values"]) > 0
+    assert all(isinstance(piece, str) for piece, _ in feature["promotes"])

@@ -92,7 +92,7 @@ def iter_state_blocks(model: ByteLM, texts: Iterable[str], state: str = "hidden"
 
 def _block(model: ByteLM, index: int, data: dict[int, bytes], state: str, precision: str, chunk_len: int,
            device) -> StateBlock:
-    ids = [i for i, d in data.items() if d]
+    ids = [i for i, d in data.items() if len(d)]
     states, text_ids, positions = [], [], []
     for rows in length_sorted_batches([len(data[i]) for i in ids], len(ids) or 1):
         tokens, lengths = pad_batch([data[ids[r]] for r in rows])

@@ -82,16 +82,17 @@ def explain_features(model: ByteLM, dictionary: Dictionary, texts: Sequence[str]
     stats = _statistics(codes, n_features)
     peaks = _peaks(codes, n_features, n_contexts)
     effects = _logit_effects(model, sae)
+    label = byte_label if model.reads_bytes else (lambda i: model.tokenizer.pieces([i])[0].replace("\u2581", " "))
     features = []
     for feature in np.flatnonzero(stats["count"]):
         feature = int(feature)
-        contexts = [{**_context(data[t], codes[t], feature, p, before, after, model.config.pads), "source": t}
+        contexts = [{**_context(data[t], codes[t], feature, p, before, after, model), "source": t}
                     for t, p in peaks.get(feature, [])]
         features.append({
             "index": feature, "density": float(stats["count"][feature] / stats["positions"]),
             "mean_activation": float(stats["sum"][feature] / stats["count"][feature]),
             "max_activation": float(stats["max"][feature]), "histogram": _histogram(stats["hist"][feature]),
-            "contexts": contexts, **_promotes(effects[feature]),
+            "contexts": contexts, **_promotes(effects[feature], label),
         })
     _label(features)
     return {"format": FORMAT + "-features", "format_version": FORMAT_VERSION, "model": dictionary.model,
@@ -140,12 +141,22 @@ def _peaks(codes: dict, n_features: int, n_contexts: int) -> dict[int, list[tupl
     return peaks
 
 
-def _context(data: bytes, code: tuple[np.ndarray, np.ndarray], feature: int, peak: int, before: int, after: int,
-             pads: tuple[str, str]) -> dict:
-    """The window around `peak` with the feature's value per character (pads dropped)."""
+def _context(data, code: tuple[np.ndarray, np.ndarray], feature: int, peak: int, before: int, after: int,
+             model: ByteLM) -> dict:
+    """The window around `peak` with the feature's value per character (pads dropped). `data`: the text's
+    bytes, or for a subword model its ids (`before`/`after` then count tokens, each piece's characters
+    taking its value)."""
     values, indices = code
     per_byte = (values.astype(np.float32) * (indices == feature)).sum(1)
-    front = len(pads[0].encode("utf-8")) if data.startswith(pads[0].encode("utf-8")) else 0
+    if not isinstance(data, bytes):
+        start, stop = max(1, peak - before), min(len(data), peak + after + 1)  # the begin-of-text id reads nothing
+        pieces = [piece.replace("\u2581", " ") for piece in model.tokenizer.pieces(data[start:stop])]
+        char_vals = np.repeat(per_byte[start:stop], [len(p) for p in pieces])
+        text = "".join(pieces)
+        return {"text": text, "values": [round(float(x), 2) or 0 for x in char_vals], "max": float(per_byte[peak]),
+                "peak": int(np.argmax(char_vals)) if len(char_vals) else 0}
+    front_pad = model.config.pads[0].encode("utf-8")
+    front = len(front_pad) if data.startswith(front_pad) else 0
     start, stop = max(front, peak - before), min(len(data), peak + after + 1)
     while start < peak and (data[start] & 0xC0) == 0x80:  # not inside a character
         start += 1
@@ -155,17 +166,18 @@ def _context(data: bytes, code: tuple[np.ndarray, np.ndarray], feature: int, pea
 
 
 def _logit_effects(model: ByteLM, sae) -> np.ndarray:
-    """(F, 256): each decoder direction through the output layer, W_out d (bias excluded)."""
+    """(F, V): each decoder direction through the output layer, W_out d (bias excluded)."""
     directions = sae.w_dec.detach().float()
     directions = directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
     zero = model.decoder(torch.zeros(1, directions.shape[1], device=directions.device))
     return (model.decoder(directions) - zero).cpu().numpy()
 
 
-def _promotes(effect: np.ndarray, k: int = 5) -> dict:
+def _promotes(effect: np.ndarray, label, k: int = 5) -> dict:
+    """The k ids the direction raises and lowers most, each named by `label` (a byte, or a piece)."""
     order = np.argsort(effect)
-    return {"promotes": [[byte_label(int(b)), round(float(effect[b]), 3)] for b in order[::-1][:k]],
-            "suppresses": [[byte_label(int(b)), round(float(effect[b]), 3)] for b in order[:k]]}
+    return {"promotes": [[label(int(b)), round(float(effect[b]), 3)] for b in order[::-1][:k]],
+            "suppresses": [[label(int(b)), round(float(effect[b]), 3)] for b in order[:k]]}
 
 
 def _histogram(counts: np.ndarray) -> dict:
