@@ -10,8 +10,9 @@ For each run (NAME=MODEL_FOLDER:CORPUS_FOLDER, evaluated by `scripts/compare_lms
 - training throughput from the run's metrics.jsonl (bytes/s, tokens/s) and as a fraction of the
   matrix-multiply rate measured here, in this process, on one thread in the run's precision (the run's
   matrix-product FLOPs per token are counted from its sizes: `train_flops_per_token`);
-- transfer (`transfer`: the L1 probe, the best single unit, the probe's direction) on SST-2, IMDB (the demo's
-  split) and SemEval-2018 E-c, and the fine-tuned classifier and TF-IDF from `finetune --table`.
+- transfer (`transfer`: the L1 probe, the best single unit, the probe's direction) on SST-2 and IMDB (the demo's
+  split), and TF-IDF, the L1 probe and the fine-tuned classifier from `finetune --table` on those and on
+  SemEval-2018 E-c (multilabel: no single unit or direction).
 
 Writes OUT.json and OUT.md and prints the Markdown table.
 """
@@ -31,7 +32,7 @@ from sentiment_neuron.models import load_model
 from sentiment_neuron.training.config import TrainConfig
 from sentiment_neuron.training.step import evaluate_bpc
 
-TASKS = ("sst2", "imdb", "semeval2018_ec")
+TASKS = ("sst2", "imdb")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -138,7 +139,7 @@ def markdown(runs: list[dict], machine: str) -> str:
             r["finetune_table"].get("finetune_ulmfit", {}).get(t, {}).get("accuracy")))
         row(f"{label}: TF-IDF", lambda r, t=task: _pct(r["finetune_table"].get("tfidf", {}).get(t, {}).get("accuracy")))
     row("SemEval E-c (Jaccard / micro-F1 / macro-F1): L1 probe",
-        lambda r: _pct(r["transfer"].get("semeval2018_ec", {}).get("probe")) + " (Jaccard)")
+        lambda r: _semeval(r["finetune_table"].get("l1_probe", {}).get("semeval2018_ec")))
     row("SemEval E-c: fine-tuned", lambda r: _semeval(r["finetune_table"].get("finetune_ulmfit", {})
                                                       .get("semeval2018_ec")))
     row("SemEval E-c: TF-IDF", lambda r: _semeval(r["finetune_table"].get("tfidf", {}).get("semeval2018_ec")))

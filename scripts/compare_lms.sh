@@ -33,8 +33,8 @@ case "$1" in
     IMDB="--max-train 1000 --max-test 1000 --validation-size 250"  # the demo's split
     $SN transfer --model $M --dataset sst2 --compare "" --out $M/eval/sst2 --quiet
     $SN transfer --model $M --dataset imdb $IMDB --compare "" --out $M/eval/imdb --quiet
-    $SN transfer --model $M --dataset semeval2018_ec --compare "" --out $M/eval/semeval2018_ec --quiet
-    $SN finetune --model $M --table --rows tfidf,finetune_ulmfit --tasks sst2,imdb,semeval2018_ec \
+    # SemEval E-c is multilabel: no single unit or direction; its L1 probe comes from the table
+    $SN finetune --model $M --table --rows tfidf,l1_probe,finetune_ulmfit --tasks sst2,imdb,semeval2018_ec \
       --imdb-train 1000 --imdb-test 1000 --imdb-validation 250 --imdb-chars 0 --max-minutes ${FT_MINUTES:-4} \
       --out $M/eval/finetune --quiet ;;
   table)

@@ -183,7 +183,8 @@ def test_prepare_corpus_cli_takes_a_tokenizer(tmp_path, tokenizer, capsys):
 
 def test_word_vectors_read_the_token_holding_each_word(trained, tokenizer):
     from sentiment_neuron.inspect.words import segment_words
-    from sentiment_neuron.inspect.wordvecs import model_spans, word_vectors
+    from sentiment_neuron.inspect.words import model_spans
+    from sentiment_neuron.inspect.wordvecs import word_vectors
 
     model = load_model(trained)
     text = "A good film, not a bad one."

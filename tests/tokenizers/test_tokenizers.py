@@ -62,6 +62,7 @@ def test_byte_spans_map_back_to_the_characters(text):
 def test_sentencepiece_spans_map_back_to_the_characters(spm_tokenizer, text):
     enc = spm_tokenizer.encode(text)  # most of these texts hold characters the vocabulary never saw
     assert enc.ids[0] == spm_tokenizer.bos_id
+    assert np.array_equal(spm_tokenizer.ids(text), enc.ids)  # the fast path models and corpora read
     assert enc.start[0] == enc.end[0]
     assert spm_tokenizer.decode(enc.ids) == preprocess_with_offsets(text).cleaned  # byte fallback: nothing lost
     _check_spans(text, enc)

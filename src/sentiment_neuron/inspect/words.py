@@ -26,7 +26,8 @@ import numpy as np
 
 from ..text import preprocess_with_offsets
 
-__all__ = ["WORD_RE", "CONTEXT_CHARS", "WordSpans", "segment_words", "segment_texts", "on_tokens", "check_word"]
+__all__ = ["WORD_RE", "CONTEXT_CHARS", "WordSpans", "segment_words", "segment_texts", "model_spans", "on_tokens",
+           "check_word"]
 
 WORD_RE = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 CONTEXT_CHARS = 40
@@ -109,6 +110,12 @@ def segment_texts(texts: Sequence[str], preprocessing: dict, max_bytes: int | No
     if tokenizer is not None:
         spans = [on_tokens(s, tokenizer.encode(t)) for s, t in zip(spans, texts)]
     return spans if max_bytes is None else [s.truncate(max_bytes) for s in spans]
+
+
+def model_spans(model, texts: Sequence[str], max_bytes: int | None = None) -> list[WordSpans]:
+    """The words of each text where `model` (a `models.ByteLM`) reads them: `segment_texts` with its
+    preprocessing, on its token positions for a subword model."""
+    return segment_texts(texts, model.config.preprocessing, max_bytes, None if model.reads_bytes else model.tokenizer)
 
 
 def on_tokens(spans: WordSpans, encoding) -> WordSpans:

@@ -33,7 +33,7 @@ from ..models import ByteLM
 from ..models.encode import iter_chunks
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..text import pad_batch
-from .words import WordSpans, check_word, segment_texts, segment_words
+from .words import WordSpans, check_word, model_spans, segment_words
 
 __all__ = [
     "MODES", "METRICS", "WordOccurrences", "word_vectors", "encode_spans", "check_options", "nearest_neighbours",
@@ -168,12 +168,6 @@ def word_vectors(
     check_options(model, mode, precision, unit, batch_size, chunk_len, max_occurrences, max_bytes)
     spans = model_spans(model, texts, max_bytes)
     return encode_spans(model, spans, mode, words, max_occurrences, batch_size, quiet, unit, precision, chunk_len)
-
-
-def model_spans(model: ByteLM, texts: Sequence[str], max_bytes: int | None = None) -> list:
-    """The words of each text where `model` reads them (`words.segment_texts` with its preprocessing,
-    on its token positions for a subword model)."""
-    return segment_texts(texts, model.config.preprocessing, max_bytes, None if model.reads_bytes else model.tokenizer)
 
 
 def encode_spans(

@@ -221,14 +221,14 @@ class ByteLM(nn.Module):
         """
         if self.reads_bytes:
             return preprocess(text, **self.config.preprocessing)[:max_tokens]
-        return self.tokenizer.encode(text).ids[:max_tokens]
+        return self.tokenizer.ids(text)[:max_tokens]
 
     def prime_ids(self, text: str):
         """The ids of `text` as the start of a document (no end pad): what generation reads before it
         samples (bytes for a byte model, else an int64 array; the begin-of-text id alone for "")."""
         if self.reads_bytes:
             return preprocess(text, **{**self.config.preprocessing, "end_pad": ""})
-        return self.tokenizer.encode(text).ids
+        return self.tokenizer.ids(text)
 
     def encode_text(self, text: str) -> Encoding:
         """`tokenizers.Encoding` of `text`: ids with each one's span of characters of `text`."""

@@ -16,10 +16,9 @@ import numpy as np
 
 from ..atomic import atomic_open, atomic_write_text
 from ..inspect.wordmap import select_occurrences, tsne_plot
-from ..inspect.words import check_word
+from ..inspect.words import check_word, model_spans
 from ..inspect.wordvecs import (
-    WordOccurrences, check_options, encode_spans, model_spans, nearest_neighbours, occurrence_in_context,
-    save_occurrences,
+    WordOccurrences, check_options, encode_spans, nearest_neighbours, occurrence_in_context, save_occurrences,
 )
 from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
