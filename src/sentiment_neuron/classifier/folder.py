@@ -14,6 +14,7 @@ both parts (`classifier.heads`):
                           "transfer": true when the transfer result's files are beside it,
                           "training": provenance (data, schedule, scores, versions)}
     FOLDER/model.safetensors            the fine-tuned classifier (encoder.* and head.*), when it has one
+    FOLDER/tokenizer.json, .model       a subword encoder's vocabulary (`tokenizers.io`), when it has one
     FOLDER/report.json, probe.npz, ...  the transfer result (`transfer.result`), when it has one
 
 Older folders keep loading: version 1 (a fine-tuned classifier: "encoder",
@@ -32,6 +33,7 @@ import torch
 from ..fileformat import FormatError, check_header, read_json, require, stamped
 from ..models import ByteLM
 from ..models.io import CONFIG_FILE, WEIGHTS_FILE, load_weights, model_config_from_dict, save_weights
+from ..tokenizers.io import load_tokenizer, save_tokenizer
 from ..models.pretrained import PRETRAINED, resolve_model, sha256_file
 from ..report.markdown import write_json
 from ..training.classifier import Classifier, ClassifierConfig
@@ -78,6 +80,8 @@ def save_classifier(classifier: SentimentClassifier, folder: str | Path, dtype: 
         thresholds = None if clf.thresholds is None else [float(t) for t in clf.thresholds]
         finetuned = {"encoder": clf.encoder.config.to_dict(), "classifier": clf.config.to_dict(),
                      "thresholds": thresholds}
+        if not clf.encoder.reads_bytes:  # a subword encoder's vocabulary travels with it
+            save_tokenizer(clf.encoder.tokenizer, folder, getattr(clf.encoder.tokenizer, "training", None))
     if classifier.transfer is not None:
         save_transfer(classifier.transfer, folder)
     config = stamped({"head": classifier.head, "label_names": classifier.label_names,
@@ -187,6 +191,8 @@ def _load_finetuned(folder: Path, part: dict, device) -> Classifier:
     except RuntimeError as err:
         raise FormatError(f"{folder / WEIGHTS_FILE}: weights do not match config.json: {err}") from None
     classifier.encoder.tie_weights()  # assign=True gave each name its own tensor
+    if encoder.vocab_size != 256:
+        classifier.encoder.tokenizer = load_tokenizer(folder)
     thresholds = part.get("thresholds")
     classifier.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     return classifier.eval()
