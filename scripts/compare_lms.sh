@@ -4,6 +4,7 @@
 # run it from the repository root. Heavy steps run on core $CORE with one thread.
 #
 #   scripts/compare_lms.sh corpora      # the byte corpus and the token corpus (same documents, same split)
+#   scripts/compare_lms.sh sizes        # 8-minute runs of three Transformer sizes (which to train)
 #   scripts/compare_lms.sh mlstm        # pretrain the byte mLSTM for $MINUTES minutes
 #   scripts/compare_lms.sh transformer  # pretrain the Transformer for $MINUTES minutes
 #   scripts/compare_lms.sh evaluate M   # transfer (probe, unit, direction), fine-tuning and TF-IDF for run M
@@ -21,6 +22,13 @@ case "$1" in
     $SN prepare-corpus $SOURCES --validation-fraction 0.005 --out $RUNS/corpus
     $SN train-tokenizer $SOURCES --vocab-size 8000 --max-texts 100000 --out $RUNS/tokenizer
     $SN prepare-corpus $SOURCES --validation-fraction 0.005 --tokenizer $RUNS/tokenizer --out $RUNS/corpus-sp8k ;;
+  sizes)  # the Transformer's size for the budget: 8 minutes each, held-out bits per byte in metrics.jsonl
+    for spec in "4 256 4" "2 256 4" "4 384 6"; do
+      set -- $spec
+      $SN pretrain --corpus $RUNS/corpus-sp8k --rnn transformer --num-layers $1 --hidden-size $2 --num-heads $3 \
+        --batch-size 64 --seq-len 128 --lr 0.001 --warmup-steps 30 --max-minutes 8 --eval-every 1000000 \
+        --out $RUNS/size-$1x$2 --overwrite --quiet
+    done ;;
   mlstm)  # the shipped model's recipe (README, "The shipped model"), for $MINUTES minutes
     $SN pretrain --corpus $RUNS/corpus --hidden-size 512 --batch-size 256 --seq-len 128 --lr 0.002 \
       --warmup-steps 100 --max-minutes $MINUTES --checkpoint-minutes 10 --out $RUNS/mlstm ;;
@@ -40,5 +48,5 @@ case "$1" in
   table)
     taskset -c $CORE .venv/bin/python scripts/compare_lms.py --run mlstm=$RUNS/mlstm:$RUNS/corpus \
       --run transformer=$RUNS/transformer:$RUNS/corpus-sp8k --out docs/results/lm_comparison ;;
-  *) echo "usage: $0 corpora|mlstm|transformer|evaluate RUN|table" >&2; exit 2 ;;
+  *) echo "usage: $0 corpora|sizes|mlstm|transformer|evaluate RUN|table" >&2; exit 2 ;;
 esac
