@@ -222,3 +222,16 @@ def test_a_dictionary_explains_a_subword_model(trained, sst_texts, tmp_path, one
     context = feature["contexts"][0]
     assert len(context["text"]) == len(context["values"]) > 0
     assert all(isinstance(piece, str) for piece, _ in feature["promotes"])
+
+
+def test_pretrain_records_the_feature_layer(token_corpus, tmp_path, one_thread):
+    assert main(["pretrain", "--corpus", str(token_corpus), "--rnn", "transformer", "--hidden-size", "16",
+                 "--num-layers", "2", "--num-heads", "2", "--feature-layer", "0", "--batch-size", "4", "--seq-len",
+                 "16", "--max-steps", "1", "--out", str(tmp_path / "lm"), "--quiet"]) == 0
+    model = load_model(tmp_path / "lm")
+    assert model.config.feature_layer == 0
+    ids = torch.as_tensor(model.token_ids("a fine film"))[:, None]
+    with torch.no_grad():
+        hs, _, _ = model.encode(ids)
+        first, _ = model.rnn.blocks[0](model.embed(ids).transpose(0, 1), None)
+    assert torch.allclose(hs, first.transpose(0, 1), atol=1e-5)

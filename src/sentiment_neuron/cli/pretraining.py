@@ -136,7 +136,10 @@ def add_pretrain(sub) -> None:
     p.add_argument("--num-layers", type=int, help=f"stacked layers: lstm, gru, transformer blocks "
                    f"(default: {m['num_layers']})")
     p.add_argument("--num-heads", type=int, help=f"a Transformer's attention heads (default: {m['num_heads']})")
-    p.add_argument("--attention-memory", type=int, help=f"cached bytes a Transformer attends to beyond its "
+    p.add_argument("--feature-layer", type=int, help="a Transformer's block (0-based) whose output features, "
+                   "heatmaps and steering read, recorded in config.json (default: the top, after the final "
+                   "LayerNorm; edit config.json's feature_layer to change it later)")
+    p.add_argument("--attention-memory", type=int, help=f"cached tokens a Transformer attends to beyond its "
                    f"window, carried across TBPTT windows (default: {m['attention_memory']})")
     p.add_argument("--batch-size", type=int,
                    help=f"global parallel streams per step, split across ranks (default: {t['batch_size']})")
@@ -238,7 +241,7 @@ def _run_pretrain(args: argparse.Namespace) -> None:
               f"{corpus.validation_documents:,} documents, {len(corpus.validation):,} {unit} held out")
     # Only the flags given (None: not given; the defaults are the dataclasses'); on --resume the
     # library checks them against the checkpoint's settings and refuses any that disagree.
-    model_config = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k) is not None}
+    model_config = {k: getattr(args, k) for k in (*ARCHITECTURE, "feature_layer") if getattr(args, k) is not None}
     if model_config.get("rnn") == "transformer":  # its byte embedding is tied to the output layer: the width
         model_config.setdefault("embed_size", model_config.get("hidden_size", ModelConfig().hidden_size))
     if extra:  # the model reads text as it was trained on it, wherever it is used
