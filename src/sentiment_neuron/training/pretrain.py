@@ -253,7 +253,8 @@ class _Run:
         bpc = self.train_bpc()
         bar.n = int(100 * progress)
         rate = self.ts.bytes_seen / max(self.ts.seconds, 1e-9)
-        bar.set_postfix_str(f"step {self.ts.step} bpc {bpc:.3f} {rate:,.0f} chars/s", refresh=False)
+        loss = "bpc" if self.piece_bytes is None else "bits/token"  # held-out: bits per byte for either
+        bar.set_postfix_str(f"step {self.ts.step} {loss} {bpc:.3f} {rate:,.0f} chars/s", refresh=False)
         bar.update(0)
         if self.writer is not None:
             self.writer.add_scalar("train/bpc", bpc, self.ts.step)
