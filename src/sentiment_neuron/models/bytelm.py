@@ -253,8 +253,7 @@ class ByteLM(nn.Module):
             top = h[-1] if h.dim() == 3 else h
             top.copy_(edit(top.clone()))
             state = (h, *state[1:])
-        h = state[0]
-        return (h[-1] if h.dim() == 3 else h), state
+        return self.output_state(None, state), state
 
     def output_state(self, hs: torch.Tensor, state) -> torch.Tensor:
         """The top layer's state after the last step, (batch, H): what the next-byte logits read. For the

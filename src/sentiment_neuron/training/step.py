@@ -31,7 +31,7 @@ LN2 = math.log(2.0)
 
 
 def bits_per_char(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy in bits. logits (T, B, 256), targets (T, B) int64."""
+    """Mean cross-entropy in bits per id. logits (T, B, V), targets (T, B) int64."""
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)) / LN2
 
 
@@ -46,43 +46,25 @@ def evaluate_bpc(model: ByteLM, stream: np.ndarray, cfg: TrainConfig, device: to
             (`SentencePieceTokenizer.piece_bytes`); bits are summed over ids and divided by the bytes
             the predicted ids read. None for bytes (BPC).
     """
-    if piece_bytes is not None:
-        return _bits_per_byte(model, stream, cfg, device, piece_bytes)
-    stream = stream[: cfg.eval_bytes]
+    per_id = 1.0 if piece_bytes is None else max(float(np.mean(piece_bytes[piece_bytes > 0])), 1.0)
+    stream = stream[: max(3, int(cfg.eval_bytes / per_id))]  # about eval_bytes bytes' worth of ids
+    table = None if piece_bytes is None else torch.as_tensor(np.asarray(piece_bytes), dtype=torch.float64,
+                                                             device=device)
     seq_len = max(1, min(cfg.seq_len, len(stream) - 2))  # a tiny held-out set still gets a batch
     streams = max(1, min(cfg.eval_streams, (len(stream) - 1) // (seq_len + 1)))
     batches = DeviceBatches(TBPTTBatches(stream, streams, seq_len), device)
     was_training = model.training
     model.eval()
-    state, total = None, torch.zeros((), dtype=torch.float64, device=device)
-    for k in range(len(batches)):
-        x, y = batches[k]
-        with autocast(cfg.precision, device):
-            logits, state = model(x, state)
-        total += bits_per_char(logits, y).double()
-    model.train(was_training)
-    return total.item() / len(batches)
-
-
-def _bits_per_byte(model: ByteLM, stream, cfg: TrainConfig, device: torch.device, piece_bytes) -> float:
-    """`evaluate_bpc` for token ids: the first ids reading about `cfg.eval_bytes` bytes."""
-    table = torch.as_tensor(np.asarray(piece_bytes), dtype=torch.float64, device=device)
-    stream = stream[: max(3, int(cfg.eval_bytes / max(float(np.mean(piece_bytes[piece_bytes > 0])), 1.0)))]
-    seq_len = max(1, min(cfg.seq_len, len(stream) - 2))
-    streams = max(1, min(cfg.eval_streams, (len(stream) - 1) // (seq_len + 1)))
-    batches = DeviceBatches(TBPTTBatches(stream, streams, seq_len), device)
-    was_training = model.training
-    model.eval()
     state = None
-    nats, n_bytes = (torch.zeros((), dtype=torch.float64, device=device) for _ in range(2))
+    bits, n_bytes = (torch.zeros((), dtype=torch.float64, device=device) for _ in range(2))
     for k in range(len(batches)):
         x, y = batches[k]
         with autocast(cfg.precision, device):
             logits, state = model(x, state)
-        nats += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").double()
-        n_bytes += table[y].sum()
+        bits += bits_per_char(logits, y).double() * y.numel()
+        n_bytes += y.numel() if table is None else table[y].sum()
     model.train(was_training)
-    return (nats / LN2 / n_bytes.clamp_min(1)).item()
+    return (bits / n_bytes.clamp_min(1)).item()
 
 
 def train_step(net, optimizer, scaler, x, y, state, cfg: TrainConfig, lr: float, batch_dim: int):
