@@ -10,6 +10,8 @@ Compares, at equal hidden size H:
   loop, weight-normalized weights computed once per forward, plain torch ops,
   ``xs[t]`` indexing.
 - ``torch_lstm``: `torch.nn.LSTM` (its fused kernels; cuDNN on a GPU) via the project's `LSTM`.
+- ``transformer``: the project's byte-level Transformer (`TransformerStack`, 4 pre-LN blocks, heads of
+  32) at the width whose parameter count is nearest the H-unit mLSTM's (`transformer_width`).
 - ``mlstm_loop`` / ``mlstm_fused``: ``mlstm`` with its recurrence forced
   (`sentiment_neuron.models.fused_mlstm`): the plain loop, or the fused window
   with the cell in PyTorch ops. ``mlstm`` itself runs what "auto" picks on the
@@ -37,6 +39,8 @@ FLOPs accounting (a multiply-add counts 2; E = 64 embedding size, 256 = bytes):
   + input side 2*(E*H + E*4H) (W_mx x, W_x x); the naive version is charged
   the same (it does the same arithmetic).
 - LSTM per byte per step: recurrent 2*H*4H + input side 2*E*4H.
+- Transformer (width d, L blocks) per byte: 2*12*d*d per block (QKV, output projection, MLP)
+  + attention 2*2*d*(T+1)/2 per block (scores and values over the (T+1)/2 earlier bytes on average).
 - train mode adds the decoder 2*H*256 and counts 3x the forward (backward
   ~ 2x forward). Elementwise gate math, weight norm and Adam are not counted:
   they are overhead, so they lower the fraction.
@@ -58,6 +62,7 @@ configurations and why.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import time
@@ -75,11 +80,13 @@ from sentiment_neuron.precision import PRECISIONS, autocast, describe_precision,
 
 EMBED = 64
 VOCAB = 256
-IMPLS = ("mlstm", "naive_mlstm", "torch_lstm")  # the CPU default
+IMPLS = ("mlstm", "naive_mlstm", "torch_lstm", "transformer")  # the CPU default
 FORCED = {"mlstm_loop": "loop", "mlstm_fused": "fused"}  # impl -> the recurrence it forces
 ALL_IMPLS = IMPLS + tuple(FORCED)
 CUDA_IMPLS = ("mlstm", "mlstm_loop", "torch_lstm")  # the CUDA default
 MODES = ("featurize", "train")
+TRANSFORMER_LAYERS = 4
+TRANSFORMER_HEAD = 32  # the width of one attention head
 
 
 class NaiveMLSTM(nn.Module):
@@ -118,15 +125,42 @@ class NaiveMLSTM(nn.Module):
         return torch.stack(hs), (h, c), None
 
 
-def flops_per_char(impl: str, hidden: int, mode: str) -> float:
-    """Matrix-multiply FLOPs per byte (see the module docstring)."""
+def flops_per_char(impl: str, hidden: int, mode: str, steps: int = 64) -> float:
+    """Matrix-multiply FLOPs per byte (see the module docstring); `steps` (T) matters for the Transformer."""
+    decoder_width = hidden
     if impl == "torch_lstm":
         fwd = 2 * hidden * 4 * hidden + 2 * EMBED * 4 * hidden
+    elif impl == "transformer":
+        width = decoder_width = transformer_width(hidden)
+        fwd = TRANSFORMER_LAYERS * (2 * 12 * width * width + 2 * 2 * width * (steps + 1) / 2)
     else:
         fwd = 2 * (hidden * hidden + hidden * 4 * hidden) + 2 * (EMBED * hidden + EMBED * 4 * hidden)
     if mode == "train":
-        fwd = 3 * (fwd + 2 * hidden * VOCAB)
+        fwd = 3 * (fwd + 2 * decoder_width * VOCAB)
     return float(fwd)
+
+
+def _config(impl: str, hidden: int, width: int | None = None) -> ModelConfig:
+    if impl == "transformer":
+        width = width or transformer_width(hidden)
+        return ModelConfig(rnn="transformer", hidden_size=width, embed_size=width, num_layers=TRANSFORMER_LAYERS,
+                           num_heads=width // TRANSFORMER_HEAD)
+    return ModelConfig(rnn="lstm" if impl == "torch_lstm" else "mlstm", hidden_size=hidden, embed_size=EMBED)
+
+
+def parameter_count(config: ModelConfig) -> int:
+    """Parameters of a `ByteLM` of `config`, counted without allocating them (meta device)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in ByteLM(config).parameters())
+
+
+@functools.lru_cache(maxsize=None)
+def transformer_width(hidden: int) -> int:
+    """The width (a multiple of `TRANSFORMER_HEAD`) of the `TRANSFORMER_LAYERS`-block byte Transformer whose
+    parameter count is nearest that of the H-unit mLSTM."""
+    target = parameter_count(_config("mlstm", hidden))
+    widths = range(2 * TRANSFORMER_HEAD, 4 * hidden + 1, TRANSFORMER_HEAD)
+    return min(widths, key=lambda width: abs(parameter_count(_config("transformer", hidden, width)) - target))
 
 
 def _sync(device: torch.device) -> None:
@@ -185,11 +219,10 @@ def cpu_description() -> str:
 
 
 def build_model(impl: str, hidden: int, device: torch.device, seed: int = 0) -> ByteLM:
-    """A ByteLM with the RNN `impl` (E = 64)."""
+    """A ByteLM with the RNN `impl` (E = 64), or the Transformer of equal size."""
     torch.manual_seed(seed)
-    rnn = "lstm" if impl == "torch_lstm" else "mlstm"
     with torch.device(device) if device.type == "cuda" else nullcontext():  # no host init on a GPU
-        model = ByteLM(ModelConfig(rnn=rnn, hidden_size=hidden, embed_size=EMBED))
+        model = ByteLM(_config(impl, hidden))
     if impl == "naive_mlstm":
         naive = NaiveMLSTM(EMBED, hidden)
         naive.load_state_dict(model.rnn.state_dict())
@@ -252,7 +285,7 @@ def measure(
             _sync(device)
     best = min(times)
     chars = steps * batch
-    flops = flops_per_char(impl, hidden, mode) * chars / best
+    flops = flops_per_char(impl, hidden, mode, steps) * chars / best
     return {
         "impl": impl,
         "mode": mode,
@@ -266,6 +299,8 @@ def measure(
         "gflops": flops / 1e9,
         "fraction_of_matmul": flops / matmul_flops if matmul_flops else None,
         "recurrence": ran,
+        "parameters": parameter_count(_config(impl, hidden)),
+        "width": transformer_width(hidden) if impl == "transformer" else hidden,
         "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
     }
 
@@ -329,14 +364,14 @@ def default_steps(impl: str, hidden: int, batch: int, mode: str, quick: bool,
 
 
 def format_table(records: list[dict], skipped: list[dict]) -> str:
-    head = (f"{'impl':<12} {'mode':<9} {'prec':<4} {'H':>5} {'B':>5} {'T':>4} {'chars/s':>10} {'GFLOP/s':>8} "
-            f"{'fraction':>8} {'recurrence':<10}")
+    head = (f"{'impl':<12} {'mode':<9} {'prec':<4} {'H':>5} {'B':>5} {'T':>4} {'params':>7} {'chars/s':>10} "
+            f"{'GFLOP/s':>8} {'fraction':>8} {'recurrence':<10}")
     lines = [head, "-" * len(head)]
     for r in records:
         frac = f"{r['fraction_of_matmul']:.2f}" if r["fraction_of_matmul"] is not None else "-"
         lines.append(
             f"{r['impl']:<12} {r['mode']:<9} {r['precision']:<4} {r['hidden_size']:>5} {r['batch_size']:>5} "
-            f"{r['steps']:>4} {r['chars_per_s']:>10.0f} {r['gflops']:>8.1f} {frac:>8} {r.get('recurrence') or '-':<10}"
+            f"{r['steps']:>4} {r.get('parameters', 0) / 1e6:>6.1f}M {r['chars_per_s']:>10.0f} {r['gflops']:>8.1f} {frac:>8} {r.get('recurrence') or '-':<10}"
         )
     if skipped:
         lines.append("skipped:")

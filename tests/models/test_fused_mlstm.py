@@ -125,14 +125,14 @@ def test_selection_is_automatic_by_device_with_an_override(monkeypatch):
     monkeypatch.delenv(RECURRENCE_ENV, raising=False)
     cpu = torch.device("cpu")
     assert requested_recurrence() == "auto"
-    assert recurrence_for(cpu) == "loop"  # CPU keeps its tuned loop
-    with use_recurrence("fused"):
-        assert recurrence_for(cpu) == "fused"
-        with use_recurrence("loop"):
-            assert recurrence_for(cpu) == "loop"
-        assert recurrence_for(cpu) == "fused"
-    monkeypatch.setenv(RECURRENCE_ENV, "fused")
-    assert recurrence_for(cpu) == "fused"
+    assert recurrence_for(cpu) == "fused"  # the window with the PyTorch cell
+    with use_recurrence("loop"):
+        assert recurrence_for(cpu) == "loop"
+        with use_recurrence("fused"):
+            assert recurrence_for(cpu) == "fused"
+        assert recurrence_for(cpu) == "loop"
+    monkeypatch.setenv(RECURRENCE_ENV, "loop")
+    assert recurrence_for(cpu) == "loop"
     monkeypatch.setenv(RECURRENCE_ENV, "fast")
     with pytest.raises(ValueError, match="recurrence must be one of"):
         recurrence_for(cpu)

@@ -1,12 +1,13 @@
-"""The mLSTM's no-grad fast path (featurization) against its autograd path, and
-the throughput benchmark's code path on a tiny size (so it cannot rot)."""
+"""The mLSTM's default recurrence without autograd (featurization: the fused window with its
+input-side products taken step by step) against the plain loop with autograd, its reference;
+and the throughput benchmark's code path on a tiny size (so it cannot rot)."""
 import json
 
 import pytest
 import torch
 from helpers import load_benchmark, random_mlstm_cell
 
-from sentiment_neuron.models import mlstm
+from sentiment_neuron.models.fused_mlstm import recurrence_for, use_recurrence
 from sentiment_neuron.models.mlstm import MLSTM
 
 
@@ -16,11 +17,13 @@ def test_no_grad_path_equals_autograd_path_fp32(return_cells, with_state):
     cell = random_mlstm_cell()
     x = torch.randn(9, 3, 6)
     state = (torch.randn(3, 24), torch.randn(3, 24)) if with_state else None
-    ref_hs, (ref_h, ref_c), ref_cs = cell(x, state, return_cells)  # parameters need grad: autograd loop
+    with use_recurrence("loop"):
+        ref_hs, (ref_h, ref_c), ref_cs = cell(x, state, return_cells)  # parameters need grad: autograd loop
     assert ref_hs.requires_grad
+    assert recurrence_for(x.device) == "fused"
     with torch.no_grad():
         hs, (h, c), cs = cell(x, state, return_cells)
-    tol = dict(rtol=1e-5, atol=1e-6)  # tanh as 2 sigmoid(2x) - 1: float32 rounding only
+    tol = dict(rtol=1e-5, atol=1e-6)  # float32 rounding only
     torch.testing.assert_close(hs, ref_hs.detach(), **tol)
     torch.testing.assert_close(h, ref_h.detach(), **tol)
     torch.testing.assert_close(c, ref_c.detach(), **tol)
@@ -37,7 +40,8 @@ def test_no_grad_path_bf16_close_to_autograd_path_and_returns_fresh_state():
     cell = random_mlstm_cell(hidden=32, embed=8)
     x = torch.randn(20, 4, 8)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        ref_hs, (ref_h, ref_c), _ = cell(x)
+        with use_recurrence("loop"):
+            ref_hs, (ref_h, ref_c), _ = cell(x)
         with torch.no_grad():
             hs, (h, c), _ = cell(x)
     assert hs.dtype == h.dtype == c.dtype == torch.float32
@@ -56,23 +60,6 @@ def test_inference_mode_and_chunked_calls_match_one_call():
     torch.testing.assert_close(torch.cat([first, second]), whole)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("kernel", ["chosen", "plain"])
-def test_recurrent_products_equal_matmul_then_elementwise(monkeypatch, dtype, kernel):
-    if kernel == "plain":  # what AVX2-only CPUs and CUDA run
-        monkeypatch.setattr(mlstm, "_fused_onednn_ok", lambda weight: False)
-    torch.manual_seed(0)
-    w_mh, w_h = torch.randn(16, 16).to(dtype), torch.randn(64, 16).to(dtype)
-    x, other_mh, other_h = torch.randn(5, 16).to(dtype), torch.randn(5, 16).to(dtype), torch.randn(5, 64).to(dtype)
-    mul, add = mlstm._recurrent_products(w_mh, w_h, batch=8)  # prepared for batch 8, used with 5
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=2e-2, atol=5e-2)
-    for got, want in ((mul(x, other_mh), (x.float() @ w_mh.float().t()) * other_mh.float()),
-                      (add(x, other_h), x.float() @ w_h.float().t() + other_h.float())):
-        assert got.dtype == dtype
-        assert got.shape == want.shape
-        torch.testing.assert_close(got.float(), want, **tol)
-
-
 def test_benchmark_measures_tiny_sizes(tmp_path):
     bench = load_benchmark("mlstm_throughput")
     for impl in bench.IMPLS:
@@ -86,7 +73,8 @@ def test_benchmark_measures_tiny_sizes(tmp_path):
     result = bench.main(["--quick", "--hidden-sizes", "16", "--batch-sizes", "2", "--steps", "3",
                          "--min-time", "0", "--matmul-size", "64", "--out", str(out)])
     records = json.loads(out.read_text())["records"]
-    assert len(records) == len(result["records"]) == 6  # 3 impls x 2 modes
+    assert len(records) == len(result["records"]) == 8  # 4 impls x 2 modes
+    assert {r["impl"] for r in records} == {"mlstm", "naive_mlstm", "torch_lstm", "transformer"}
 
 
 def test_naive_baseline_matches_our_mlstm():

@@ -72,7 +72,8 @@ def test_validation_streams_are_a_setting(corpus):
 def test_the_recurrence_is_recorded_and_a_resume_may_switch_it(corpus, tmp_path):
     _, state = pretrain(corpus, tmp_path / "fused", TINY, small_train_config(max_steps=6, recurrence="fused"),
                         quiet=True)
-    loop, _ = pretrain(corpus, tmp_path / "loop", TINY, small_train_config(max_steps=6), quiet=True)
+    loop, _ = pretrain(corpus, tmp_path / "loop", TINY, small_train_config(max_steps=6, recurrence="loop"),
+                       quiet=True)
     fused_config = json.loads((tmp_path / "fused" / "config.json").read_text())
     assert fused_config["provenance"]["recurrence"] == "fused"
     assert json.loads((tmp_path / "loop" / "config.json").read_text())["provenance"]["recurrence"] == "loop"
@@ -87,11 +88,13 @@ def test_the_recurrence_is_recorded_and_a_resume_may_switch_it(corpus, tmp_path)
                           quiet=True)
     assert resumed.step == 8
     assert json.loads((tmp_path / "fused" / "config.json").read_text())["provenance"]["recurrence"] == "loop"
+    _, auto = pretrain(corpus, tmp_path / "auto", TINY, small_train_config(max_steps=2), quiet=True)
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["provenance"]["recurrence"] == "fused"
     with pytest.raises(ValueError, match="recurrence must be one of"):
         small_train_config(max_steps=1, recurrence="graph")
 
 
 def test_the_environment_overrides_auto(corpus, tmp_path, monkeypatch):
-    monkeypatch.setenv(RECURRENCE_ENV, "fused")
+    monkeypatch.setenv(RECURRENCE_ENV, "loop")
     pretrain(corpus, tmp_path, TINY, small_train_config(max_steps=2), quiet=True)
-    assert json.loads((tmp_path / "config.json").read_text())["provenance"]["recurrence"] == "fused"
+    assert json.loads((tmp_path / "config.json").read_text())["provenance"]["recurrence"] == "loop"

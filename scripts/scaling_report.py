@@ -1,0 +1,152 @@
+"""The scaling study's report (`scripts/scaling_study.py report`): every evaluated point as a table (Markdown and
+JSON), a plot of held-out bits per byte and transfer accuracy against training compute, and the fit of accuracy
+against log compute with its uncertainty and what it predicts for 10x and 100x the compute.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+METRICS = (("sst2", "probe", "SST-2 L1 probe"), ("sst2", "unit", "SST-2 best unit"),
+           ("sst2", "direction", "SST-2 direction"), ("imdb", "probe", "IMDB 1k L1 probe"),
+           ("imdb", "unit", "IMDB 1k best unit"), ("imdb", "direction", "IMDB 1k direction"))
+FITTED = (("sst2", "probe"), ("imdb", "probe"))
+
+
+def read_points(study: Path) -> list[dict]:
+    """Every point's eval.json, by model then training minutes."""
+    points = [json.loads(p.read_text()) for p in study.glob("*/points/*/eval.json")]
+    return sorted(points, key=lambda p: (p["name"], p["minutes"]))
+
+
+def frontier(points: list[dict], value) -> list[dict]:
+    """The points no cheaper point matches: by compute, each more accurate than all before it."""
+    best, kept = -math.inf, []
+    for point in sorted(points, key=lambda p: p["train_flops"]):
+        if value(point) is not None and value(point) > best:
+            best = value(point)
+            kept.append(point)
+    return kept
+
+
+def fit_log_compute(flops: list[float], accuracy: list[float], scales=(10, 100), level: float = 0.90) -> dict:
+    """Least squares accuracy = a + b log10(FLOPs), the standard errors of a and b, and the prediction at
+    `scales` x the largest compute with its `level` prediction interval (Student t, n - 2 degrees of freedom).
+
+    Raises:
+        ValueError: fewer than 3 points (no uncertainty can be estimated).
+    """
+    from scipy import stats
+
+    x, y = np.log10(np.asarray(flops, dtype=float)), np.asarray(accuracy, dtype=float)
+    n = len(x)
+    if n < 3:
+        raise ValueError(f"a fit with its uncertainty needs 3 points or more, got {n}")
+    design = np.stack([np.ones(n), x], axis=1)
+    (a, b), *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - (a + b * x)
+    sigma2 = float(residual @ residual) / (n - 2)
+    cov = sigma2 * np.linalg.inv(design.T @ design)
+    t = float(stats.t.ppf(0.5 + level / 2, n - 2))
+    predictions = []
+    for scale in scales:
+        x0 = math.log10(max(flops) * scale)
+        v = np.array([1.0, x0])
+        mean = float(a + b * x0)
+        half = t * math.sqrt(sigma2 + float(v @ cov @ v))
+        predictions.append({"scale": scale, "flops": 10 ** x0, "accuracy": mean, "low": mean - half,
+                            "high": mean + half})
+    return {"a": float(a), "b": float(b), "a_se": math.sqrt(cov[0, 0]), "b_se": math.sqrt(cov[1, 1]),
+            "points": n, "residual_sd": math.sqrt(sigma2), "level": level, "predictions": predictions}
+
+
+def _value(task: str, head: str):
+    return lambda p: (p["transfer"].get(task) or {}).get(head)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def markdown(points: list[dict], fits: dict, machine: str) -> str:
+    lines = [f"Measured on {machine}; training and evaluation on one core, one thread, fp32.", "",
+             "| model | parameters | minutes | bytes seen | train PFLOP | held-out bits/byte | "
+             + " | ".join(label for _, _, label in METRICS) + " | featurize chars/s |",
+             "|---|---:|---:|---:|---:|---:|" + "---:|" * len(METRICS) + "---:|"]
+    for p in points:
+        cells = [_pct(_value(task, head)(p)) for task, head, _ in METRICS]
+        lines.append(f"| {p['name']} | {p['parameters'] / 1e6:.2f} M | {p['minutes']:.1f} | "
+                     f"{p['bytes_seen'] / 1e6:.1f} M | {p['train_flops'] / 1e15:.2f} | "
+                     f"{p['heldout_bits_per_byte']:.3f} | " + " | ".join(cells)
+                     + f" | {p['featurize_chars_per_s']:,.0f} |")
+    lines += ["", "Fit of accuracy = a + b log10(training FLOPs) on the compute frontier:", ""]
+    for key, fit in fits.items():
+        if "error" in fit:
+            lines.append(f"- {key}: {fit['error']}")
+            continue
+        preds = "; ".join(f"{q['scale']}x ({q['flops']:.2g} FLOP): {_pct(q['accuracy'])} "
+                          f"[{_pct(q['low'])}, {_pct(q['high'])}]" for q in fit["predictions"])
+        lines.append(f"- {key}: b = {100 * fit['b']:.1f} ± {100 * fit['b_se']:.1f} points per 10x compute "
+                     f"({fit['points']} points, residual sd {100 * fit['residual_sd']:.1f}); "
+                     f"predicted ({int(fit['level'] * 100)}% interval) {preds}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(points: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    names = sorted({p["name"] for p in points})
+    panels = (("held-out bits per byte", lambda p: p["heldout_bits_per_byte"]),
+              ("SST-2 L1 probe accuracy", _value("sst2", "probe")), ("IMDB 1k L1 probe accuracy",
+                                                                      _value("imdb", "probe")))
+    for ax, (label, value) in zip(axes, panels):
+        for name in names:
+            mine = [p for p in points if p["name"] == name and value(p) is not None]
+            ax.plot([p["train_flops"] for p in mine], [value(p) for p in mine], "o-",
+                    ls="--" if name.startswith("transformer") else "-", label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("training FLOPs (matrix products)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Scaling on one CPU core: points at about 10, 30 and 60 minutes of training")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def write_report(study: Path, out: Path) -> dict:
+    """Write OUT.json, OUT.md and OUT.png from the study's evaluated points; returns the JSON."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", Path(__file__).resolve().parents[1] / "benchmarks"
+                                                  / "mlstm_throughput.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    points = read_points(study)
+    fits = {}
+    for task, head in FITTED:
+        front = frontier(points, _value(task, head))
+        try:
+            fits[f"{task} {head}"] = {**fit_log_compute([p["train_flops"] for p in front],
+                                                        [_value(task, head)(p) for p in front]),
+                                      "frontier": [f"{p['name']}@{p['target_minutes']}min" for p in front]}
+        except ValueError as err:
+            fits[f"{task} {head}"] = {"error": str(err)}
+    machine = bench.cpu_description()
+    result = {"machine": machine, "threads": 1, "points": points, "fits": fits}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    text = markdown(points, fits, machine)
+    out.with_suffix(".md").write_text(text)
+    if points:
+        plot(points, out.with_suffix(".png"))
+    print(text)
+    return result

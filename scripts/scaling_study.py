@@ -1,0 +1,228 @@
+"""The scaling study: how held-out bits per byte and transfer accuracy grow with model size and training
+compute on one CPU core (README, "How accuracy grows with compute").
+
+Each model of `MODELS` is one pretraining run on the same documents (the byte corpus for the mLSTMs, the same
+documents as 8k sentencepiece ids for the Transformers; `scripts/compare_lms.sh corpora` makes both), on core
+$CORE with one thread, checkpointed every 10 minutes and kept. Its checkpoints nearest 10, 30 and 60 minutes
+of training are the study's points; each point records the bytes it saw and the training FLOPs they cost.
+
+    python scripts/scaling_study.py train mlstm-256       # pretrain (continues with --resume if started)
+    python scripts/scaling_study.py evaluate mlstm-256    # export the points, evaluate each
+    python scripts/scaling_study.py report                # table, plot and fit: docs/results/scaling.*
+    python scripts/scaling_study.py list                  # the models and what is done
+
+A point's evaluation: held-out bits per byte on the first 512 KiB of the validation split (fp32; ids for a
+subword model: about the same text), `transfer` on SST-2 and on IMDB with the demo's split (1,000 / 250 /
+1,000: the L1 probe on all units, the best unit, the probe's direction), and the cost to featurize: characters
+per second of the SST-2 test sentences on one thread.
+
+The fit (`fit_log_compute`): accuracy = a + b log10(FLOPs) over the points on the compute frontier (no point
+with less compute is as accurate), least squares, with the standard errors of a and b and the 90% prediction
+interval at 10x and 100x the largest compute measured.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = Path(os.environ.get("RUNS", "runs/cmp"))
+STUDY = RUNS / "study"
+CORE = os.environ.get("CORE", "0")
+TARGET_MINUTES = (10, 30, 60)
+EVAL_BYTES = 2**19
+MLSTM = ["--batch-size", "128", "--seq-len", "128", "--lr", "0.002", "--warmup-steps", "50"]
+TRANSFORMER = ["--rnn", "transformer", "--batch-size", "64", "--seq-len", "128", "--lr", "0.001",
+               "--warmup-steps", "30"]
+MODELS = {  # name -> (corpus folder under RUNS, pretrain flags)
+    "mlstm-256": ("corpus", MLSTM + ["--hidden-size", "256"]),
+    "mlstm-512": ("corpus", MLSTM + ["--hidden-size", "512"]),
+    "mlstm-1024": ("corpus", MLSTM + ["--hidden-size", "1024"]),
+    "mlstm-2048": ("corpus", MLSTM + ["--hidden-size", "2048"]),
+    "transformer-2x256": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "2", "--hidden-size", "256", "--num-heads", "4"]),
+    "transformer-4x256": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "4", "--hidden-size", "256", "--num-heads", "4"]),
+    "transformer-4x384": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "4", "--hidden-size", "384", "--num-heads", "6"]),
+}
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _one_core_env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "SENTIMENT_NEURON_DATA": os.environ.get("SENTIMENT_NEURON_DATA", str(ROOT.parent / "shared" / "data"))}
+
+
+def _cli(*args: str) -> None:
+    command = ["taskset", "-c", CORE, sys.executable, "-m", "sentiment_neuron", *args]
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True, env=_one_core_env())
+
+
+def train(name: str, minutes: float) -> None:
+    """Pretrain `name` for `minutes` of training in all (a started run continues from its newest checkpoint)."""
+    corpus, flags = MODELS[name]
+    out = STUDY / name
+    resume = ["--resume"] if (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir()) else []
+    _cli("pretrain", "--corpus", str(RUNS / corpus), *flags, "--max-minutes", str(minutes),
+         "--checkpoint-minutes", "10", "--keep-checkpoints", "100", "--eval-every", "1000000000",
+         "--out", str(out), "--quiet", *resume)
+
+
+def checkpoints(name: str) -> list[tuple[float, Path]]:
+    """(training minutes, file) of every checkpoint of `name`, oldest first."""
+    import torch
+
+    found = []
+    for path in sorted((STUDY / name / "checkpoints").glob("*.pt")):
+        state = torch.load(path, map_location="cpu", weights_only=True)["train_state"]
+        found.append((state["seconds"] / 60, path))
+    return found
+
+
+def points_of(name: str) -> dict[int, Path]:
+    """The checkpoint nearest each of `TARGET_MINUTES` (within 40% of it), by target."""
+    found = checkpoints(name)
+    chosen = {}
+    for target in TARGET_MINUTES:
+        near = [(abs(m - target), path) for m, path in found if abs(m - target) <= 0.4 * target]
+        if near:
+            chosen[target] = min(near)[1]
+    return chosen
+
+
+def export_point(name: str, checkpoint: Path, folder: Path) -> None:
+    """Write the checkpoint's model as a model folder, its training record in the config's provenance."""
+    import torch
+
+    from sentiment_neuron.data.prepared import load_prepared_corpus
+    from sentiment_neuron.models import ByteLM, save_model
+    from sentiment_neuron.models.io import model_config_from_dict
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    config = model_config_from_dict(ckpt["model_config"], checkpoint)
+    ts, train_config = ckpt["train_state"], ckpt["train_config"]
+    config.provenance = {"study": name, "checkpoint": checkpoint.name, "minutes": ts["seconds"] / 60,
+                         "steps": ts["step"], "bytes_seen": ts["bytes_seen"],
+                         "tokens_seen": ts.get("tokens_seen", ts["bytes_seen"]), "train_config": train_config}
+    model = ByteLM(config, tokenizer=load_prepared_corpus(RUNS / MODELS[name][0]).tokenizer)
+    model.load_state_dict(ckpt["model"])
+    save_model(model, folder)
+
+
+def featurize_cost(folder: Path) -> float:
+    """Characters per second featurizing the SST-2 test sentences (one thread, the model's precision)."""
+    import torch
+
+    from sentiment_neuron.data import load_task
+    from sentiment_neuron.models import load_model
+    from sentiment_neuron.transfer.features import featurize
+
+    torch.set_num_threads(1)
+    model = load_model(folder)
+    texts = load_task("sst2").test.texts
+    t0 = time.perf_counter()
+    featurize(model, texts)
+    return sum(len(t) for t in texts) / (time.perf_counter() - t0)
+
+
+def heldout_bits_per_byte(folder: Path, corpus: Path) -> float:
+    import dataclasses
+
+    import torch
+
+    from sentiment_neuron.data.prepared import load_prepared_corpus
+    from sentiment_neuron.models import load_model
+    from sentiment_neuron.training.config import TrainConfig
+    from sentiment_neuron.training.step import evaluate_bpc
+
+    torch.set_num_threads(1)
+    model = load_model(folder)
+    cfg = dataclasses.replace(TrainConfig(max_steps=1, precision="fp32"), eval_bytes=EVAL_BYTES)
+    table = None if model.reads_bytes else model.tokenizer.piece_bytes()
+    return evaluate_bpc(model, load_prepared_corpus(corpus).validation, cfg, torch.device("cpu"), table)
+
+
+def evaluate(name: str) -> None:
+    """Export and evaluate every point of `name` not yet evaluated (each writes POINT/eval.json)."""
+    compare = _script("compare_lms")
+    for target, checkpoint in points_of(name).items():
+        folder = STUDY / name / "points" / f"{target}min"
+        if (folder / "eval.json").is_file():
+            continue
+        export_point(name, checkpoint, folder)
+        for task, extra in (("sst2", []), ("imdb", ["--max-train", "1000", "--max-test", "1000",
+                                                    "--validation-size", "250"])):
+            _cli("transfer", "--model", str(folder), "--dataset", task, *extra, "--compare", "", "--precision",
+                 "fp32", "--out", str(folder / "eval" / task), "--quiet")
+        run = [sys.executable, __file__, "_measure", str(folder), str(RUNS / MODELS[name][0])]
+        measured = json.loads(subprocess.run(["taskset", "-c", CORE, *run], check=True, env=_one_core_env(),
+                                             capture_output=True, text=True).stdout)
+        config = json.loads((folder / "config.json").read_text())
+        record = {"name": name, "target_minutes": target, **{k: config["provenance"][k] for k in
+                  ("minutes", "steps", "bytes_seen", "tokens_seen")}, **measured,
+                  "train_flops": compare.train_flops_per_token(_config(folder), config["provenance"]["train_config"]
+                                                               ["seq_len"]) * config["provenance"]["tokens_seen"],
+                  "transfer": {task: compare._transfer(folder / "eval" / task) for task in ("sst2", "imdb")}}
+        (folder / "eval.json").write_text(json.dumps(record, indent=1) + "\n")
+        print(json.dumps(record), flush=True)
+
+
+def _config(folder: Path):
+    from sentiment_neuron.models.io import read_model_config
+
+    return read_model_config(folder)
+
+
+def _measure(folder: Path, corpus: Path) -> None:
+    """(In a one-thread subprocess) print the point's held-out bits per byte, parameters and featurize cost."""
+    from sentiment_neuron.models import load_model
+
+    parameters = sum(p.numel() for p in load_model(folder).parameters())
+    print(json.dumps({"parameters": parameters, "heldout_bits_per_byte": heldout_bits_per_byte(folder, corpus),
+                      "featurize_chars_per_s": featurize_cost(folder)}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="pretrain one model of the study")
+    p.add_argument("name", choices=tuple(MODELS))
+    p.add_argument("--minutes", type=float, default=max(TARGET_MINUTES), help="training minutes in all")
+    p = sub.add_parser("evaluate", help="evaluate a model's points")
+    p.add_argument("name", choices=tuple(MODELS))
+    p = sub.add_parser("report", help="table, plot and fit")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "scaling")
+    sub.add_parser("list", help="the models, their checkpoints and evaluated points")
+    p = sub.add_parser("_measure")
+    p.add_argument("folder", type=Path)
+    p.add_argument("corpus", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        train(args.name, args.minutes)
+    elif args.command == "evaluate":
+        evaluate(args.name)
+    elif args.command == "_measure":
+        _measure(args.folder, args.corpus)
+    elif args.command == "list":
+        for name in MODELS:
+            minutes = [round(m, 1) for m, _ in checkpoints(name)] if (STUDY / name).is_dir() else []
+            done = sorted(p.parent.name for p in (STUDY / name / "points").glob("*/eval.json"))
+            print(f"{name:<20} checkpoints at {minutes} min; evaluated: {done}")
+    else:
+        _script("scaling_report").write_report(STUDY, args.out)
+
+
+if __name__ == "__main__":
+    main()
