@@ -65,7 +65,7 @@ def _one_core_env() -> dict:
 
 
 def _cli(*args: str) -> None:
-    command = ["taskset", "-c", CORE, sys.executable, "-m", "sentiment_neuron", *args]
+    command = ["taskset", "-c", CORE, sys.executable, "-m", "sentiment_neuron.cli", *args]
     print("+", " ".join(command), flush=True)
     subprocess.run(command, check=True, env=_one_core_env())
 

@@ -9,9 +9,17 @@ import pytest
 import torch
 from helpers import one_thread_env, random_mlstm_cell
 
-from sentiment_neuron.models import ByteLM, ModelConfig
+from sentiment_neuron.models import ByteLM, ModelConfig, fused_mlstm
 from sentiment_neuron.models.fused_mlstm import (
-    RECURRENCE_ENV, MLSTMWindow, TorchCell, recurrence_for, requested_recurrence, use_recurrence)
+    RECURRENCE_ENV, ColumnCell, MLSTMWindow, TorchCell, recurrence_for, requested_recurrence, use_recurrence)
+
+
+@pytest.fixture(params=["auto", "columns", "rows"])
+def layout(request, monkeypatch):
+    """The window in columns (`ColumnCell`), in rows (`TorchCell`, CUDA's layout) and as a CPU picks them
+    ("auto": columns without autograd, rows with)."""
+    monkeypatch.setattr(fused_mlstm, "CPU_LAYOUT", request.param)
+    return request.param
 
 
 def _run(cell, x, state, kind, return_cells=False):
@@ -20,7 +28,7 @@ def _run(cell, x, state, kind, return_cells=False):
 
 
 @pytest.mark.parametrize("return_cells", [False, True])
-def test_fused_forward_and_gradients_match_the_loop_fp32(return_cells):
+def test_fused_forward_and_gradients_match_the_loop_fp32(return_cells, layout):
     cell = random_mlstm_cell()
     x = torch.randn(11, 3, 6, requires_grad=True)
     state = (torch.randn(3, 24, requires_grad=True), torch.randn(3, 24, requires_grad=True))
@@ -42,23 +50,25 @@ def test_fused_forward_and_gradients_match_the_loop_fp32(return_cells):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=lambda m: f"output {i}: {m}")
 
 
-def test_gradcheck_float64():
+@pytest.mark.parametrize("window_cell", [TorchCell, ColumnCell])
+def test_gradcheck_float64(window_cell):
     cell = random_mlstm_cell(hidden=8, embed=3, dtype=torch.float64)
     w_h, w_mh = cell.w_h.weight().detach(), cell.w_mh.weight().detach()
-    xz = torch.randn(5, 2, 32, dtype=torch.float64, requires_grad=True)
-    xm = torch.randn(5, 2, 8, dtype=torch.float64, requires_grad=True)
+    shape = (lambda n: (5, n, 2)) if window_cell.COLUMNS else (lambda n: (5, 2, n))  # (T, n, B) or (T, B, n)
+    xz = torch.randn(*shape(32), dtype=torch.float64, requires_grad=True)
+    xm = torch.randn(*shape(8), dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 8, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(2, 8, dtype=torch.float64, requires_grad=True)
     w_h, w_mh = (w.clone().requires_grad_() for w in (w_h, w_mh))
 
     def window(xz, xm, h0, c0, w_h, w_mh):
-        hs, cs, h, c = MLSTMWindow.apply(xz, xm, h0, c0, w_h, w_mh, TorchCell, True)
+        hs, cs, h, c = MLSTMWindow.apply(xz, xm, h0, c0, w_h, w_mh, window_cell, True)
         return hs, cs, h, c
 
     assert torch.autograd.gradcheck(window, (xz, xm, h0, c0, w_h, w_mh), eps=1e-6, atol=1e-6)
 
 
-def test_no_grad_fused_matches_loop_and_leaves_the_state_alone():
+def test_no_grad_fused_matches_loop_and_leaves_the_state_alone(layout):
     cell = random_mlstm_cell()
     x = torch.randn(9, 4, 6)
     state = (torch.randn(4, 24), torch.randn(4, 24))
@@ -74,7 +84,7 @@ def test_no_grad_fused_matches_loop_and_leaves_the_state_alone():
     assert all(torch.equal(a, b) for a, b in zip(state, before))
 
 
-def test_chunked_windows_carry_the_state():
+def test_chunked_windows_carry_the_state(layout):
     cell = random_mlstm_cell()
     x = torch.randn(12, 2, 6)
     with torch.no_grad(), use_recurrence("fused"):
@@ -88,7 +98,7 @@ def test_chunked_windows_carry_the_state():
     assert torch.equal(c, state[1])
 
 
-def test_bf16_autocast_training_step_is_close_to_the_loop():
+def test_bf16_autocast_training_step_is_close_to_the_loop(layout):
     cell = random_mlstm_cell(hidden=32, embed=8)
     x = torch.randn(16, 4, 8)
     grads = {}
@@ -104,7 +114,7 @@ def test_bf16_autocast_training_step_is_close_to_the_loop():
         assert (a - b).norm() <= 0.05 * a.norm() + 1e-4
 
 
-def test_a_bytelm_trains_the_same_through_both_recurrences():
+def test_a_bytelm_trains_the_same_through_both_recurrences(layout):
     torch.manual_seed(0)
     model = ByteLM(ModelConfig(hidden_size=16, embed_size=8))
     tokens = torch.randint(0, 256, (13, 3))
