@@ -14,10 +14,9 @@ from sentiment_neuron.models.fused_mlstm import (
     RECURRENCE_ENV, ColumnCell, MLSTMWindow, TorchCell, recurrence_for, requested_recurrence, use_recurrence)
 
 
-@pytest.fixture(params=["auto", "columns", "rows"])
+@pytest.fixture(params=["columns", "rows"])
 def layout(request, monkeypatch):
-    """The window in columns (`ColumnCell`), in rows (`TorchCell`, CUDA's layout) and as a CPU picks them
-    ("auto": columns without autograd, rows with)."""
+    """The window in columns (`ColumnCell`, the CPU's layout) and in rows (`TorchCell`, CUDA's)."""
     monkeypatch.setattr(fused_mlstm, "CPU_LAYOUT", request.param)
     return request.param
 
@@ -54,7 +53,7 @@ def test_fused_forward_and_gradients_match_the_loop_fp32(return_cells, layout):
 def test_gradcheck_float64(window_cell):
     cell = random_mlstm_cell(hidden=8, embed=3, dtype=torch.float64)
     w_h, w_mh = cell.w_h.weight().detach(), cell.w_mh.weight().detach()
-    shape = (lambda n: (5, n, 2)) if window_cell.COLUMNS else (lambda n: (5, 2, n))  # (T, n, B) or (T, B, n)
+    shape = (lambda n: (n, 5, 2)) if window_cell.COLUMNS else (lambda n: (5, 2, n))  # (n, T, B) or (T, B, n)
     xz = torch.randn(*shape(32), dtype=torch.float64, requires_grad=True)
     xm = torch.randn(*shape(8), dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 8, dtype=torch.float64, requires_grad=True)

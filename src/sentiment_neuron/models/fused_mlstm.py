@@ -109,86 +109,119 @@ def _state_dtype(compute_dtype: torch.dtype) -> torch.dtype:
 
 
 class _Layout:
-    """Where the batch goes in the window's per-step tensors: rows (B, n), as the Triton cell reads them, or
-    columns (n, B), the CPU's (`ColumnCell`). Whole-window tensors are (T, B, n) or (T, n, B)."""
+    """Where the batch goes. Rows: a step's tensors are (B, n), as the Triton cell reads them, and a window's
+    (T, B, n). Columns (`ColumnCell`, the CPU's): a step's are (n, B) and a window's (n, T, B), so that every
+    step's product is W @ h, a step is a (n, B) view with rows of B, and a weight gradient is one product over
+    (n, T * B) views, all without copies."""
 
     def __init__(self, columns: bool) -> None:
         self.columns = columns
 
-    def shape(self, batch: int, n: int) -> tuple[int, int]:
+    def step_shape(self, batch: int, n: int) -> tuple[int, int]:
         return (n, batch) if self.columns else (batch, n)
 
+    def window(self, steps: int, batch: int, n: int, **kw) -> torch.Tensor:
+        """An empty window buffer of `steps` steps. Columns leave one step unused after the last, so that a
+        unit's row of T * B values does not start a power of two bytes after the last (cache-set conflicts:
+        measured 1.5x slower elementwise steps at T=32, B=256 without it)."""
+        if self.columns:
+            return torch.empty(n, steps + 1, batch, **kw)[:, :steps]
+        return torch.empty(steps, batch, n, **kw)
+
+    def steps(self, buffer: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The per-step views of a window buffer."""
+        return buffer.unbind(1 if self.columns else 0)
+
+    def first(self, buffer: torch.Tensor, k: int) -> torch.Tensor:
+        return buffer[:, :k] if self.columns else buffer[:k]
+
     def times(self, w: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """w (n_out, n_in) applied to every stream of x, into out."""
+        """w (n_out, n_in) applied to every stream of the step x, into out."""
         return torch.mm(w, x, out=out) if self.columns else torch.mm(x, w.t(), out=out)
+
+    def times_plus(self, w: torch.Tensor, x: torch.Tensor, add: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """`times` plus `add` (a step), the add riding on the product."""
+        return torch.addmm(add, w, x, out=out) if self.columns else torch.addmm(add, x, w.t(), out=out)
 
     def transposed(self, w: torch.Tensor) -> torch.Tensor:
         """w^T as `times` reads it fastest: contiguous for columns."""
         return w.t().contiguous() if self.columns else w.t()
 
-    def into(self, t: torch.Tensor) -> torch.Tensor:
-        """(..., B, n) -> this layout (a dense copy for columns)."""
-        return t.transpose(-1, -2).contiguous() if self.columns else t
+    def into_step(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, n) -> a dense step."""
+        return t.t().contiguous() if self.columns else t.contiguous()
 
-    def back(self, t: torch.Tensor) -> torch.Tensor:
-        """This layout -> (..., B, n), dense."""
-        return t.transpose(-1, -2).contiguous() if self.columns else t
+    def back_step(self, t: torch.Tensor) -> torch.Tensor:
+        """A step -> (B, n), a new tensor."""
+        return t.t().contiguous() if self.columns else t.clone()
+
+    def into_window(self, t: torch.Tensor) -> torch.Tensor:
+        """(T, B, n) -> a dense window."""
+        return t.permute(2, 0, 1).contiguous() if self.columns else t.contiguous()
+
+    def back_window(self, t: torch.Tensor) -> torch.Tensor:
+        """A window -> (T, B, n), dense."""
+        return t.permute(1, 2, 0).contiguous() if self.columns else t
 
     def outer_sum(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """sum over steps and streams of a_t^T b_t: (n, k) from a (T, B, n) and b (T, B, k) in this layout;
-        one matrix product (a weight gradient)."""
+        """The sum over steps and streams of the outer products of a's and b's units: (n, k) from windows of
+        n and k units; one matrix product (a weight gradient)."""
         if self.columns:
-            return torch.mm(a.transpose(0, 1).reshape(a.shape[1], -1), b.transpose(0, 1).reshape(b.shape[1], -1).t())
+            return torch.mm(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1).t())
         return torch.mm(a.reshape(-1, a.shape[-1]).t(), b.reshape(-1, b.shape[-1]))
 
 
 def _run_forward(inputs, h0, c0, w_h, w_mh, cell, save: bool, return_cells: bool):
-    """The window's forward. `inputs` gives each step's input-side products: a pair of whole-window
-    tensors xz (T, 4H), xm (T, H) per stream in the cell's layout, or `_StepInputs` (computed step by
-    step); w_h (4H, H), w_mh (H, H): compute dtype; h0, c0 (B, H). Returns hs, cs (c0 first; only [0] and
-    the last two rows are meaningful unless `save` or `return_cells`) in the cell's layout, the final
+    """The window's forward. `inputs` gives each step's input-side products: a pair of window tensors
+    xz (4H units), xm (H units) in the cell's layout, or `_StepInputs` (computed step by step); w_h (4H, H),
+    w_mh (H, H): compute dtype; h0, c0 (B, H). Returns hs and cs (c0 first; only its first and last two
+    steps are meaningful unless `save` or `return_cells`) as windows in the cell's layout, the final
     (h, c) (B, H), and the buffers the backward needs (mh, m, h_low, gates) or None."""
-    layout = _Layout(cell.COLUMNS)
-    steps, batch, hidden, dt, dev = _window_shape(inputs, w_mh, layout)
+    lay = _Layout(cell.COLUMNS)
+    steps, batch, hidden, dt, dev = _window_shape(inputs, w_mh, lay)
     st = _state_dtype(dt)
     keep = steps if save else 1
-    one, four = layout.shape(batch, hidden), layout.shape(batch, 4 * hidden)
-    hs = torch.empty(steps, *one, device=dev, dtype=st)
-    cs = torch.empty(steps + 1 if save or return_cells else 2, *one, device=dev, dtype=st)
-    h_low = torch.empty(steps + 1 if save else 2, *one, device=dev, dtype=dt)
-    mh = torch.empty(keep, *one, device=dev, dtype=dt)
-    m = torch.empty(keep, *one, device=dev, dtype=dt)
-    gates = torch.empty(steps, *four, device=dev, dtype=st) if save else None
-    zh = torch.empty(four, device=dev, dtype=dt)
-    h_low[0].copy_(layout.into(h0))
-    cs[0].copy_(layout.into(c0))
+    hs = lay.window(steps, batch, hidden, device=dev, dtype=st)
+    cs = lay.window(steps + 1 if save or return_cells else 2, batch, hidden, device=dev, dtype=st)
+    h_low = lay.window(steps + 1 if save else 2, batch, hidden, device=dev, dtype=dt)
+    mh = lay.window(keep, batch, hidden, device=dev, dtype=dt)
+    m = lay.window(keep, batch, hidden, device=dev, dtype=dt)
+    gates = lay.window(steps, batch, 4 * hidden, device=dev, dtype=st) if save else None
+    zh = torch.empty(lay.step_shape(batch, 4 * hidden), device=dev, dtype=dt)
+    sums_in_product = dt == st and getattr(cell, "SUMS_IN_PRODUCT", False)
     # per-step views made once (indexing in the loop costs host time the GPU would wait for)
-    hs_, cs_, hl_, mh_, m_ = (t.unbind(0) for t in (hs, cs, h_low, mh, m))
-    step_inputs = inputs if isinstance(inputs, _StepInputs) else list(zip(*(t.unbind(0) for t in inputs)))
-    gates_ = gates.unbind(0) if gates is not None else [None] * steps
+    hs_, cs_, hl_, mh_, m_ = (lay.steps(t) for t in (hs, cs, h_low, mh, m))
+    hl_[0].copy_(lay.into_step(h0))
+    cs_[0].copy_(lay.into_step(c0))
+    step_inputs = inputs if isinstance(inputs, _StepInputs) else list(zip(*(lay.steps(t) for t in inputs)))
+    gates_ = lay.steps(gates) if gates is not None else [None] * steps
     ring_c, ring_h = len(cs_) == 2, len(hl_) == 2
     for t in range(steps):
         j = t if save else 0
         hp, hn = (t % 2, (t + 1) % 2) if ring_h else (t, t + 1)
         cp, cn = (t % 2, (t + 1) % 2) if ring_c else (t, t + 1)
         xz_t, xm_t = step_inputs[t]
-        layout.times(w_mh, hl_[hp], out=mh_[j])
+        lay.times(w_mh, hl_[hp], out=mh_[j])
         torch.mul(mh_[j], xm_t, out=m_[j])
-        layout.times(w_h, m_[j], out=zh)
-        cell.forward(xz_t, zh, cs_[cp], gates_[t], cs_[cn], hs_[t], hl_[hn])
-    last_c = cs[steps % 2] if ring_c else cs[steps]
-    final = ((layout.back(hs[-1]).clone(), layout.back(last_c).clone()) if steps
+        if sums_in_product:  # z = W_h m + (W_x x + b) in one product, activated where it lies
+            z = lay.times_plus(w_h, m_[j], xz_t, out=zh if gates_[t] is None else gates_[t])
+            cell.forward(None, z, cs_[cp], z, cs_[cn], hs_[t], hl_[hn])
+        else:
+            lay.times(w_h, m_[j], out=zh)
+            cell.forward(xz_t, zh, cs_[cp], gates_[t], cs_[cn], hs_[t], hl_[hn])
+    last_c = cs_[steps % 2] if ring_c else cs_[steps]
+    final = ((lay.back_step(hs_[-1]), lay.back_step(last_c)) if steps
              else (h0.to(st).clone(), c0.to(st).clone()))
     return hs, cs, final, ((mh, m, h_low, gates) if save else None)
 
 
-def _window_shape(inputs, w_mh: torch.Tensor, layout: _Layout):
+def _window_shape(inputs, w_mh: torch.Tensor, lay: _Layout):
     """(T, B, H, compute dtype, device) of a window's inputs."""
     if isinstance(inputs, _StepInputs):
         return (*inputs.x.shape[:2], w_mh.shape[0], inputs.x.dtype, inputs.x.device)
     xm = inputs[1]
-    batch = xm.shape[2] if layout.columns else xm.shape[1]
-    return (xm.shape[0], batch, w_mh.shape[0], xm.dtype, xm.device)
+    steps, batch = (xm.shape[1], xm.shape[2]) if lay.columns else (xm.shape[0], xm.shape[1])
+    return (steps, batch, w_mh.shape[0], xm.dtype, xm.device)
 
 
 class _StepInputs:
@@ -200,17 +233,17 @@ class _StepInputs:
     x (T, B, E), w_x (4H, E), bias (4H,), w_mx (H, E): all in the compute dtype."""
 
     def __init__(self, x: torch.Tensor, w_x: torch.Tensor, bias: torch.Tensor, w_mx: torch.Tensor,
-                 layout: _Layout) -> None:
-        self.x, self.x_, self.layout = x, x.unbind(0), layout
+                 lay: _Layout) -> None:
+        self.x, self.x_, self.columns = x, x.unbind(0), lay.columns
         self.w_x, self.w_mx = w_x, w_mx
-        self.bias = bias[:, None] if layout.columns else bias
+        self.bias = bias[:, None] if lay.columns else bias
         batch = x.shape[1]
-        self.xz = torch.empty(layout.shape(batch, w_x.shape[0]), device=x.device, dtype=x.dtype)
-        self.xm = torch.empty(layout.shape(batch, w_mx.shape[0]), device=x.device, dtype=x.dtype)
+        self.xz = torch.empty(lay.step_shape(batch, w_x.shape[0]), device=x.device, dtype=x.dtype)
+        self.xm = torch.empty(lay.step_shape(batch, w_mx.shape[0]), device=x.device, dtype=x.dtype)
 
     def __getitem__(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         x_t = self.x_[t]
-        if self.layout.columns:
+        if self.columns:
             x_t = x_t.t()
             return (torch.addmm(self.bias, self.w_x, x_t, out=self.xz), torch.mm(self.w_mx, x_t, out=self.xm))
         return (torch.addmm(self.bias, x_t, self.w_x.t(), out=self.xz), torch.mm(x_t, self.w_mx.t(), out=self.xm))
@@ -219,8 +252,8 @@ class _StepInputs:
 class MLSTMWindow(torch.autograd.Function):
     """Autograd over a whole window: forward and backward loops in `_run_forward` / `backward`.
 
-    Inputs: xz (T, 4H) and xm (T, H) per stream, in the compute dtype and the cell's layout ((T, B, n),
-    or (T, n, B) for `ColumnCell`); h0, c0 (B, H); w_h (4H, H), w_mh (H, H) (any float dtype: cast to the
+    Inputs: xz (4H units) and xm (H units) as windows in the compute dtype and the cell's layout ((T, B, n),
+    or (n, T, B) for `ColumnCell`); h0, c0 (B, H); w_h (4H, H), w_mh (H, H) (any float dtype: cast to the
     compute dtype once; their gradients come back in their own dtype); the cell; return_cells.
     Outputs: hs (T, B, H), cs (T, B, H) or None, h_T, c_T (B, H), float32 (float64 in gradcheck).
     """
@@ -229,53 +262,55 @@ class MLSTMWindow(torch.autograd.Function):
     def forward(ctx, xz, xm, h0, c0, w_h, w_mh, cell, return_cells):
         ctx.set_materialize_grads(False)
         w_hc, w_mhc = w_h.to(xm.dtype), w_mh.to(xm.dtype)
-        layout = _Layout(cell.COLUMNS)
+        lay = _Layout(cell.COLUMNS)
         with torch.autocast(xm.device.type, enabled=False):
             hs, cs, (h_n, c_n), (mh, m, h_low, gates) = _run_forward((xz, xm), h0, c0, w_hc, w_mhc, cell, True, True)
         ctx.save_for_backward(xm, mh, m, h_low, gates, cs, w_hc, w_mhc)
         ctx.cell, ctx.dtypes = cell, (xz.dtype, h0.dtype, c0.dtype, w_h.dtype, w_mh.dtype)
-        return layout.back(hs), (layout.back(cs[1:]) if return_cells else None), h_n, c_n
+        cells = lay.back_window(cs[:, 1:] if lay.columns else cs[1:]) if return_cells else None
+        return lay.back_window(hs), cells, h_n, c_n
 
     @staticmethod
     def backward(ctx, dhs, dcs, dh_n, dc_n):
         xm, mh, m, h_low, gates, cs, w_h, w_mh = ctx.saved_tensors
         xz_dtype, h0_dtype, c0_dtype, w_h_dtype, w_mh_dtype = ctx.dtypes
-        layout = _Layout(ctx.cell.COLUMNS)
-        steps, hidden = xm.shape[0], w_mh.shape[0]
-        one = xm.shape[1:]
-        dt, st, dev = xm.dtype, cs.dtype, xm.device
+        lay = _Layout(ctx.cell.COLUMNS)
+        steps, batch, hidden, dt, dev = _window_shape((None, xm), w_mh, lay)
+        st = cs.dtype
+        step = lay.step_shape(batch, hidden)
         with torch.autocast(dev.type, enabled=False):
-            dz = torch.empty(steps, *layout.shape(one[1] if layout.columns else one[0], 4 * hidden), device=dev,
-                             dtype=dt)
+            dz = lay.window(steps, batch, 4 * hidden, device=dev, dtype=dt)
             dxm, dmh = torch.empty_like(xm), torch.empty_like(xm)
-            dm = torch.empty(one, device=dev, dtype=dt)
-            # incoming gradients may be expanded (stride 0, e.g. from a sum): the cell reads dense rows
-            dhs, dcs, dh_n = (None if g is None else layout.into(g).contiguous() for g in (dhs, dcs, dh_n))
-            dh_rec = torch.zeros(one, device=dev, dtype=st) if dh_n is None else dh_n
-            dc = torch.zeros(one, device=dev, dtype=st) if dc_n is None else layout.into(dc_n).to(st, copy=True).contiguous()
-            w_h_t, w_mh_t = layout.transposed(w_h), layout.transposed(w_mh)
-            dz_, dxm_, dmh_, mh_, xm_, gates_, cs_ = (t.unbind(0) for t in (dz, dxm, dmh, mh, xm, gates, cs))
-            dhs_ = dhs.unbind(0) if dhs is not None else [None] * steps
-            dcs_ = dcs.unbind(0) if dcs is not None else [None] * steps
+            dm = torch.empty(step, device=dev, dtype=dt)
+            # incoming gradients may be expanded (stride 0, e.g. from a sum): the cell reads dense steps
+            dhs, dcs = (None if g is None else lay.into_window(g) for g in (dhs, dcs))
+            dh_rec = torch.zeros(step, device=dev, dtype=st) if dh_n is None else lay.into_step(dh_n)
+            dc = torch.zeros(step, device=dev, dtype=st) if dc_n is None else lay.into_step(dc_n.to(st)).clone()
+            w_h_t, w_mh_t = lay.transposed(w_h), lay.transposed(w_mh)
+            dz_, dxm_, dmh_, mh_, xm_, gates_, cs_ = (lay.steps(t) for t in (dz, dxm, dmh, mh, xm, gates, cs))
+            dhs_ = lay.steps(dhs) if dhs is not None else [None] * steps
+            dcs_ = lay.steps(dcs) if dcs is not None else [None] * steps
             for t in reversed(range(steps)):
                 ctx.cell.backward(dh_rec, dhs_[t], dcs_[t], dc, gates_[t], cs_[t + 1], cs_[t], dz_[t])
-                layout.times(w_h_t, dz_[t], out=dm)  # dz W_h
+                lay.times(w_h_t, dz_[t], out=dm)  # dz W_h
                 torch.mul(dm, mh_[t], out=dxm_[t])
                 torch.mul(dm, xm_[t], out=dmh_[t])
-                dh_rec = layout.times(w_mh_t, dmh_[t], out=torch.empty(one, device=dev, dtype=dt))  # dmh W_mh
+                dh_rec = lay.times(w_mh_t, dmh_[t], out=torch.empty(step, device=dev, dtype=dt))  # dmh W_mh
             need = ctx.needs_input_grad
-            d_wh = layout.outer_sum(dz, m).to(w_h_dtype) if need[4] else None
-            d_wmh = layout.outer_sum(dmh, h_low[:-1]).to(w_mh_dtype) if need[5] else None
+            d_wh = lay.outer_sum(dz, m).to(w_h_dtype) if need[4] else None
+            d_wmh = lay.outer_sum(dmh, lay.first(h_low, steps)).to(w_mh_dtype) if need[5] else None
         return (dz.to(xz_dtype) if need[0] else None, dxm if need[1] else None,
-                layout.back(dh_rec).to(h0_dtype) if need[2] else None,
-                layout.back(dc).to(c0_dtype) if need[3] else None, d_wh, d_wmh, None, None)
+                lay.back_step(dh_rec).to(h0_dtype) if need[2] else None,
+                lay.back_step(dc).to(c0_dtype) if need[3] else None, d_wh, d_wmh, None, None)
 
 
 def _cell_for(kind: str, device: torch.device, autograd: bool):
-    """The cell the window runs: Triton kernels for "triton"; else the PyTorch cell over rows, except on a CPU
-    without autograd, where columns run the per-step products faster (`ColumnCell`). With autograd on a CPU,
-    columns measured faster at B=64 and slower at B=256 (the (T, B, n) <-> (T, n, B) copies of the window's
-    inputs and gradients cost more than the products gain), so training keeps rows."""
+    """The cell the window runs: Triton kernels for "triton"; the PyTorch cell over rows on CUDA (the layout
+    that path was written and checked for); on a CPU, by measurement (2-core AMD EPYC, fp32, two threads;
+    docs/architecture.md, "The mLSTM's two recurrences"): columns without autograd (`ColumnCell`: its per-step
+    products W @ h ran featurization 3-67% faster than rows, most at B=64), rows with autograd (columns trained 10-20%
+    faster at B=64 but 5-10% slower at B=256, where the (T, B, H) <-> (H, T, B) copies of the outputs and
+    their gradients cost more than the products gain)."""
     if kind == "triton":
         return _TritonCell
     columns = CPU_LAYOUT == "columns" or (CPU_LAYOUT == "auto" and not autograd)
@@ -299,12 +334,14 @@ def fused_forward(rnn, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, return
     """
     autograd = torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, *rnn.parameters()))
     cell = _cell_for(kind, x.device, autograd)
-    layout = _Layout(cell.COLUMNS)
+    lay = _Layout(cell.COLUMNS)
     w_h, w_mh = rnn.w_h.weight(), rnn.w_mh.weight()
     if autograd:
-        if layout.columns:  # one product for all steps, made as (T, n, B)
-            xz = torch.matmul(rnn.w_x.weight(), x.transpose(1, 2)) + rnn.bias[:, None]
-            xm = torch.matmul(rnn.w_mx.weight(), x.transpose(1, 2))
+        steps, batch, embed = x.shape
+        if lay.columns:  # one product for all steps, made as (n, T, B)
+            x_cols = x.permute(2, 0, 1).reshape(embed, steps * batch)
+            xz = torch.addmm(rnn.bias[:, None], rnn.w_x.weight(), x_cols).view(-1, steps, batch)
+            xm = torch.mm(rnn.w_mx.weight(), x_cols).view(-1, steps, batch)
         else:  # (T, B, n)
             xz = F.linear(x, rnn.w_x.weight(), rnn.bias)
             xm = F.linear(x, rnn.w_mx.weight())
@@ -313,9 +350,10 @@ def fused_forward(rnn, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, return
         return hs, (h_n, c_n), cs
     with torch.autocast(x.device.type, enabled=False):
         dt = compute_dtype
-        inputs = _StepInputs(x.to(dt), rnn.w_x.weight().to(dt), rnn.bias.to(dt), rnn.w_mx.weight().to(dt), layout)
+        inputs = _StepInputs(x.to(dt), rnn.w_x.weight().to(dt), rnn.bias.to(dt), rnn.w_mx.weight().to(dt), lay)
         hs, cs, final, _ = _run_forward(inputs, h, c, w_h.to(dt), w_mh.to(dt), cell, False, return_cells)
-    return layout.back(hs), final, (layout.back(cs[1:]) if return_cells else None)
+    cells = lay.back_window(cs[:, 1:] if lay.columns else cs[1:]) if return_cells else None
+    return lay.back_window(hs), final, cells
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,13 +20,17 @@ class TorchCell:
 
     DIM = 1  # the dimension of the units: tensors are (B, n)
     COLUMNS = False
+    SUMS_IN_PRODUCT = True  # forward(None, z, ...) takes the summed pre-activations z (float32) in zh
 
     @classmethod
     def forward(cls, xz, zh, c_prev, gates, c_out, h_out, h_low) -> None:
         dim = cls.DIM
         hidden = c_prev.shape[dim]
         g = torch.empty(zh.shape, device=zh.device, dtype=c_prev.dtype) if gates is None else gates
-        if xz.dtype == zh.dtype == g.dtype:
+        if xz is None:  # zh holds z already (SUMS_IN_PRODUCT), possibly in gates itself
+            if g is not zh:
+                g.copy_(zh)
+        elif xz.dtype == zh.dtype == g.dtype:
             torch.add(xz, zh, out=g)
         else:  # bf16 products: sum in float32
             g.copy_(xz)
