@@ -384,6 +384,24 @@ def format_table(records: list[dict], skipped: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pivot_table(records: list[dict]) -> str:
+    """One Markdown row per (mode, H, B), one column per impl: characters per second and, in parentheses,
+    the fraction of the matrix-multiply rate."""
+    impls = list(dict.fromkeys(r["impl"] for r in records))
+    keys = list(dict.fromkeys((r["mode"], r["hidden_size"], r["batch_size"]) for r in records))
+    found = {(r["mode"], r["hidden_size"], r["batch_size"], r["impl"]): r for r in records}
+    lines = ["| mode | H | B | " + " | ".join(impls) + " |", "|---|---:|---:|" + "---:|" * len(impls)]
+    for mode, hidden, batch in keys:
+        cells = []
+        for impl in impls:
+            r = found.get((mode, hidden, batch, impl))
+            frac = r and r["fraction_of_matmul"]
+            cells.append("-" if r is None else f"{r['chars_per_s']:,.0f} ({frac:.2f})" if frac else
+                         f"{r['chars_per_s']:,.0f}")
+        lines.append(f"| {mode} | {hidden} | {batch} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -456,6 +474,8 @@ def main(argv: list[str] | None = None) -> dict:
     elapsed = time.perf_counter() - started
     print()
     print(format_table(records, skipped))
+    print()
+    print(pivot_table(records))
     print(f"\nmatmul rate {matmul / 1e9:.1f} GFLOP/s at start, {matmul_end / 1e9:.1f} at end; {elapsed:.0f} s in all")
     result = {
         "matmul_flops_per_s": matmul,
