@@ -371,7 +371,8 @@ def format_table(records: list[dict], skipped: list[dict]) -> str:
         frac = f"{r['fraction_of_matmul']:.2f}" if r["fraction_of_matmul"] is not None else "-"
         lines.append(
             f"{r['impl']:<12} {r['mode']:<9} {r['precision']:<4} {r['hidden_size']:>5} {r['batch_size']:>5} "
-            f"{r['steps']:>4} {r.get('parameters', 0) / 1e6:>6.1f}M {r['chars_per_s']:>10.0f} {r['gflops']:>8.1f} {frac:>8} {r.get('recurrence') or '-':<10}"
+            f"{r['steps']:>4} {r.get('parameters', 0) / 1e6:>6.1f}M {r['chars_per_s']:>10.0f} {r['gflops']:>8.1f} "
+            f"{frac:>8} {r.get('recurrence') or '-':<10}"
         )
     if skipped:
         lines.append("skipped:")

@@ -109,7 +109,7 @@ def plot(points: list[dict], out: Path) -> None:
     for ax, (label, value) in zip(axes, panels):
         for name in names:
             mine = [p for p in points if p["name"] == name and value(p) is not None]
-            ax.plot([p["train_flops"] for p in mine], [value(p) for p in mine], "o-",
+            ax.plot([p["train_flops"] for p in mine], [value(p) for p in mine], marker="o",
                     ls="--" if name.startswith("transformer") else "-", label=name)
         ax.set_xscale("log")
         ax.set_xlabel("training FLOPs (matrix products)")

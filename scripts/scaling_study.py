@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import subprocess
 import sys
@@ -46,9 +45,12 @@ MODELS = {  # name -> (corpus folder under RUNS, pretrain flags)
     "mlstm-512": ("corpus", MLSTM + ["--hidden-size", "512"]),
     "mlstm-1024": ("corpus", MLSTM + ["--hidden-size", "1024"]),
     "mlstm-2048": ("corpus", MLSTM + ["--hidden-size", "2048"]),
-    "transformer-2x256": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "2", "--hidden-size", "256", "--num-heads", "4"]),
-    "transformer-4x256": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "4", "--hidden-size", "256", "--num-heads", "4"]),
-    "transformer-4x384": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "4", "--hidden-size", "384", "--num-heads", "6"]),
+    "transformer-2x256": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "2", "--hidden-size", "256",
+                                                        "--num-heads", "4"]),
+    "transformer-4x256": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "4", "--hidden-size", "256",
+                                                        "--num-heads", "4"]),
+    "transformer-4x384": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "4", "--hidden-size", "384",
+                                                        "--num-heads", "6"]),
 }
 
 

@@ -1,0 +1,80 @@
+"""The scaling study's report (scripts/scaling_report.py): the compute frontier, the fit of accuracy
+against log compute with its uncertainty, and the report written from evaluated points."""
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def _report():
+    spec = importlib.util.spec_from_file_location("scaling_report", SCRIPTS / "scaling_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _point(name, minutes, flops, sst2, imdb):
+    return {"name": name, "target_minutes": minutes, "minutes": minutes, "steps": 10, "bytes_seen": 1e6 * minutes,
+            "tokens_seen": 1e6 * minutes, "parameters": 1e6, "heldout_bits_per_byte": 2.0 - 0.01 * minutes,
+            "featurize_chars_per_s": 1e4, "train_flops": flops,
+            "transfer": {"sst2": {"probe": sst2, "unit": 0.55, "direction": sst2},
+                         "imdb": {"probe": imdb, "unit": None, "direction": imdb}}}
+
+
+def test_an_exact_line_is_recovered_with_no_uncertainty():
+    report = _report()
+    flops = [1e14, 1e15, 1e16, 1e17]
+    fit = report.fit_log_compute(flops, [0.5 + 0.05 * math.log10(f / 1e14) for f in flops])
+    assert fit["b"] == pytest.approx(0.05)
+    assert fit["a"] == pytest.approx(0.5 - 0.05 * 14)
+    assert fit["b_se"] == pytest.approx(0.0, abs=1e-9)
+    ten, hundred = fit["predictions"]
+    assert (ten["scale"], hundred["scale"]) == (10, 100)
+    assert ten["accuracy"] == pytest.approx(0.5 + 0.05 * 4)
+    assert hundred["low"] == pytest.approx(hundred["high"])
+
+
+def test_the_interval_covers_the_truth_on_noisy_points_and_widens_further_out():
+    report = _report()
+    rng = np.random.default_rng(0)
+    flops = np.logspace(14, 16, 9)
+    truth = lambda f: 0.6 + 0.04 * np.log10(f / 1e14)  # noqa: E731
+    fit = report.fit_log_compute(list(flops), list(truth(flops) + rng.normal(0, 0.01, len(flops))))
+    assert abs(fit["b"] - 0.04) < 3 * fit["b_se"]
+    ten, hundred = fit["predictions"]
+    for p in (ten, hundred):
+        assert p["low"] < truth(p["flops"]) < p["high"]
+    assert hundred["high"] - hundred["low"] > ten["high"] - ten["low"]
+    with pytest.raises(ValueError, match="3 points or more"):
+        report.fit_log_compute([1e14, 1e15], [0.5, 0.6])
+
+
+def test_the_frontier_keeps_only_points_no_cheaper_point_matches():
+    report = _report()
+    points = [_point("a", 10, 1e14, 0.60, 0.6), _point("b", 10, 2e14, 0.58, 0.6), _point("a", 30, 3e14, 0.63, 0.6),
+              _point("b", 30, 6e14, 0.66, 0.6), _point("c", 10, 5e14, None, 0.6)]
+    front = report.frontier(points, lambda p: p["transfer"]["sst2"]["probe"])
+    assert [(p["name"], p["minutes"]) for p in front] == [("a", 10), ("a", 30), ("b", 30)]
+
+
+def test_the_report_is_written_from_evaluated_points(tmp_path):
+    report = _report()
+    study = tmp_path / "study"
+    for i, (name, minutes) in enumerate([("mlstm-256", 10), ("mlstm-256", 30), ("mlstm-256", 60),
+                                         ("mlstm-512", 10)]):
+        folder = study / name / "points" / f"{minutes}min"
+        folder.mkdir(parents=True)
+        point = _point(name, minutes, 1e14 * (i + 1), 0.55 + 0.02 * i, 0.6 + 0.01 * i)
+        (folder / "eval.json").write_text(json.dumps(point))
+    result = report.write_report(study, tmp_path / "out" / "scaling")
+    assert len(result["points"]) == 4
+    assert result["fits"]["sst2 probe"]["points"] == 4
+    assert (tmp_path / "out" / "scaling.png").stat().st_size > 1000
+    text = (tmp_path / "out" / "scaling.md").read_text()
+    assert "| mlstm-512 |" in text and "points per 10x compute" in text
+    assert json.loads((tmp_path / "out" / "scaling.json").read_text())["fits"]["imdb probe"]["b"] > 0
