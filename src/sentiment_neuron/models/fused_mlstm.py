@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from .torch_cell import ColumnCell, TorchCell
+from .window_layout import Layout
 
 RECURRENCES = ("auto", "loop", "fused", "triton")
 RECURRENCE_ENV = "SENTIMENT_NEURON_RECURRENCE"
@@ -108,76 +109,13 @@ def _state_dtype(compute_dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if compute_dtype == torch.float64 else torch.float32
 
 
-class _Layout:
-    """Where the batch goes. Rows: a step's tensors are (B, n), as the Triton cell reads them, and a window's
-    (T, B, n). Columns (`ColumnCell`, the CPU's): a step's are (n, B) and a window's (n, T, B), so that every
-    step's product is W @ h, a step is a (n, B) view with rows of B, and a weight gradient is one product over
-    (n, T * B) views, all without copies."""
-
-    def __init__(self, columns: bool) -> None:
-        self.columns = columns
-
-    def step_shape(self, batch: int, n: int) -> tuple[int, int]:
-        return (n, batch) if self.columns else (batch, n)
-
-    def window(self, steps: int, batch: int, n: int, **kw) -> torch.Tensor:
-        """An empty window buffer of `steps` steps. Columns leave one step unused after the last, so that a
-        unit's row of T * B values does not start a power of two bytes after the last (cache-set conflicts:
-        measured 1.5x slower elementwise steps at T=32, B=256 without it)."""
-        if self.columns:
-            return torch.empty(n, steps + 1, batch, **kw)[:, :steps]
-        return torch.empty(steps, batch, n, **kw)
-
-    def steps(self, buffer: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The per-step views of a window buffer."""
-        return buffer.unbind(1 if self.columns else 0)
-
-    def first(self, buffer: torch.Tensor, k: int) -> torch.Tensor:
-        return buffer[:, :k] if self.columns else buffer[:k]
-
-    def times(self, w: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """w (n_out, n_in) applied to every stream of the step x, into out."""
-        return torch.mm(w, x, out=out) if self.columns else torch.mm(x, w.t(), out=out)
-
-    def times_plus(self, w: torch.Tensor, x: torch.Tensor, add: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """`times` plus `add` (a step), the add riding on the product."""
-        return torch.addmm(add, w, x, out=out) if self.columns else torch.addmm(add, x, w.t(), out=out)
-
-    def transposed(self, w: torch.Tensor) -> torch.Tensor:
-        """w^T as `times` reads it fastest: contiguous for columns."""
-        return w.t().contiguous() if self.columns else w.t()
-
-    def into_step(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, n) -> a dense step."""
-        return t.t().contiguous() if self.columns else t.contiguous()
-
-    def back_step(self, t: torch.Tensor) -> torch.Tensor:
-        """A step -> (B, n), a new tensor."""
-        return t.t().contiguous() if self.columns else t.clone()
-
-    def into_window(self, t: torch.Tensor) -> torch.Tensor:
-        """(T, B, n) -> a dense window."""
-        return t.permute(2, 0, 1).contiguous() if self.columns else t.contiguous()
-
-    def back_window(self, t: torch.Tensor) -> torch.Tensor:
-        """A window -> (T, B, n), dense."""
-        return t.permute(1, 2, 0).contiguous() if self.columns else t
-
-    def outer_sum(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """The sum over steps and streams of the outer products of a's and b's units: (n, k) from windows of
-        n and k units; one matrix product (a weight gradient)."""
-        if self.columns:
-            return torch.mm(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1).t())
-        return torch.mm(a.reshape(-1, a.shape[-1]).t(), b.reshape(-1, b.shape[-1]))
-
-
 def _run_forward(inputs, h0, c0, w_h, w_mh, cell, save: bool, return_cells: bool):
     """The window's forward. `inputs` gives each step's input-side products: a pair of window tensors
     xz (4H units), xm (H units) in the cell's layout, or `_StepInputs` (computed step by step); w_h (4H, H),
     w_mh (H, H): compute dtype; h0, c0 (B, H). Returns hs and cs (c0 first; only its first and last two
     steps are meaningful unless `save` or `return_cells`) as windows in the cell's layout, the final
     (h, c) (B, H), and the buffers the backward needs (mh, m, h_low, gates) or None."""
-    lay = _Layout(cell.COLUMNS)
+    lay = Layout(cell.COLUMNS)
     steps, batch, hidden, dt, dev = _window_shape(inputs, w_mh, lay)
     st = _state_dtype(dt)
     keep = steps if save else 1
@@ -215,7 +153,7 @@ def _run_forward(inputs, h0, c0, w_h, w_mh, cell, save: bool, return_cells: bool
     return hs, cs, final, ((mh, m, h_low, gates) if save else None)
 
 
-def _window_shape(inputs, w_mh: torch.Tensor, lay: _Layout):
+def _window_shape(inputs, w_mh: torch.Tensor, lay: Layout):
     """(T, B, H, compute dtype, device) of a window's inputs."""
     if isinstance(inputs, _StepInputs):
         return (*inputs.x.shape[:2], w_mh.shape[0], inputs.x.dtype, inputs.x.device)
@@ -233,7 +171,7 @@ class _StepInputs:
     x (T, B, E), w_x (4H, E), bias (4H,), w_mx (H, E): all in the compute dtype."""
 
     def __init__(self, x: torch.Tensor, w_x: torch.Tensor, bias: torch.Tensor, w_mx: torch.Tensor,
-                 lay: _Layout) -> None:
+                 lay: Layout) -> None:
         self.x, self.x_, self.columns = x, x.unbind(0), lay.columns
         self.w_x, self.w_mx = w_x, w_mx
         self.bias = bias[:, None] if lay.columns else bias
@@ -262,7 +200,7 @@ class MLSTMWindow(torch.autograd.Function):
     def forward(ctx, xz, xm, h0, c0, w_h, w_mh, cell, return_cells):
         ctx.set_materialize_grads(False)
         w_hc, w_mhc = w_h.to(xm.dtype), w_mh.to(xm.dtype)
-        lay = _Layout(cell.COLUMNS)
+        lay = Layout(cell.COLUMNS)
         with torch.autocast(xm.device.type, enabled=False):
             hs, cs, (h_n, c_n), (mh, m, h_low, gates) = _run_forward((xz, xm), h0, c0, w_hc, w_mhc, cell, True, True)
         ctx.save_for_backward(xm, mh, m, h_low, gates, cs, w_hc, w_mhc)
@@ -274,7 +212,7 @@ class MLSTMWindow(torch.autograd.Function):
     def backward(ctx, dhs, dcs, dh_n, dc_n):
         xm, mh, m, h_low, gates, cs, w_h, w_mh = ctx.saved_tensors
         xz_dtype, h0_dtype, c0_dtype, w_h_dtype, w_mh_dtype = ctx.dtypes
-        lay = _Layout(ctx.cell.COLUMNS)
+        lay = Layout(ctx.cell.COLUMNS)
         steps, batch, hidden, dt, dev = _window_shape((None, xm), w_mh, lay)
         st = cs.dtype
         step = lay.step_shape(batch, hidden)
@@ -334,7 +272,7 @@ def fused_forward(rnn, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, return
     """
     autograd = torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, *rnn.parameters()))
     cell = _cell_for(kind, x.device, autograd)
-    lay = _Layout(cell.COLUMNS)
+    lay = Layout(cell.COLUMNS)
     w_h, w_mh = rnn.w_h.weight(), rnn.w_mh.weight()
     if autograd:
         steps, batch, embed = x.shape
