@@ -55,6 +55,7 @@ def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
     whole, _ = pretrain(corpus, tmp_path / "whole", TINY, small_train_config(max_steps=25), quiet=True)
 
     calls, real_step = {"n": 0}, pretrain_module.train_step
+    handler_before = signal.getsignal(signal.SIGINT)  # default_int_handler; SIG_IGN when started in the background
 
     def ctrl_c_during_step_13(*args, **kwargs):
         calls["n"] += 1
@@ -67,7 +68,7 @@ def test_interrupted_run_resumes_exactly(corpus, tmp_path, monkeypatch):
         pretrain(corpus, tmp_path / "split", TINY, small_train_config(max_steps=25), quiet=True)
     saved = load_latest_checkpoint(tmp_path / "split")
     assert saved["train_state"]["step"] == 13
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is handler_before  # handler restored
     monkeypatch.setattr(pretrain_module, "train_step", real_step)
 
     resumed, state = pretrain(corpus, tmp_path / "split", resume=True, quiet=True)
