@@ -73,13 +73,13 @@ def _pct(x) -> str:
 
 def markdown(points: list[dict], fits: dict, machine: str) -> str:
     lines = [f"Measured on {machine}; training and evaluation on one core, one thread, fp32.", "",
-             "| model | parameters | minutes | bytes seen | train PFLOP | held-out bits/byte | "
+             "| model | parameters | minutes | bytes seen | train FLOPs | held-out bits/byte | "
              + " | ".join(label for _, _, label in METRICS) + " | featurize chars/s |",
              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(METRICS) + "---:|"]
     for p in points:
         cells = [_pct(_value(task, head)(p)) for task, head, _ in METRICS]
         lines.append(f"| {p['name']} | {p['parameters'] / 1e6:.2f} M | {p['minutes']:.1f} | "
-                     f"{p['bytes_seen'] / 1e6:.1f} M | {p['train_flops'] / 1e15:.2f} | "
+                     f"{p['bytes_seen'] / 1e6:.1f} M | {p['train_flops']:.2g} | "
                      f"{p['heldout_bits_per_byte']:.3f} | " + " | ".join(cells)
                      + f" | {p['featurize_chars_per_s']:,.0f} |")
     lines += ["", "Fit of accuracy = a + b log10(training FLOPs) on the compute frontier:", ""]
