@@ -2,9 +2,11 @@
 
 Compares, at equal hidden size H:
 
-- ``mlstm``: our `sentiment_neuron.models.mlstm.MLSTM` inside `ByteLM`
-  (input-side products for the whole sequence in one matrix product before
-  the time loop; only the two recurrent products run step by step).
+- ``mlstm``: our `sentiment_neuron.models.mlstm.MLSTM` inside `ByteLM`, with
+  the recurrence "auto" picks: the fused window (`models/fused_mlstm.py`; two
+  recurrent products and one in-place cell per step, weight gradients as one
+  product each per window; on a CPU over columns when featurizing, rows when
+  training; on CUDA with Triton cells).
 - ``naive_mlstm``: `NaiveMLSTM` below, the straightforward per-step PyTorch
   mLSTM: all four products (W_x x_t + b, W_mx x_t, W_mh h, W_h m) inside the
   loop, weight-normalized weights computed once per forward, plain torch ops,
@@ -14,9 +16,8 @@ Compares, at equal hidden size H:
   32) at the width whose parameter count is nearest the H-unit mLSTM's (`transformer_width`).
 - ``mlstm_loop`` / ``mlstm_fused``: ``mlstm`` with its recurrence forced
   (`sentiment_neuron.models.fused_mlstm`): the plain loop, or the fused window
-  with the cell in PyTorch ops. ``mlstm`` itself runs what "auto" picks on the
-  device (CPU: the loop; CUDA: the fused window with Triton cells); each record
-  names the recurrence that ran.
+  with the cell in PyTorch ops (on CUDA, where "auto" runs Triton cells). Each
+  record names the recurrence that ran.
 
 On a GPU (``--device cuda``): H = 1024 2048 4096, B = 64 128 256 512 1024,
 T = 128 (quick: 64), impls mlstm, mlstm_loop and torch_lstm by default; times
