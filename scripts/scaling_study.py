@@ -9,6 +9,7 @@ of training are the study's points; each point records the bytes it saw and the 
     python scripts/scaling_study.py train mlstm-256       # pretrain (continues with --resume if started)
     python scripts/scaling_study.py evaluate mlstm-256    # export the points, evaluate each
     python scripts/scaling_study.py report                # table, plot and fit: docs/results/scaling.*
+    python scripts/scaling_study.py all                   # every model in turn, each evaluated after it trains
     python scripts/scaling_study.py list                  # the models and what is done
 
 A point's evaluation: held-out bits per byte on the first 512 KiB of the validation split (fp32; ids for a
@@ -52,6 +53,9 @@ MODELS = {  # name -> (corpus folder under RUNS, pretrain flags)
     "transformer-4x384": ("corpus-sp8k", TRANSFORMER + ["--num-layers", "4", "--hidden-size", "384",
                                                         "--num-heads", "6"]),
 }
+
+ORDER = ("mlstm-256", "transformer-2x256", "mlstm-512", "transformer-4x256", "mlstm-1024", "transformer-4x384",
+         "mlstm-2048")  # smallest first, the two families alternating: a partial study has both
 
 
 def _script(name: str):
@@ -207,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("report", help="table, plot and fit")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "scaling")
     sub.add_parser("list", help="the models, their checkpoints and evaluated points")
+    sub.add_parser("all", help="train and evaluate every model in turn (continues where it stopped)")
     p = sub.add_parser("_measure")
     p.add_argument("folder", type=Path)
     p.add_argument("corpus", type=Path)
@@ -215,6 +220,10 @@ def main(argv: list[str] | None = None) -> None:
         train(args.name, args.minutes)
     elif args.command == "evaluate":
         evaluate(args.name)
+    elif args.command == "all":
+        for name in ORDER:
+            train(name, max(TARGET_MINUTES))
+            evaluate(name)
     elif args.command == "_measure":
         _measure(args.folder, args.corpus)
     elif args.command == "list":
