@@ -160,8 +160,10 @@ def transformer_width(hidden: int) -> int:
     """The width (a multiple of `TRANSFORMER_HEAD`) of the `TRANSFORMER_LAYERS`-block byte Transformer whose
     parameter count is nearest that of the H-unit mLSTM."""
     target = parameter_count(_config("mlstm", hidden))
-    widths = range(2 * TRANSFORMER_HEAD, 4 * hidden + 1, TRANSFORMER_HEAD)
-    return min(widths, key=lambda width: abs(parameter_count(_config("transformer", hidden, width)) - target))
+    width, below = 2 * TRANSFORMER_HEAD, None  # the count grows with the width: stop at the first one above
+    while (count := parameter_count(_config("transformer", hidden, width))) < target:
+        below, width = (width, count), width + TRANSFORMER_HEAD
+    return below[0] if below and target - below[1] < count - target else width
 
 
 def _sync(device: torch.device) -> None:
@@ -300,8 +302,8 @@ def measure(
         "gflops": flops / 1e9,
         "fraction_of_matmul": flops / matmul_flops if matmul_flops else None,
         "recurrence": ran,
-        "parameters": parameter_count(_config(impl, hidden)),
-        "width": transformer_width(hidden) if impl == "transformer" else hidden,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "width": model.config.hidden_size,
         "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
     }
 

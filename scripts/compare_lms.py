@@ -76,15 +76,21 @@ def _finetune_table(folder: Path) -> dict:
     return {row: {task: result["test"] for task, result in rows[row]["results"].items()} for row in rows}
 
 
+def heldout_bits_per_byte(model, corpus, eval_bytes: int = 10 ** 12) -> float:
+    """Bits per byte of `model` (CPU, fp32) on the first `eval_bytes` of `corpus`'s validation split (default:
+    all of it), for bytes and ids alike (`training.step.evaluate_bpc`)."""
+    cfg = dataclasses.replace(TrainConfig(max_steps=1, precision="fp32"), eval_bytes=eval_bytes)
+    table = None if model.reads_bytes else model.tokenizer.piece_bytes()
+    return evaluate_bpc(model, corpus.validation, cfg, torch.device("cpu"), table)
+
+
 def evaluate_run(name: str, model_folder: Path, corpus_folder: Path, matmul) -> dict:
     model = load_model(model_folder)
     corpus = load_prepared_corpus(corpus_folder)
     provenance = model.config.provenance
     train = provenance["train_config"]
-    cfg = dataclasses.replace(TrainConfig(max_steps=1, precision="fp32"), eval_bytes=10 ** 12)
     t0 = time.perf_counter()
-    table = None if model.reads_bytes else model.tokenizer.piece_bytes()
-    bits_per_byte = evaluate_bpc(model, corpus.validation, cfg, torch.device("cpu"), table)
+    bits_per_byte = heldout_bits_per_byte(model, corpus)
     seconds = provenance["minutes"] * 60
     flops = train_flops_per_token(model.config, train["seq_len"])
     tokens_per_s = provenance.get("tokens_seen", provenance["bytes_seen"]) / seconds

@@ -124,12 +124,6 @@ def plot(points: list[dict], out: Path) -> None:
 
 def write_report(study: Path, out: Path) -> dict:
     """Write OUT.json, OUT.md and OUT.png from the study's evaluated points; returns the JSON."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench", Path(__file__).resolve().parents[1] / "benchmarks"
-                                                  / "mlstm_throughput.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     points = read_points(study)
     fits = {}
     for task, head in FITTED:
@@ -140,7 +134,7 @@ def write_report(study: Path, out: Path) -> dict:
                                       "frontier": [f"{p['name']}@{p['target_minutes']}min" for p in front]}
         except ValueError as err:
             fits[f"{task} {head}"] = {"error": str(err)}
-    machine = bench.cpu_description()
+    machine = "; ".join(sorted({p.get("cpu", "a CPU not recorded") for p in points})) or "no points yet"
     result = {"machine": machine, "threads": 1, "points": points, "fits": fits}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")

@@ -24,7 +24,6 @@ interval at 10x and 100x the largest compute measured.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -58,13 +57,6 @@ ORDER = ("mlstm-256", "transformer-2x256", "mlstm-512", "transformer-4x256", "ml
          "mlstm-2048")  # smallest first, the two families alternating: a partial study has both
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _one_core_env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "SENTIMENT_NEURON_DATA": os.environ.get("SENTIMENT_NEURON_DATA", str(ROOT.parent / "shared" / "data"))}
@@ -92,7 +84,7 @@ def checkpoints(name: str) -> list[tuple[float, Path]]:
 
     found = []
     for path in sorted((STUDY / name / "checkpoints").glob("*.pt")):
-        state = torch.load(path, map_location="cpu", weights_only=True)["train_state"]
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["train_state"]  # no weights read
         found.append((state["seconds"] / 60, path))
     return found
 
@@ -116,7 +108,7 @@ def export_point(name: str, checkpoint: Path, folder: Path) -> None:
     from sentiment_neuron.models import ByteLM, save_model
     from sentiment_neuron.models.io import model_config_from_dict
 
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)  # the optimizer is not read
     config = model_config_from_dict(ckpt["model_config"], checkpoint)
     ts, train_config = ckpt["train_state"], ckpt["train_config"]
     config.provenance = {"study": name, "checkpoint": checkpoint.name, "minutes": ts["seconds"] / 60,
@@ -127,42 +119,23 @@ def export_point(name: str, checkpoint: Path, folder: Path) -> None:
     save_model(model, folder)
 
 
-def featurize_cost(folder: Path) -> float:
-    """Characters per second featurizing the SST-2 test sentences (one thread, the model's precision)."""
-    import torch
-
+def featurize_cost(model) -> float:
+    """Characters per second featurizing the SST-2 test sentences (this process's threads, the model's precision)."""
     from sentiment_neuron.data import load_task
-    from sentiment_neuron.models import load_model
     from sentiment_neuron.transfer.features import featurize
 
-    torch.set_num_threads(1)
-    model = load_model(folder)
     texts = load_task("sst2").test.texts
     t0 = time.perf_counter()
     featurize(model, texts)
     return sum(len(t) for t in texts) / (time.perf_counter() - t0)
 
 
-def heldout_bits_per_byte(folder: Path, corpus: Path) -> float:
-    import dataclasses
-
-    import torch
-
-    from sentiment_neuron.data.prepared import load_prepared_corpus
-    from sentiment_neuron.models import load_model
-    from sentiment_neuron.training.config import TrainConfig
-    from sentiment_neuron.training.step import evaluate_bpc
-
-    torch.set_num_threads(1)
-    model = load_model(folder)
-    cfg = dataclasses.replace(TrainConfig(max_steps=1, precision="fp32"), eval_bytes=EVAL_BYTES)
-    table = None if model.reads_bytes else model.tokenizer.piece_bytes()
-    return evaluate_bpc(model, load_prepared_corpus(corpus).validation, cfg, torch.device("cpu"), table)
-
-
 def evaluate(name: str) -> None:
     """Export and evaluate every point of `name` not yet evaluated (each writes POINT/eval.json)."""
-    compare = _script("compare_lms")
+    from compare_lms import _transfer, train_flops_per_token
+
+    from sentiment_neuron.models.io import read_model_config
+
     for target, checkpoint in points_of(name).items():
         folder = STUDY / name / "points" / f"{target}min"
         if (folder / "eval.json").is_file():
@@ -175,29 +148,37 @@ def evaluate(name: str) -> None:
         run = [sys.executable, __file__, "_measure", str(folder), str(RUNS / MODELS[name][0])]
         measured = json.loads(subprocess.run(["taskset", "-c", CORE, *run], check=True, env=_one_core_env(),
                                              capture_output=True, text=True).stdout)
-        config = json.loads((folder / "config.json").read_text())
-        record = {"name": name, "target_minutes": target, **{k: config["provenance"][k] for k in
-                  ("minutes", "steps", "bytes_seen", "tokens_seen")}, **measured,
-                  "train_flops": compare.train_flops_per_token(_config(folder), config["provenance"]["train_config"]
-                                                               ["seq_len"]) * config["provenance"]["tokens_seen"],
-                  "transfer": {task: compare._transfer(folder / "eval" / task) for task in ("sst2", "imdb")}}
+        config = read_model_config(folder)
+        trained = config.provenance
+        record = {"name": name, "target_minutes": target,
+                  **{k: trained[k] for k in ("minutes", "steps", "bytes_seen", "tokens_seen")}, **measured,
+                  "train_flops": train_flops_per_token(config, trained["train_config"]["seq_len"])
+                  * trained["tokens_seen"],
+                  "transfer": {task: _transfer(folder / "eval" / task) for task in ("sst2", "imdb")}}
         (folder / "eval.json").write_text(json.dumps(record, indent=1) + "\n")
         print(json.dumps(record), flush=True)
 
 
-def _config(folder: Path):
-    from sentiment_neuron.models.io import read_model_config
-
-    return read_model_config(folder)
-
-
 def _measure(folder: Path, corpus: Path) -> None:
-    """(In a one-thread subprocess) print the point's held-out bits per byte, parameters and featurize cost."""
+    """(In a one-thread subprocess) print the point's parameters, held-out bits per byte (first `EVAL_BYTES`),
+    featurize cost and the CPU they were measured on."""
+    import torch
+    from compare_lms import heldout_bits_per_byte
+
+    from sentiment_neuron.data.prepared import load_prepared_corpus
     from sentiment_neuron.models import load_model
 
-    parameters = sum(p.numel() for p in load_model(folder).parameters())
-    print(json.dumps({"parameters": parameters, "heldout_bits_per_byte": heldout_bits_per_byte(folder, corpus),
-                      "featurize_chars_per_s": featurize_cost(folder)}))
+    torch.set_num_threads(1)
+    model = load_model(folder)
+    print(json.dumps({"parameters": sum(p.numel() for p in model.parameters()),
+                      "heldout_bits_per_byte": heldout_bits_per_byte(model, load_prepared_corpus(corpus), EVAL_BYTES),
+                      "featurize_chars_per_s": featurize_cost(model), "cpu": _cpu()}))
+
+
+def _cpu() -> str:
+    from compare_lms import _benchmark
+
+    return _benchmark().cpu_description()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -232,7 +213,9 @@ def main(argv: list[str] | None = None) -> None:
             done = sorted(p.parent.name for p in (STUDY / name / "points").glob("*/eval.json"))
             print(f"{name:<20} checkpoints at {minutes} min; evaluated: {done}")
     else:
-        _script("scaling_report").write_report(STUDY, args.out)
+        from scaling_report import write_report
+
+        write_report(STUDY, args.out)
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ class _StepInputs:
 
     def __init__(self, x: torch.Tensor, w_x: torch.Tensor, bias: torch.Tensor, w_mx: torch.Tensor,
                  lay: Layout) -> None:
-        self.x, self.x_, self.columns = x, x.unbind(0), lay.columns
+        self.x, self.x_, self.lay = x, x.unbind(0), lay
         self.w_x, self.w_mx = w_x, w_mx
         self.bias = bias[:, None] if lay.columns else bias
         batch = x.shape[1]
@@ -180,11 +180,9 @@ class _StepInputs:
         self.xm = torch.empty(lay.step_shape(batch, w_mx.shape[0]), device=x.device, dtype=x.dtype)
 
     def __getitem__(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x_t = self.x_[t]
-        if self.columns:
-            x_t = x_t.t()
-            return (torch.addmm(self.bias, self.w_x, x_t, out=self.xz), torch.mm(self.w_mx, x_t, out=self.xm))
-        return (torch.addmm(self.bias, x_t, self.w_x.t(), out=self.xz), torch.mm(x_t, self.w_mx.t(), out=self.xm))
+        x_t = self.x_[t].t() if self.lay.columns else self.x_[t]  # the step's inputs in the layout
+        return (self.lay.times_plus(self.w_x, x_t, self.bias, out=self.xz),
+                self.lay.times(self.w_mx, x_t, out=self.xm))
 
 
 class MLSTMWindow(torch.autograd.Function):
@@ -205,7 +203,7 @@ class MLSTMWindow(torch.autograd.Function):
             hs, cs, (h_n, c_n), (mh, m, h_low, gates) = _run_forward((xz, xm), h0, c0, w_hc, w_mhc, cell, True, True)
         ctx.save_for_backward(xm, mh, m, h_low, gates, cs, w_hc, w_mhc)
         ctx.cell, ctx.dtypes = cell, (xz.dtype, h0.dtype, c0.dtype, w_h.dtype, w_mh.dtype)
-        cells = lay.back_window(cs[:, 1:] if lay.columns else cs[1:]) if return_cells else None
+        cells = lay.back_window(lay.span(cs, 1, None)) if return_cells else None
         return lay.back_window(hs), cells, h_n, c_n
 
     @staticmethod
@@ -228,15 +226,16 @@ class MLSTMWindow(torch.autograd.Function):
             dz_, dxm_, dmh_, mh_, xm_, gates_, cs_ = (lay.steps(t) for t in (dz, dxm, dmh, mh, xm, gates, cs))
             dhs_ = lay.steps(dhs) if dhs is not None else [None] * steps
             dcs_ = lay.steps(dcs) if dcs is not None else [None] * steps
+            dh_ring = torch.empty(2, *step, device=dev, dtype=dt)  # the cell reads one while the product writes
             for t in reversed(range(steps)):
                 ctx.cell.backward(dh_rec, dhs_[t], dcs_[t], dc, gates_[t], cs_[t + 1], cs_[t], dz_[t])
                 lay.times(w_h_t, dz_[t], out=dm)  # dz W_h
                 torch.mul(dm, mh_[t], out=dxm_[t])
                 torch.mul(dm, xm_[t], out=dmh_[t])
-                dh_rec = lay.times(w_mh_t, dmh_[t], out=torch.empty(step, device=dev, dtype=dt))  # dmh W_mh
+                dh_rec = lay.times(w_mh_t, dmh_[t], out=dh_ring[t % 2])  # dmh W_mh
             need = ctx.needs_input_grad
             d_wh = lay.outer_sum(dz, m).to(w_h_dtype) if need[4] else None
-            d_wmh = lay.outer_sum(dmh, lay.first(h_low, steps)).to(w_mh_dtype) if need[5] else None
+            d_wmh = lay.outer_sum(dmh, lay.span(h_low, None, steps)).to(w_mh_dtype) if need[5] else None
         return (dz.to(xz_dtype) if need[0] else None, dxm if need[1] else None,
                 lay.back_step(dh_rec).to(h0_dtype) if need[2] else None,
                 lay.back_step(dc).to(c0_dtype) if need[3] else None, d_wh, d_wmh, None, None)
@@ -246,9 +245,9 @@ def _cell_for(kind: str, device: torch.device, autograd: bool):
     """The cell the window runs: Triton kernels for "triton"; the PyTorch cell over rows on CUDA (the layout
     that path was written and checked for); on a CPU, by measurement (2-core AMD EPYC, fp32, two threads;
     docs/architecture.md, "The mLSTM's two recurrences"): columns without autograd (`ColumnCell`: its per-step
-    products W @ h ran featurization 3-67% faster than rows, most at B=64), rows with autograd (columns trained 10-20%
-    faster at B=64 but 5-10% slower at B=256, where the (T, B, H) <-> (H, T, B) copies of the outputs and
-    their gradients cost more than the products gain)."""
+    products W @ h ran featurization 3-67% faster than rows, most at B=64), rows with autograd (columns trained
+    7-13% faster at B=64, H <= 1024, and within noise at B=128-256, where the (T, B, H) <-> (H, T, B) copies
+    of the outputs and their gradients cost about what the products gain)."""
     if kind == "triton":
         return _TritonCell
     columns = CPU_LAYOUT == "columns" or (CPU_LAYOUT == "auto" and not autograd)
@@ -290,7 +289,7 @@ def fused_forward(rnn, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, return
         dt = compute_dtype
         inputs = _StepInputs(x.to(dt), rnn.w_x.weight().to(dt), rnn.bias.to(dt), rnn.w_mx.weight().to(dt), lay)
         hs, cs, final, _ = _run_forward(inputs, h, c, w_h.to(dt), w_mh.to(dt), cell, False, return_cells)
-    cells = lay.back_window(cs[:, 1:] if lay.columns else cs[1:]) if return_cells else None
+    cells = lay.back_window(lay.span(cs, 1, None)) if return_cells else None
     return lay.back_window(hs), final, cells
 
 

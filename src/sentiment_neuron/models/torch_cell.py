@@ -20,21 +20,21 @@ class TorchCell:
 
     DIM = 1  # the dimension of the units: tensors are (B, n)
     COLUMNS = False
-    SUMS_IN_PRODUCT = True  # forward(None, z, ...) takes the summed pre-activations z (float32) in zh
+    SUMS_IN_PRODUCT = True  # forward(None, z, c', z, ...): z (float32) summed by the product, activated in place
 
     @classmethod
     def forward(cls, xz, zh, c_prev, gates, c_out, h_out, h_low) -> None:
         dim = cls.DIM
         hidden = c_prev.shape[dim]
-        g = torch.empty(zh.shape, device=zh.device, dtype=c_prev.dtype) if gates is None else gates
-        if xz is None:  # zh holds z already (SUMS_IN_PRODUCT), possibly in gates itself
-            if g is not zh:
-                g.copy_(zh)
-        elif xz.dtype == zh.dtype == g.dtype:
-            torch.add(xz, zh, out=g)
-        else:  # bf16 products: sum in float32
-            g.copy_(xz)
-            g.add_(zh)
+        if xz is None:  # SUMS_IN_PRODUCT: the caller's product left z in zh, where the gates go
+            g = zh
+        else:
+            g = torch.empty(zh.shape, device=zh.device, dtype=c_prev.dtype) if gates is None else gates
+            if xz.dtype == zh.dtype == g.dtype:
+                torch.add(xz, zh, out=g)
+            else:  # bf16 products: sum in float32
+                g.copy_(xz)
+                g.add_(zh)
         g.narrow(dim, 0, 3 * hidden).sigmoid_()  # i, f, o
         g.narrow(dim, 3 * hidden, hidden).tanh_()  # u
         i, f, o, u = g.chunk(4, dim=dim)
@@ -68,7 +68,7 @@ class TorchCell:
 
 class ColumnCell(TorchCell):
     """The same cell over columns (n, B): the CPU's layout, where the window's products are W @ h (measured
-    on a 2-core AMD EPYC, fp32: W @ h^T ran the per-step products 13-40% faster than h @ W^T with two threads,
+    on a 2-core AMD EPYC, fp32: W @ h ran the per-step products 13-40% faster than h @ W^T with two threads,
     0-13% with one; docs/architecture.md, "The mLSTM's two recurrences")."""
 
     DIM = 0
