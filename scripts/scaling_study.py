@@ -17,9 +17,10 @@ subword model: about the same text), `transfer` on SST-2 and on IMDB with the de
 1,000: the L1 probe on all units, the best unit, the probe's direction), and the cost to featurize: characters
 per second of the SST-2 test sentences on one thread.
 
-The fit (`fit_log_compute`): accuracy = a + b log10(FLOPs) over the points on the compute frontier (no point
-with less compute is as accurate), least squares, with the standard errors of a and b and the 90% prediction
-interval at 10x and 100x the largest compute measured.
+The fit (`fit_log_compute`): accuracy = a + b log10(FLOPs), least squares, with the standard errors of a and b
+and the 90% prediction interval at 10x and 100x the largest compute measured; once over the compute frontier
+chosen by held-out bits per byte (no cheaper point has lower bits per byte; never chosen by the accuracy fitted,
+which would select on its noise), once over every point.
 """
 from __future__ import annotations
 

@@ -73,8 +73,28 @@ def test_the_report_is_written_from_evaluated_points(tmp_path):
         (folder / "eval.json").write_text(json.dumps(point))
     result = report.write_report(study, tmp_path / "out" / "scaling")
     assert len(result["points"]) == 4
-    assert result["fits"]["sst2 probe"]["points"] == 4
+    assert result["fits"]["sst2 probe"]["all points"]["points"] == 4
+    # mlstm-512 at 10 minutes costs more than mlstm-256 at 60 but reads worse (bits per byte 1.9 against 1.4)
+    assert result["fits"]["sst2 probe"]["bpb frontier"]["fitted"] == ["mlstm-256@10min", "mlstm-256@30min",
+                                                                      "mlstm-256@60min"]
     assert (tmp_path / "out" / "scaling.png").stat().st_size > 1000
     text = (tmp_path / "out" / "scaling.md").read_text()
     assert "| mlstm-512 |" in text and "points per 10x compute" in text
-    assert json.loads((tmp_path / "out" / "scaling.json").read_text())["fits"]["imdb probe"]["b"] > 0
+    assert json.loads((tmp_path / "out" / "scaling.json").read_text())["fits"]["imdb probe"]["all points"]["b"] > 0
+
+
+def test_the_fitted_frontier_is_chosen_by_bits_per_byte_not_by_the_accuracy_fitted(tmp_path):
+    """A flat, noisy accuracy must not turn into growth by keeping only its record-setting points."""
+    report = _report()
+    study = tmp_path / "study"
+    sst2 = [0.68, 0.66, 0.69, 0.67, 0.70, 0.66, 0.68, 0.67]  # flat around 67.6, noise only
+    for i, accuracy in enumerate(sst2):
+        folder = study / "m" / "points" / f"{i}"
+        folder.mkdir(parents=True)
+        point = _point("m", 10 * (i + 1), 1e14 * 2 ** i, accuracy, 0.6)  # bits per byte falls with every point
+        (folder / "eval.json").write_text(json.dumps(point))
+    fits = report.write_report(study, tmp_path / "out" / "scaling")["fits"]["sst2 probe"]
+    assert fits["bpb frontier"]["points"] == len(sst2)
+    assert abs(fits["bpb frontier"]["b"]) < 2 * fits["bpb frontier"]["b_se"]
+    record_setters = report.frontier(report.read_points(study), lambda p: p["transfer"]["sst2"]["probe"])
+    assert len(record_setters) == 3  # 0.68, 0.69, 0.70: the selection the fit no longer uses
