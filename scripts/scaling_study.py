@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = Path(os.environ.get("RUNS", "runs/cmp"))
 STUDY = RUNS / "study"
 CORE = os.environ.get("CORE", "0")
+README_MARKERS = ("<!-- scaling:begin -->", "<!-- scaling:end -->")
 TARGET_MINUTES = (10, 30, 60)
 EVAL_BYTES = 2**19
 MLSTM = ["--batch-size", "128", "--seq-len", "128", "--lr", "0.002", "--warmup-steps", "50"]
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("name", choices=tuple(MODELS))
     p = sub.add_parser("report", help="table, plot and fit")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "scaling")
+    p.add_argument("--readme", type=Path, help="also put the table and fits in this file, between "
+                   f"{README_MARKERS[0]} and {README_MARKERS[1]}")
     sub.add_parser("list", help="the models, their checkpoints and evaluated points")
     sub.add_parser("all", help="train and evaluate every model in turn (continues where it stopped)")
     p = sub.add_parser("_measure")
@@ -217,6 +220,10 @@ def main(argv: list[str] | None = None) -> None:
         from scaling_report import write_report
 
         write_report(STUDY, args.out)
+        if args.readme:
+            from sentiment_neuron.recipes.results import replace_section
+
+            replace_section(args.readme, args.out.with_suffix(".md").read_text(), README_MARKERS)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,15 @@ def test_a_readme_without_markers_is_refused(tmp_path):
         replace_section(path, "x")
 
 
+def test_a_section_between_other_markers_is_replaced_and_the_results_markers_left_alone(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text(f"a\n{BEGIN}\nkeep\n{END}\n<!-- s:begin -->\nold\n<!-- s:end -->\nz\n")
+    replace_section(path, "new table\n\n", ("<!-- s:begin -->", "<!-- s:end -->"))
+    assert path.read_text() == f"a\n{BEGIN}\nkeep\n{END}\n<!-- s:begin -->\nnew table\n<!-- s:end -->\nz\n"
+    with pytest.raises(ValueError, match="no <!-- t:begin --> ... <!-- t:end -->"):
+        replace_section(path, "x", ("<!-- t:begin -->", "<!-- t:end -->"))
+
+
 def test_the_control_is_the_same_architecture_untrained():
     model = tiny_model(16)
     control = untrained_like(model, seed=0)

@@ -180,15 +180,16 @@ def results_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def replace_section(readme: str | Path, text: str) -> None:
-    """Put `text` between the README's results markers (atomically).
+def replace_section(readme: str | Path, text: str, markers: tuple[str, str] = (BEGIN, END)) -> None:
+    """Put `text` between the README's `markers` (default: the results section's), atomically.
 
     Raises:
         ValueError: the markers are missing or out of order (the message names the file).
     """
     path = Path(readme)
     old = path.read_text(encoding="utf-8")
-    begin, end = old.find(BEGIN), old.find(END)
+    first, last = markers
+    begin, end = old.find(first), old.find(last)
     if begin < 0 or end < begin:
-        raise ValueError(f"{path}: no {BEGIN} ... {END} section to replace")
-    atomic_write_text(path, old[:begin + len(BEGIN)] + "\n" + text.rstrip() + "\n" + old[end:])
+        raise ValueError(f"{path}: no {first} ... {last} section to replace")
+    atomic_write_text(path, old[:begin + len(first)] + "\n" + text.rstrip() + "\n" + old[end:])
