@@ -1,4 +1,4 @@
-"""The transfer recipe: its numbers are plain scikit-learn's, its result folder, the unit's extremes and their heatmap."""
+"""The transfer recipe: its numbers are plain scikit-learn's, its result folder, the unit's extremes, their heatmap."""
 import json
 
 import numpy as np
