@@ -22,7 +22,8 @@ SELECTIONS = (("bpb frontier", "the compute frontier by held-out bits per byte (
 
 
 def read_points(study: Path) -> list[dict]:
-    """Every point's eval.json, by model then training minutes."""
+    """Every point's eval.json, by model then training minutes (an untrained control first: 0 minutes,
+    0 FLOPs; it is in the table and the plot, never in a fit)."""
     points = [json.loads(p.read_text()) for p in study.glob("*/points/*/eval.json")]
     return sorted(points, key=lambda p: (p["name"], p["minutes"]))
 
@@ -84,7 +85,8 @@ def markdown(points: list[dict], fits: dict, machine: str) -> str:
              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(METRICS) + "---:|"]
     for p in points:
         cells = [_pct(_value(task, head)(p)) for task, head, _ in METRICS]
-        lines.append(f"| {p['name']} | {p['parameters'] / 1e6:.2f} M | {p['minutes']:.1f} | "
+        minutes = f"{p['minutes']:.1f}" if p["train_flops"] > 0 else "untrained"
+        lines.append(f"| {p['name']} | {p['parameters'] / 1e6:.2f} M | {minutes} | "
                      f"{p['bytes_seen'] / 1e6:.1f} M | {p['train_flops']:.2g} | "
                      f"{p['heldout_bits_per_byte']:.3f} | " + " | ".join(cells)
                      + f" | {p['featurize_chars_per_s']:,.0f} |")
@@ -121,20 +123,24 @@ def plot(points: list[dict], fits: dict, out: Path) -> None:
     for ax, (label, value, fit) in zip(axes, panels):
         line = (fit or {}).get("bpb frontier", {})
         if "b" in line:  # the fit on the bpb frontier, out to 100x the largest compute
-            x = np.logspace(math.log10(min(p["train_flops"] for p in points)),
+            x = np.logspace(math.log10(min(p["train_flops"] for p in points if p["train_flops"] > 0)),
                             math.log10(line["predictions"][-1]["flops"]))
             fitted = ax.plot(x, line["a"] + line["b"] * np.log10(x), color="0.5", ls=":", label="fit, bpb frontier")
             ax.legend(handles=fitted, fontsize=8)
         for name in names:
             mine = [p for p in points if p["name"] == name and value(p) is not None]
-            ax.plot([p["train_flops"] for p in mine], [value(p) for p in mine], marker="o",
-                    ls="--" if name.startswith("transformer") else "-", label=name)
+            trained = [p for p in mine if p["train_flops"] > 0]
+            drawn = ax.plot([p["train_flops"] for p in trained], [value(p) for p in trained], marker="o",
+                            ls="--" if name.startswith("transformer") else "-", label=name)
+            for control in (p for p in mine if p["train_flops"] == 0 and ax is not axes[0]):  # no 0 on a log axis
+                ax.axhline(value(control), color=drawn[0].get_color(), lw=0.8, ls=":", alpha=0.7)
         ax.set_xscale("log")
         ax.set_xlabel("training FLOPs (matrix products)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Scaling on one CPU core: points at about 10, 30 and 60 minutes of training")
+    fig.suptitle("Scaling on one CPU core: points at about 10, 30 and 60 minutes of training "
+                 "(dotted, in each model's colour: its untrained control)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -143,7 +149,8 @@ def plot(points: list[dict], fits: dict, out: Path) -> None:
 def write_report(study: Path, out: Path) -> dict:
     """Write OUT.json, OUT.md and OUT.png from the study's evaluated points; returns the JSON."""
     points = read_points(study)
-    chosen = {"bpb frontier": frontier(points, lambda p: -p["heldout_bits_per_byte"]), "all points": points}
+    trained = [p for p in points if p["train_flops"] > 0]
+    chosen = {"bpb frontier": frontier(trained, lambda p: -p["heldout_bits_per_byte"]), "all points": trained}
     fits = {}
     for task, head in FITTED:
         value = _value(task, head)

@@ -5,6 +5,8 @@ Each model of `MODELS` is one pretraining run on the same documents (the byte co
 documents as 8k sentencepiece ids for the Transformers; `scripts/compare_lms.sh corpora` makes both), on core
 $CORE with one thread, checkpointed every 10 minutes and kept. Its checkpoints nearest 10, 30 and 60 minutes
 of training are the study's points; each point records the bytes it saw and the training FLOPs they cost.
+Each model also has an untrained control (its architecture at a seed-0 initialization, evaluated the same way):
+a large random state already gives an L1 probe something to read, and training is worth only the difference.
 
     python scripts/scaling_study.py train mlstm-256       # pretrain (continues with --resume if started)
     python scripts/scaling_study.py evaluate mlstm-256    # export the points, evaluate each
@@ -38,6 +40,7 @@ STUDY = RUNS / "study"
 CORE = os.environ.get("CORE", "0")
 README_MARKERS = ("<!-- scaling:begin -->", "<!-- scaling:end -->")
 TARGET_MINUTES = (10, 30, 60)
+CONTROL = 0  # the untrained control's "minutes": the architecture at a seeded initialization (seed 0), no training
 EVAL_BYTES = 2**19
 MLSTM = ["--batch-size", "128", "--seq-len", "128", "--lr", "0.002", "--warmup-steps", "50"]
 TRANSFORMER = ["--rnn", "transformer", "--batch-size", "64", "--seq-len", "128", "--lr", "0.001",
@@ -92,9 +95,10 @@ def checkpoints(name: str) -> list[tuple[float, Path]]:
 
 
 def points_of(name: str) -> dict[int, Path]:
-    """The checkpoint nearest each of `TARGET_MINUTES` (within 40% of it), by target."""
+    """The checkpoint nearest each of `TARGET_MINUTES` (within 40% of it), by target; and for `CONTROL`, the
+    first checkpoint (only its configuration is read: the control is untrained)."""
     found = checkpoints(name)
-    chosen = {}
+    chosen = {CONTROL: found[0][1]} if found else {}
     for target in TARGET_MINUTES:
         near = [(abs(m - target), path) for m, path in found if abs(m - target) <= 0.4 * target]
         if near:
@@ -102,8 +106,10 @@ def points_of(name: str) -> dict[int, Path]:
     return chosen
 
 
-def export_point(name: str, checkpoint: Path, folder: Path) -> None:
-    """Write the checkpoint's model as a model folder, its training record in the config's provenance."""
+def export_point(name: str, checkpoint: Path, folder: Path, untrained: bool = False) -> None:
+    """Write the checkpoint's model as a model folder, its training record in the config's provenance; with
+    `untrained`, the same architecture at its seed-0 initialization instead (the control: what a probe reads
+    from random features of that size, which every trained point's accuracy is to be read against)."""
     import torch
 
     from sentiment_neuron.data.prepared import load_prepared_corpus
@@ -116,8 +122,13 @@ def export_point(name: str, checkpoint: Path, folder: Path) -> None:
     config.provenance = {"study": name, "checkpoint": checkpoint.name, "minutes": ts["seconds"] / 60,
                          "steps": ts["step"], "bytes_seen": ts["bytes_seen"],
                          "tokens_seen": ts.get("tokens_seen", ts["bytes_seen"]), "train_config": train_config}
+    if untrained:
+        config.provenance = {"study": name, "untrained": True, "seed": 0, "minutes": 0.0, "steps": 0,
+                             "bytes_seen": 0, "tokens_seen": 0, "train_config": train_config}
+        torch.manual_seed(0)
     model = ByteLM(config, tokenizer=load_prepared_corpus(RUNS / MODELS[name][0]).tokenizer)
-    model.load_state_dict(ckpt["model"])
+    if not untrained:
+        model.load_state_dict(ckpt["model"])
     save_model(model, folder)
 
 
@@ -142,7 +153,7 @@ def evaluate(name: str) -> None:
         folder = STUDY / name / "points" / f"{target}min"
         if (folder / "eval.json").is_file():
             continue
-        export_point(name, checkpoint, folder)
+        export_point(name, checkpoint, folder, untrained=target == CONTROL)
         for task, extra in (("sst2", []), ("imdb", ["--max-train", "1000", "--max-test", "1000",
                                                     "--validation-size", "250"])):
             _cli("transfer", "--model", str(folder), "--dataset", task, *extra, "--compare", "", "--precision",

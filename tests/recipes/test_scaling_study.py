@@ -98,3 +98,20 @@ def test_the_fitted_frontier_is_chosen_by_bits_per_byte_not_by_the_accuracy_fitt
     assert abs(fits["bpb frontier"]["b"]) < 2 * fits["bpb frontier"]["b_se"]
     record_setters = report.frontier(report.read_points(study), lambda p: p["transfer"]["sst2"]["probe"])
     assert len(record_setters) == 3  # 0.68, 0.69, 0.70: the selection the fit no longer uses
+
+
+def test_an_untrained_control_is_in_the_table_and_never_in_a_fit(tmp_path):
+    report = _report()
+    study = tmp_path / "study"
+    points = [_point("m", 0, 0.0, 0.64, 0.66)] + [_point("m", m, f, a, 0.6) for m, f, a in
+                                                   [(10, 1e14, 0.60), (30, 3e14, 0.62), (60, 6e14, 0.64)]]
+    for point in points:
+        folder = study / "m" / "points" / f"{point['minutes']}min"
+        folder.mkdir(parents=True)
+        (folder / "eval.json").write_text(json.dumps(point))
+    result = report.write_report(study, tmp_path / "out" / "scaling")
+    for fits in result["fits"]["sst2 probe"].values():
+        assert fits["points"] == 3 and "m@0min" not in fits["fitted"]
+    rows = [line for line in (tmp_path / "out" / "scaling.md").read_text().splitlines() if line.startswith("| m |")]
+    assert rows[0].startswith("| m | 1.00 M | untrained |") and len(rows) == 4
+    assert (tmp_path / "out" / "scaling.png").stat().st_size > 1000
