@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiment_neuron.atomic import atomic_write_text
+
 METRICS = (("sst2", "probe", "SST-2 L1 probe"), ("sst2", "unit", "SST-2 best unit"),
            ("sst2", "direction", "SST-2 direction"), ("imdb", "probe", "IMDB 1k L1 probe"),
            ("imdb", "unit", "IMDB 1k best unit"), ("imdb", "direction", "IMDB 1k direction"))
@@ -26,6 +28,11 @@ def read_points(study: Path) -> list[dict]:
     0 FLOPs; it is in the table and the plot, never in a fit)."""
     points = [json.loads(p.read_text()) for p in study.glob("*/points/*/eval.json")]
     return sorted(points, key=lambda p: (p["name"], p["minutes"]))
+
+
+def is_control(point: dict) -> bool:
+    """An untrained control (no training FLOPs): in the table and the plot, never in a fit."""
+    return point["train_flops"] == 0
 
 
 def frontier(points: list[dict], value) -> list[dict]:
@@ -85,7 +92,7 @@ def markdown(points: list[dict], fits: dict, machine: str) -> str:
              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(METRICS) + "---:|"]
     for p in points:
         cells = [_pct(_value(task, head)(p)) for task, head, _ in METRICS]
-        minutes = f"{p['minutes']:.1f}" if p["train_flops"] > 0 else "untrained"
+        minutes = "untrained" if is_control(p) else f"{p['minutes']:.1f}"
         lines.append(f"| {p['name']} | {p['parameters'] / 1e6:.2f} M | {minutes} | "
                      f"{p['bytes_seen'] / 1e6:.1f} M | {p['train_flops']:.2g} | "
                      f"{p['heldout_bits_per_byte']:.3f} | " + " | ".join(cells)
@@ -110,10 +117,9 @@ def markdown(points: list[dict], fits: dict, machine: str) -> str:
 
 
 def plot(points: list[dict], fits: dict, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from sentiment_neuron.report.figures import save_figure  # sets the file-only backend
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     names = sorted({p["name"] for p in points})
@@ -123,16 +129,16 @@ def plot(points: list[dict], fits: dict, out: Path) -> None:
     for ax, (label, value, fit) in zip(axes, panels):
         line = (fit or {}).get("bpb frontier", {})
         if "b" in line:  # the fit on the bpb frontier, out to 100x the largest compute
-            x = np.logspace(math.log10(min(p["train_flops"] for p in points if p["train_flops"] > 0)),
+            x = np.logspace(math.log10(min(p["train_flops"] for p in points if not is_control(p))),
                             math.log10(line["predictions"][-1]["flops"]))
             fitted = ax.plot(x, line["a"] + line["b"] * np.log10(x), color="0.5", ls=":", label="fit, bpb frontier")
             ax.legend(handles=fitted, fontsize=8)
         for name in names:
             mine = [p for p in points if p["name"] == name and value(p) is not None]
-            trained = [p for p in mine if p["train_flops"] > 0]
+            trained = [p for p in mine if not is_control(p)]
             drawn = ax.plot([p["train_flops"] for p in trained], [value(p) for p in trained], marker="o",
                             ls="--" if name.startswith("transformer") else "-", label=name)
-            for control in (p for p in mine if p["train_flops"] == 0 and ax is not axes[0]):  # no 0 on a log axis
+            for control in (p for p in mine if is_control(p) and ax is not axes[0]):  # no 0 on a log axis
                 ax.axhline(value(control), color=drawn[0].get_color(), lw=0.8, ls=":", alpha=0.7)
         ax.set_xscale("log")
         ax.set_xlabel("training FLOPs (matrix products)")
@@ -141,15 +147,13 @@ def plot(points: list[dict], fits: dict, out: Path) -> None:
     axes[0].legend(fontsize=8)
     fig.suptitle("Scaling on one CPU core: points at about 10, 30 and 60 minutes of training "
                  "(dotted, in each model's colour: its untrained control)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def write_report(study: Path, out: Path) -> dict:
     """Write OUT.json, OUT.md and OUT.png from the study's evaluated points; returns the JSON."""
     points = read_points(study)
-    trained = [p for p in points if p["train_flops"] > 0]
+    trained = [p for p in points if not is_control(p)]
     chosen = {"bpb frontier": frontier(trained, lambda p: -p["heldout_bits_per_byte"]), "all points": trained}
     fits = {}
     for task, head in FITTED:
@@ -166,9 +170,9 @@ def write_report(study: Path, out: Path) -> dict:
     machine = "; ".join(sorted({p.get("cpu", "a CPU not recorded") for p in points})) or "no points yet"
     result = {"machine": machine, "threads": 1, "points": points, "fits": fits}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
     text = markdown(points, fits, machine)
-    out.with_suffix(".md").write_text(text)
+    atomic_write_text(out.with_suffix(".md"), text)
     if points:
         plot(points, fits, out.with_suffix(".png"))
     print(text)

@@ -115,20 +115,20 @@ def export_point(name: str, checkpoint: Path, folder: Path, untrained: bool = Fa
     from sentiment_neuron.data.prepared import load_prepared_corpus
     from sentiment_neuron.models import ByteLM, save_model
     from sentiment_neuron.models.io import model_config_from_dict
+    from sentiment_neuron.recipes.results import untrained_like
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)  # the optimizer is not read
-    config = model_config_from_dict(ckpt["model_config"], checkpoint)
     ts, train_config = ckpt["train_state"], ckpt["train_config"]
-    config.provenance = {"study": name, "checkpoint": checkpoint.name, "minutes": ts["seconds"] / 60,
-                         "steps": ts["step"], "bytes_seen": ts["bytes_seen"],
-                         "tokens_seen": ts.get("tokens_seen", ts["bytes_seen"]), "train_config": train_config}
+    model = ByteLM(model_config_from_dict(ckpt["model_config"], checkpoint),
+                   tokenizer=load_prepared_corpus(RUNS / MODELS[name][0]).tokenizer)
     if untrained:
-        config.provenance = {"study": name, "untrained": True, "seed": 0, "minutes": 0.0, "steps": 0,
-                             "bytes_seen": 0, "tokens_seen": 0, "train_config": train_config}
-        torch.manual_seed(0)
-    model = ByteLM(config, tokenizer=load_prepared_corpus(RUNS / MODELS[name][0]).tokenizer)
-    if not untrained:
+        model = untrained_like(model, seed=0)
+        record = {"untrained": True, "seed": 0, "minutes": 0.0, "steps": 0, "bytes_seen": 0, "tokens_seen": 0}
+    else:
         model.load_state_dict(ckpt["model"])
+        record = {"checkpoint": checkpoint.name, "minutes": ts["seconds"] / 60, "steps": ts["step"],
+                  "bytes_seen": ts["bytes_seen"], "tokens_seen": ts.get("tokens_seen", ts["bytes_seen"])}
+    model.config.provenance = {"study": name, **record, "train_config": train_config}
     save_model(model, folder)
 
 
@@ -147,6 +147,7 @@ def evaluate(name: str) -> None:
     """Export and evaluate every point of `name` not yet evaluated (each writes POINT/eval.json)."""
     from compare_lms import _transfer, train_flops_per_token
 
+    from sentiment_neuron.atomic import atomic_write_text
     from sentiment_neuron.models.io import read_model_config
 
     for target, checkpoint in points_of(name).items():
@@ -168,7 +169,7 @@ def evaluate(name: str) -> None:
                   "train_flops": train_flops_per_token(config, trained["train_config"]["seq_len"])
                   * trained["tokens_seen"],
                   "transfer": {task: _transfer(folder / "eval" / task) for task in ("sst2", "imdb")}}
-        (folder / "eval.json").write_text(json.dumps(record, indent=1) + "\n")
+        atomic_write_text(folder / "eval.json", json.dumps(record, indent=1) + "\n")  # the point's "done" mark
         print(json.dumps(record), flush=True)
 
 

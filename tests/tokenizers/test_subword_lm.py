@@ -44,6 +44,15 @@ def trained(tmp_path_factory, token_corpus, one_thread):
     return out
 
 
+def test_the_untrained_control_of_a_subword_model_reads_the_same_pieces(trained):
+    from sentiment_neuron.recipes.results import untrained_like
+
+    model = load_model(trained)
+    control = untrained_like(model, seed=0)
+    assert not control.reads_bytes and control.tokenizer is model.tokenizer
+    assert featurize(control, ["a fine film", "dull"]).shape == featurize(model, ["a fine film", "dull"]).shape
+
+
 def test_token_corpus_stores_ids_and_the_bytes_they_read(token_corpus, tokenizer, sst_texts):
     meta = json.loads((token_corpus / "corpus.json").read_text())
     assert meta["dtype"] == "uint16" and meta["tokenizer"]["vocab_size"] == 400

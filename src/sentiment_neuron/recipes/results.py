@@ -100,9 +100,10 @@ def run_results(
 
 
 def untrained_like(model: ByteLM, seed: int) -> ByteLM:
-    """A network of `model`'s architecture at its initialization (seeded): the transfer control."""
+    """A network of `model`'s architecture at its initialization (seeded), reading its vocabulary (bytes, or
+    the same sentencepiece tokenizer): the transfer control."""
     torch.manual_seed(seed)
-    return ByteLM(type(model.config)(**{**model.config.to_dict(), "provenance": {}})).eval()
+    return ByteLM(type(model.config)(**{**model.config.to_dict(), "provenance": {}}), tokenizer=model.tokenizer).eval()
 
 
 def machine(precision: str, device) -> dict:
