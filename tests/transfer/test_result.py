@@ -147,5 +147,5 @@ def test_a_missing_folder_is_named(tmp_path):
 def test_save_leaves_no_temporary_files(sst_transfer, tmp_path):
     save_transfer(load_transfer(sst_transfer.folder), tmp_path / "again")
     assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["directions.npz", "probe.npz", "report.json",
-                                                                       "report.md"]
+                                                                       "report.md", "test_predictions.npz"]
     assert load_transfer(tmp_path / "again").report == load_transfer(sst_transfer.folder).report

@@ -26,6 +26,7 @@ EPILOG = """examples:
   sentiment-neuron pretrain --corpus corpora/amazon --hidden-size 4096 --out runs/amazon
   sentiment-neuron featurize --model runs/lm --input texts.csv --text-key sentence --out features.npy
   sentiment-neuron transfer --model runs/lm --dataset sst2 --out runs/sst2
+  sentiment-neuron mcnemar runs/sst2 runs/sst2-other-model          (paired: the same test texts)
   sentiment-neuron classify --model runs/lm --classifier runs/sst2 --head unit --input reviews.txt --out predictions.csv
   sentiment-neuron heatmap --model runs/lm --transfer runs/sst2 --text "A wonderful, moving film." --out runs/heat
   sentiment-neuron generate --model runs/lm --transfer runs/sst2 --prime "This movie" --steer positive --n 3
@@ -48,7 +49,7 @@ Named datasets are read from $SENTIMENT_NEURON_DATA (or --data-dir)."""
 COMMANDS = (
     demo.add_demo, demo.add_results,
     pretraining.add_prepare_corpus, pretraining.add_train_tokenizer, pretraining.add_pretrain,
-    transfer.add_featurize, transfer.add_transfer, transfer.add_classify,
+    transfer.add_featurize, transfer.add_transfer, transfer.add_mcnemar, transfer.add_classify,
     inspect.add_heatmap, inspect.add_generate,
     transfer.add_data_efficiency, transfer.add_cross_domain, finetune.add_finetune,
     inspect.add_word_vectors, dictionary.add_dictionary, dictionary.add_feature_study,

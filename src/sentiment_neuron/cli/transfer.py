@@ -1,8 +1,9 @@
 """Commands that turn texts into features and features into classifiers: featurize, transfer,
-classify, data-efficiency, cross-domain."""
+classify, data-efficiency, cross-domain, mcnemar."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ..recipes.transfer import COMPARED_FEATURES, format_transfer_summary, run_t
 from ..classifier import HEADS, find_classifier, load_classifier
 from ..transfer.classify import FORMATS, read_texts, write_multilabel_predictions, \
     write_predictions
+from ..transfer.paired import compare_transfers, format_comparison
 from ..transfer.topn import DEFAULT_TOP_N
 from ..transfer.features import featurize, featurize_many
 from .arguments import DICTIONARY_HELP, MODEL_HELP, common_arguments, dictionary_of, default_of, encoding, \
@@ -132,6 +134,26 @@ def add_cross_domain(sub) -> None:
     precision_argument(p)
     common_arguments(p)
     p.set_defaults(func=_run_cross_domain)
+
+
+def add_mcnemar(sub) -> None:
+    p = sub.add_parser("mcnemar", help="is transfer result A better than B on the same test texts? (exact McNemar)",
+                       description="Pair two transfer results' test predictions (the same task and test split, "
+                       "e.g. two models transferred with the same flags) and test whether one head is right more "
+                       "often than the other: the exact McNemar test on the texts where they disagree. Prints both "
+                       "accuracies, the discordant counts and the p-value; --json for scripts.")
+    p.add_argument("a", help="transfer result folder A (`sentiment-neuron transfer --out`)")
+    p.add_argument("b", help="transfer result folder B, tested on the same texts")
+    p.add_argument("--head", choices=("probe", "unit", "direction"), default="probe",
+                   help="which predictions to pair (default: probe)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict (default: 0.05)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=_run_mcnemar)
+
+
+def _run_mcnemar(args: argparse.Namespace) -> None:
+    comparison = compare_transfers(args.a, args.b, args.head)
+    print(json.dumps(comparison, indent=1) if args.json else format_comparison(comparison, args.alpha))
 
 
 def _run_featurize(args: argparse.Namespace) -> None:

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import binomtest  # scikit-learn's own dependency
 
 from ..atomic import atomic_open, atomic_write_text
 from ..data.registry import load_dataset
@@ -40,6 +39,7 @@ from ..report.runinfo import library_versions
 from ..transfer.baseline import TfidfBaseline
 from ..transfer.direction import SentimentDirection
 from ..transfer.features import featurize
+from ..transfer.paired import mcnemar_exact
 
 __all__ = [
     "CONDITIONS", "DIRECTION_CONDITIONS", "N_EXAMPLES", "run_steering", "fit_sst2_judge", "paired_test", "format_steering_table",
@@ -104,10 +104,8 @@ def paired_test(positive: np.ndarray, negative: np.ndarray) -> dict:
     Returns:
         {"positive_only": b, "negative_only": c, "p_value": float (1.0 when b + c = 0)}.
     """
-    b = int(np.sum(positive & ~negative))
-    c = int(np.sum(negative & ~positive))
-    p_value = float(binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
-    return {"positive_only": b, "negative_only": c, "p_value": p_value}
+    test = mcnemar_exact(positive, negative)
+    return {"positive_only": test["a_only"], "negative_only": test["b_only"], "p_value": test["p_value"]}
 
 
 def run_steering(

@@ -18,6 +18,7 @@ from ..models import ByteLM
 from ..precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from ..transfer.direction import best_direction, find_sentiment_directions
 from ..transfer.probe import L1Probe, SentimentUnit, find_sentiment_unit
+from ..transfer.paired import texts_digest
 from ..transfer.result import TransferResult
 from ..classifier import SentimentClassifier, model_reference, save_classifier
 from ..dictionary.folder import Dictionary
@@ -53,7 +54,8 @@ def run_transfer(
     Writes out/sentiment_unit_hist.png and out/extremes.{html,png} (the unit over the
     `extremes_k` test texts at each tail of its distribution, whole, in `precision`;
     report["extremes"] lists them), then the result itself as a classifier folder (`classifier.folder`:
-    out/config.json, and the transfer result's out/report.json, out/probe.npz, out/report.md).
+    out/config.json, and the transfer result's out/report.json, out/probe.npz, out/report.md, and the test
+    predictions of each head in out/test_predictions.npz for paired tests, `transfer.paired`).
 
     `X`: features already computed (`featurize_task`) holding every spec used;
     None computes them. `precision`: "auto", "fp32" or "bf16" (recorded in the report).
@@ -112,12 +114,16 @@ def run_transfer(
         "histogram": histogram.name,
         "extremes": extremes,
         "extremes_heatmap": "extremes.html",
+        "test_texts_sha256": texts_digest(task.test.texts),
         "seconds": round(time.time() - start, 1),
         "precision": precision,
         "seed": seed,
         "versions": library_versions(),
     }
     result = TransferResult(report, main_probe, out, directions)
+    heads = ("probe", "unit") + (("direction",) if result.direction is not None else ())
+    result = TransferResult(result.report, main_probe, out, directions,  # kept for paired tests (transfer.paired)
+                            {h: result.predict(X["test"][main], head=h) for h in heads}, np.asarray(y["test"]))
     save_classifier(SentimentClassifier("probe", transfer=result, model=model_reference(model_name)), out)
     return result
 

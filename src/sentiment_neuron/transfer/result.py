@@ -13,6 +13,9 @@ A transfer result (written by `recipes.transfer.run_transfer`) is a folder:
 - ``directions.npz`` (binary tasks): the sentiment directions' unit vectors,
   one (H,) array per method (``probe``, ``mean_difference``); their
   one-feature models are in report.json's ``sentiment_directions``;
+- ``test_predictions.npz`` (results written since it was added): the test split's ``labels`` (N,) and each
+  head's predicted labels on it, ``probe``, ``unit`` and ``direction`` (N,), for paired tests between two
+  results (`transfer.paired`); report.json's ``test_texts_sha256`` names the test texts they belong to;
 - ``report.md``: the report for people (`report.markdown.transfer_markdown`);
 - the pictures the recipe draws beside them (named in report.json).
 
@@ -36,6 +39,7 @@ from .direction import SentimentDirection
 from .probe import L1Probe, SentimentUnit
 
 REPORT, PROBE, MARKDOWN, DIRECTIONS = "report.json", "probe.npz", "report.md", "directions.npz"
+PREDICTIONS = "test_predictions.npz"
 REPORT_FORMAT, REPORT_FORMAT_VERSION = "sentiment-neuron-transfer", 1  # report.json without it: version 0
 PROBE_ARRAYS = ("coef", "intercept", "classes", "mean", "scale")
 REPORT_KEYS = ("features", "hidden_size", "label_names", "C", "sentiment_unit")
@@ -53,6 +57,9 @@ class TransferResult:
         directions: the sentiment directions by method (binary tasks; empty otherwise);
             their fields are also in ``report["sentiment_directions"]``, the chosen
             method in ``report["sentiment_direction"]``.
+        test_predictions: each head's predicted labels (N,) on the test split, by head ("probe", "unit",
+            "direction"); empty for a result that has none (imported, or saved before they were kept).
+        test_labels: the test split's labels (N,), or None with no test predictions.
 
     Derived attributes:
         features: the feature spec the probe was fitted on, e.g. "hidden-mean".
@@ -69,6 +76,8 @@ class TransferResult:
     probe: L1Probe
     folder: Path | None = None
     directions: dict[str, SentimentDirection] = field(default_factory=dict)
+    test_predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    test_labels: np.ndarray | None = None
     features: str = field(init=False)
     hidden_size: int = field(init=False)
     label_names: list[str] = field(init=False)
@@ -97,6 +106,10 @@ class TransferResult:
         if not 0 <= self.unit.unit < self.hidden_size:
             raise ValueError(f"{where}: sentiment unit {self.unit.unit} out of range 0..{self.hidden_size - 1}")
         self.unit_model = self.unit.model(self.probe.classes_)
+        for head, predicted in self.test_predictions.items():
+            if self.test_labels is None or np.shape(predicted) != np.shape(self.test_labels):
+                raise ValueError(f"{where}: {head!r} test predictions of shape {np.shape(predicted)} do not match "
+                                 f"the test labels' {None if self.test_labels is None else self.test_labels.shape}")
         for method, direction in self.directions.items():
             if direction.vector.shape != (self.hidden_size,):
                 raise ValueError(f"{where}: direction {method!r} has shape {direction.vector.shape}, "
@@ -169,6 +182,11 @@ def save_transfer(result: TransferResult, folder: str | Path | None = None) -> P
     if result.directions:
         with atomic_open(folder / DIRECTIONS, "wb") as f:
             np.savez(f, **{m.replace("-", "_"): d.vector for m, d in result.directions.items()})
+    if result.test_predictions:
+        with atomic_open(folder / PREDICTIONS, "wb") as f:
+            np.savez(f, labels=result.test_labels, **result.test_predictions)
+    else:
+        (folder / PREDICTIONS).unlink(missing_ok=True)  # an older result's predictions are not this one's
     write_json(result.report, folder / REPORT)
     atomic_write_text(folder / MARKDOWN, transfer_markdown(result.report))
     return folder
@@ -208,7 +226,23 @@ def load_transfer(folder: str | Path) -> TransferResult:
         raise ValueError(f"{folder / REPORT}: missing {', '.join(missing)}")
     probe = L1Probe.from_arrays(mean, scale, coef, intercept, classes, C=float("nan" if report["C"] is None else report["C"]),
                                 seed=int(report.get("seed", 0)), sweep=report.get("c_sweep", ()))
-    return TransferResult(report, probe, folder, _load_directions(folder, report))
+    labels, predictions = _load_predictions(folder)
+    return TransferResult(report, probe, folder, _load_directions(folder, report), predictions, labels)
+
+
+def _load_predictions(folder: Path) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """(test labels, predictions by head) from test_predictions.npz; (None, {}) where there is none."""
+    path = folder / PREDICTIONS
+    if not path.is_file():
+        return None, {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read test predictions ({exc})") from None
+    if "labels" not in arrays:
+        raise ValueError(f"{path}: no labels array (has {', '.join(sorted(arrays)) or 'nothing'})")
+    return arrays.pop("labels"), arrays
 
 
 def _load_directions(folder: Path, report: dict) -> dict[str, SentimentDirection]:
