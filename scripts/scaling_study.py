@@ -13,6 +13,7 @@ a large random state already gives an L1 probe something to read, and training i
     python scripts/scaling_study.py report                # table, plot and fit: docs/results/scaling.*
     python scripts/scaling_study.py all                   # every model in turn, each evaluated after it trains
     python scripts/scaling_study.py list                  # the models and what is done
+    python scripts/scaling_study.py versus runs/flagship mlstm-reviews-512   # paired test on SST-2 and IMDB
 
 A point's evaluation: held-out bits per byte on the first 512 KiB of the validation split (fp32; ids for a
 subword model: about the same text), `transfer` on SST-2 and on IMDB with the demo's split (1,000 / 250 /
@@ -42,6 +43,8 @@ README_MARKERS = ("<!-- scaling:begin -->", "<!-- scaling:end -->")
 TARGET_MINUTES = (10, 30, 60)
 CONTROL = 0  # the untrained control's "minutes": the architecture at a seeded initialization (seed 0), no training
 EVAL_BYTES = 2**19
+TASKS = {"sst2": [],  # all of SST-2; IMDB with the demo's split: 1,000 training reviews, 250 validation, 1,000 test
+         "imdb": ["--max-train", "1000", "--max-test", "1000", "--validation-size", "250"]}
 MLSTM = ["--batch-size", "128", "--seq-len", "128", "--lr", "0.002", "--warmup-steps", "50"]
 TRANSFORMER = ["--rnn", "transformer", "--batch-size", "64", "--seq-len", "128", "--lr", "0.001",
                "--warmup-steps", "30"]
@@ -155,10 +158,7 @@ def evaluate(name: str) -> None:
         if (folder / "eval.json").is_file():
             continue
         export_point(name, checkpoint, folder, untrained=target == CONTROL)
-        for task, extra in (("sst2", []), ("imdb", ["--max-train", "1000", "--max-test", "1000",
-                                                    "--validation-size", "250"])):
-            _cli("transfer", "--model", str(folder), "--dataset", task, *extra, "--compare", "", "--precision",
-                 "fp32", "--out", str(folder / "eval" / task), "--quiet")
+        study_transfers(str(folder), folder / "eval")
         run = [sys.executable, __file__, "_measure", str(folder), str(RUNS / MODELS[name][0])]
         measured = json.loads(subprocess.run(["taskset", "-c", CORE, *run], check=True, env=_one_core_env(),
                                              capture_output=True, text=True).stdout)
@@ -171,6 +171,33 @@ def evaluate(name: str) -> None:
                   "transfer": {task: _transfer(folder / "eval" / task) for task in ("sst2", "imdb")}}
         atomic_write_text(folder / "eval.json", json.dumps(record, indent=1) + "\n")  # the point's "done" mark
         print(json.dumps(record), flush=True)
+
+
+def study_transfers(model: str, out: Path) -> None:
+    """`transfer` of `model` (a folder or a shipped name) on each of `TASKS`, into out/TASK (fp32, no feature
+    comparison); a task whose folder already holds test predictions is not run again."""
+    for task, extra in TASKS.items():
+        if not (out / task / "test_predictions.npz").is_file():
+            _cli("transfer", "--model", model, "--dataset", task, *extra, "--compare", "", "--precision", "fp32",
+                 "--out", str(out / task), "--quiet")
+
+
+def versus(a: str, b: str) -> list[dict]:
+    """Is model `a` better than model `b` on the study's tasks? Each is transferred the study's way (once,
+    into STUDY/versus/NAME), then their L1 probes' test predictions are paired: the exact McNemar test
+    (`transfer.paired`). Prints the verdicts, writes STUDY/versus/A--B.json and returns the comparisons."""
+    from sentiment_neuron.atomic import atomic_write_text
+    from sentiment_neuron.transfer.paired import compare_transfers, format_comparison
+
+    folders = {model: STUDY / "versus" / Path(model).name for model in (a, b)}
+    for model, folder in folders.items():
+        study_transfers(model, folder)
+    comparisons = [compare_transfers(folders[a] / task, folders[b] / task, "probe") for task in TASKS]
+    for comparison in comparisons:
+        print(format_comparison(comparison))
+    path = STUDY / "versus" / f"{Path(a).name}--{Path(b).name}.json"
+    atomic_write_text(path, json.dumps(comparisons, indent=1) + "\n")
+    return comparisons
 
 
 def _measure(folder: Path, corpus: Path) -> None:
@@ -207,6 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "scaling")
     p.add_argument("--readme", type=Path, help="also put the table and fits in this file, between "
                    f"{README_MARKERS[0]} and {README_MARKERS[1]}")
+    p = sub.add_parser("versus", help="is model A better than model B on SST-2 and IMDB? (paired, exact McNemar)")
+    p.add_argument("a", help="a model folder or shipped name")
+    p.add_argument("b", help="another, e.g. mlstm-reviews-512")
     sub.add_parser("list", help="the models, their checkpoints and evaluated points")
     sub.add_parser("all", help="train and evaluate every model in turn (continues where it stopped)")
     p = sub.add_parser("_measure")
@@ -221,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         for name in ORDER:
             train(name, max(TARGET_MINUTES))
             evaluate(name)
+    elif args.command == "versus":
+        versus(args.a, args.b)
     elif args.command == "_measure":
         _measure(args.folder, args.corpus)
     elif args.command == "list":

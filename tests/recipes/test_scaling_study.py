@@ -115,3 +115,37 @@ def test_an_untrained_control_is_in_the_table_and_never_in_a_fit(tmp_path):
     rows = [line for line in (tmp_path / "out" / "scaling.md").read_text().splitlines() if line.startswith("| m |")]
     assert rows[0].startswith("| m | 1.00 M | untrained |") and len(rows) == 4
     assert (tmp_path / "out" / "scaling.png").stat().st_size > 1000
+
+
+def test_versus_pairs_two_models_on_the_same_test_texts(tmp_path, monkeypatch, data_dir):
+    """`scaling_study.py versus A B` transfers each model the study's way (small slices here) and pairs
+    their probes' test predictions; run again, it reuses the transfers."""
+    from helpers import tiny_model
+
+    from sentiment_neuron.cli.main import main
+    from sentiment_neuron.models import save_model
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    monkeypatch.setenv("SENTIMENT_NEURON_DATA", str(data_dir))
+    spec = importlib.util.spec_from_file_location("scaling_study", SCRIPTS / "scaling_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    assert set(study.TASKS) == {"sst2", "imdb"}
+    monkeypatch.setattr(study, "TASKS", {"sst2": ["--max-train", "120", "--max-test", "80", "--validation-size", "40"]})
+    monkeypatch.setattr(study, "STUDY", tmp_path / "study")
+    monkeypatch.setattr(study, "_cli", lambda *args: main(list(args)))  # in this process: no torch start per call
+    for seed in (0, 1):
+        save_model(tiny_model(16, seed=seed), tmp_path / f"m{seed}")
+    comparisons = study.versus(str(tmp_path / "m0"), str(tmp_path / "m1"))
+    assert [c["task"] for c in comparisons] == ["sst2"]
+    for c in comparisons:
+        assert c["n"] == 80
+        assert c["difference"] == pytest.approx((c["a_only"] - c["b_only"]) / c["n"])
+        report = json.loads((tmp_path / "study" / "versus" / "m0" / c["task"] / "report.json").read_text())
+        assert c["a"]["accuracy"] == pytest.approx(report["test_accuracy"])
+    written = json.loads((tmp_path / "study" / "versus" / "m0--m1.json").read_text())
+    assert written == json.loads(json.dumps(comparisons))
+    calls = []
+    monkeypatch.setattr(study, "_cli", lambda *args: calls.append(args))
+    assert study.versus(str(tmp_path / "m0"), str(tmp_path / "m1")) == comparisons
+    assert calls == []  # both models' transfers are kept and reused
