@@ -117,6 +117,25 @@ def test_an_untrained_control_is_in_the_table_and_never_in_a_fit(tmp_path):
     assert (tmp_path / "out" / "scaling.png").stat().st_size > 1000
 
 
+def test_each_family_is_also_fitted_alone(tmp_path):
+    """A family whose accuracy stays flat and one whose accuracy grows: the line through both says little,
+    each family's own line says which grows."""
+    report = _report()
+    study = tmp_path / "study"
+    for name, accuracies in (("mlstm-512", (0.68, 0.67, 0.68)), ("transformer-2x256", (0.60, 0.64, 0.68))):
+        for i, accuracy in enumerate(accuracies):
+            folder = study / name / "points" / f"{10 * 3 ** i}min"
+            folder.mkdir(parents=True)
+            point = _point(name, 10 * 3 ** i, 1e14 * 3 ** i, accuracy, 0.6)
+            (folder / "eval.json").write_text(json.dumps(point))
+    fits = report.write_report(study, tmp_path / "out" / "scaling")["fits"]["sst2 probe"]
+    assert set(fits) == {"bpb frontier", "all points", "mlstm points", "transformer points"}
+    assert fits["mlstm points"]["fitted"] == ["mlstm-512@10min", "mlstm-512@30min", "mlstm-512@90min"]
+    assert abs(fits["mlstm points"]["b"]) < 0.01
+    assert fits["transformer points"]["b"] == pytest.approx(0.04 / math.log10(3))  # +4 points per 3x compute
+    assert fits["transformer points"]["b"] > fits["all points"]["b"] + 0.02
+    assert "every transformer point: b = 8.4" in (tmp_path / "out" / "scaling.md").read_text()
+
 def test_versus_pairs_two_models_on_the_same_test_texts(tmp_path, monkeypatch, data_dir):
     """`scaling_study.py versus A B` transfers each model the study's way (small slices here) and pairs
     their probes' test predictions; run again, it reuses the transfers."""
