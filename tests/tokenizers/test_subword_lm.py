@@ -147,6 +147,18 @@ def test_features_and_generation_read_ids(trained):
     assert gen.data[0] == gen.texts[0].encode("utf-8")
 
 
+def test_a_continuation_keeps_the_space_before_its_first_word(trained):
+    """Decoded alone, a text's first piece loses its word-start space; a generated continuation is decoded
+    after its prime, so "A" + " film" does not print as "Afilm"."""
+    model = load_model(trained)
+    after = list(model.prime_ids("A"))
+    whole = list(model.tokenizer.ids("A film"))
+    assert whole[: len(after)] == after  # the prime's pieces start the longer text's
+    continuation = whole[len(after):]
+    assert model.decode_ids(continuation) == "film"
+    assert model.decode_ids(continuation, after) == " film"
+    assert model.decode_ids(continuation, list(model.prime_ids(""))) == "film"  # a text's very start: no space
+
 def test_generation_with_the_cache_equals_one_pass(trained):
     """Step by step with the key/value cache, the logits equal one forward pass over the ids (fp32)."""
     model = load_model(trained)

@@ -208,7 +208,8 @@ def generate(
                                          device, unit, quiet, desc)
     finally:
         model.train(was_training)
-    texts = [model.decode_ids(row) for row in tokens.T.tolist()] if length else [""] * n
+    after = list(model.prime_ids(prime))  # what the samples continue: a first piece keeps its word-start space
+    texts = [model.decode_ids(row, after) for row in tokens.T.tolist()] if length else [""] * n
     data = [bytes(row) for row in tokens.T.tolist()] if length and model.reads_bytes else \
         [t.encode("utf-8") for t in texts]
     return Generation(

@@ -123,6 +123,16 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """The architecture in a few words, e.g. "mLSTM, 512 units, bytes" or "Transformer, 2 blocks of 256,
+        4 heads, 8,000 sentencepiece ids"."""
+        reads = "bytes" if self.vocab_size == VOCAB_SIZE else f"{self.vocab_size:,} sentencepiece ids"
+        if self.rnn == "transformer":
+            return f"Transformer, {self.num_layers} blocks of {self.hidden_size}, {self.num_heads} heads, {reads}"
+        name = {"mlstm": "mLSTM", "lstm": "LSTM", "gru": "GRU"}[self.rnn]
+        layers = f"{self.num_layers} layers of " if self.num_layers != 1 else ""
+        return f"{name}, {layers}{self.hidden_size} units, {reads}"
+
     @property
     def pads(self) -> tuple[str, str]:
         """(front_pad, end_pad) of `preprocessing`: what is around the text in the bytes the model reads."""
@@ -234,9 +244,18 @@ class ByteLM(nn.Module):
         """`tokenizers.Encoding` of `text`: ids with each one's span of characters of `text`."""
         return self.tokenizer.encode(text)
 
-    def decode_ids(self, ids) -> str:
-        """Ids (any ints in [0, vocab_size)) back to text; invalid UTF-8 becomes U+FFFD."""
-        return self.tokenizer.decode(ids)
+    def decode_ids(self, ids, after=()) -> str:
+        """Ids (any ints in [0, vocab_size)) back to text; invalid UTF-8 becomes U+FFFD.
+
+        `after`: the ids read before these (e.g. `prime_ids` of a generation's prime): the text they add after
+        those. It matters for a subword model, whose decoder drops the word-start space of the first piece of a
+        text ("\u2581film" alone decodes to "film", after "A" to " film")."""
+        ids = [int(i) for i in ids]
+        after = [int(i) for i in after]
+        if self.reads_bytes or not after:
+            return self.tokenizer.decode(ids)
+        before, whole = self.tokenizer.decode(after), self.tokenizer.decode(after + ids)
+        return whole[len(before):] if whole.startswith(before) else self.tokenizer.decode(ids)
 
     @property
     def output_in_state(self) -> bool:

@@ -111,7 +111,8 @@ def run_demo(
 def _load(name: str, precision: str, device) -> tuple[ByteLM, dict]:
     lm = load_model(name, device=str(device))
     provenance = lm.config.provenance
-    return lm, {"name": str(name), "hidden_size": lm.hidden_size, "bytes_seen": provenance.get("bytes_seen"),
+    return lm, {"name": str(name), "architecture": lm.config.describe(), "hidden_size": lm.hidden_size,
+                "bytes_seen": provenance.get("bytes_seen"),
                 "validation_bpc": provenance.get("validation_bpc_full", provenance.get("validation_bpc")),
                 "precision": resolve_precision(precision, lm.device, PRECISIONS)}
 
@@ -124,7 +125,8 @@ def _pretrain(folder: Path, hidden_size: int, minutes: float, data_dir, seed: in
                          data_description="imdb:unsup", quiet=quiet,
                          overwrite=True)  # a rerun of the demo replaces the previous one
     resolved = lm.config.provenance["train_config"]["precision"]  # "auto" as resolved for training
-    return lm, {"name": str(folder), "hidden_size": hidden_size, "bytes_seen": state.bytes_seen,
+    return lm, {"name": str(folder), "architecture": lm.config.describe(), "hidden_size": hidden_size,
+                "bytes_seen": state.bytes_seen,
                 "minutes": round(state.seconds / 60, 2), "validation_bpc": state.validation_bpc,
                 "precision": resolved}
 
@@ -223,7 +225,7 @@ def demo_table(summary: dict) -> str:
             row.insert(6, "-" if not f else f"{pct(f['test_accuracy'])} (#{f['feature']} {f['label']!r})")
     seen = f"{lm['bytes_seen'] / 1e6:.0f} M bytes" if lm.get("bytes_seen") else "? bytes"
     bpc = f"{lm['validation_bpc']:.3f}" if lm.get("validation_bpc") is not None else "?"
-    header = (f"LM: {lm['name']} (mLSTM, {lm['hidden_size']} units, {seen}, validation BPC {bpc}); "
+    header = (f"LM: {lm['name']} ({lm.get('architecture', 'mLSTM')}, {seen}, validation bits per byte {bpc}); "
               f"features {next(iter(summary['tasks'].values()))['features']}, {lm['precision']}\n\n")
     columns = ["task", "train / test", "L1 probe (all units)", "nonzero units", "sentiment unit alone",
                "sentiment direction alone", "TF-IDF + LR", "the model's classifier"]

@@ -32,7 +32,7 @@ def test_describe_lists_config_tensors_size_and_source(imported_folder):
 
 def test_the_text_shows_the_documented_fields(imported_folder):
     text = format_description(describe_model(imported_folder))
-    for field in ("architecture    mlstm, H = 64 units, E = 16-d", "vocabulary      256 symbols, id = byte",
+    for field in ("architecture    mLSTM, 64 units, bytes; H = 64, E = 16-d", "vocabulary      256 symbols, id = byte",
                   "preprocessing", "features        cell-last", "parameters", "size on disk", "tensors:",
                   "rnn.w_h.v", "(256, 64)", "source:", "format: openai-npy", "sha256", "conversion:", "gate_order"):
         assert field in text, field
@@ -88,3 +88,12 @@ def test_building_and_loading_do_not_copy_or_initialize(tmp_path, monkeypatch):
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     assert all(p.requires_grad for p in loaded.parameters())
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+
+
+def test_the_architecture_in_words_names_the_family_and_what_it_reads():
+    from sentiment_neuron.models import ModelConfig
+
+    assert ModelConfig(rnn="transformer", hidden_size=32, embed_size=32, num_layers=2, num_heads=4,
+                       vocab_size=8000).describe() == "Transformer, 2 blocks of 32, 4 heads, 8,000 sentencepiece ids"
+    assert ModelConfig(rnn="lstm", hidden_size=64, num_layers=2).describe() == "LSTM, 2 layers of 64 units, bytes"
+    assert ModelConfig(hidden_size=512).describe() == "mLSTM, 512 units, bytes"

@@ -20,8 +20,8 @@ def describe_model(name_or_folder: str | os.PathLike) -> dict:
     """A JSON-ready description of a model folder (or a shipped model's name).
 
     Returns:
-        {"folder", "config" (config.json's dict, defaults filled in), "tensors" ({name: {"shape",
-        "dtype"}}), "parameters" (int), "bytes_on_disk" ({file: bytes} and "total"), "source"
+        {"folder", "config" (config.json's dict, defaults filled in), "architecture" (in words),
+        "tensors" ({name: {"shape", "dtype"}}), "parameters" (int), "bytes_on_disk" ({file: bytes} and "total"), "source"
         (an imported model's provenance["source"], else None)}.
 
     Raises:
@@ -32,7 +32,8 @@ def describe_model(name_or_folder: str | os.PathLike) -> dict:
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder}: no {name}; is this a model folder?")
-    config = read_model_config(folder).to_dict()
+    model_config = read_model_config(folder)
+    config = model_config.to_dict()
     tensors = {}
     try:
         with safe_open(folder / WEIGHTS_FILE, "pt") as f:
@@ -45,6 +46,7 @@ def describe_model(name_or_folder: str | os.PathLike) -> dict:
     return {
         "folder": str(folder),
         "config": config,
+        "architecture": model_config.describe(),
         "tensors": tensors,
         "parameters": sum(math.prod(t["shape"]) for t in tensors.values()),
         "bytes_on_disk": {**sizes, "total": sum(sizes.values())},
@@ -57,10 +59,12 @@ def format_description(info: dict) -> str:
     c = info["config"]
     features = f"{c['feature_state']}-{c['feature_pooling']}"
     vocab = 256 + c["vocab_offset"]
+    subword = c["vocab_size"] != 256
     lines = [
         f"model folder    {info['folder']}",
-        f"architecture    {c['rnn']}, H = {c['hidden_size']} units, E = {c['embed_size']}-d byte embedding"
-        + (f", {c['num_layers']} layers" if c["num_layers"] != 1 else ""),
+        f"architecture    {info['architecture']}; "
+        f"H = {c['hidden_size']}, E = {c['embed_size']}-d embedding",
+        f"vocabulary      {c['vocab_size']:,} sentencepiece ids (tokenizer.json, tokenizer.model)" if subword else
         f"vocabulary      {vocab} symbols, id = byte" + (f" + {c['vocab_offset']}" if c["vocab_offset"] else ""),
         f"preprocessing   {json.dumps(c['preprocessing'])}",
         f"features        {features} (default for transfer)",
