@@ -190,15 +190,21 @@ def versus(a: str, b: str) -> list[dict]:
     from sentiment_neuron.atomic import atomic_write_text
     from sentiment_neuron.transfer.paired import compare_transfers, format_comparison
 
-    folders = {model: STUDY / "versus" / Path(model).name for model in (a, b)}
+    folders = {model: STUDY / "versus" / _slug(model) for model in (a, b)}
     for model, folder in folders.items():
         study_transfers(model, folder)
     comparisons = [compare_transfers(folders[a] / task, folders[b] / task, "probe") for task in TASKS]
     for comparison in comparisons:
         print(format_comparison(comparison))
-    path = STUDY / "versus" / f"{Path(a).name}--{Path(b).name}.json"
+    path = STUDY / "versus" / f"{_slug(a)}--{_slug(b)}.json"
     atomic_write_text(path, json.dumps(comparisons, indent=1) + "\n")
     return comparisons
+
+
+def _slug(model: str) -> str:
+    """A folder name for a model: a shipped name as it is, a folder by its last three parts
+    (study/transformer-2x256/points/60min -> transformer-2x256_points_60min: a point's own name repeats)."""
+    return "_".join(Path(model).parts[-3:])
 
 
 def _measure(folder: Path, corpus: Path) -> None:

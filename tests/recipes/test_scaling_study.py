@@ -160,9 +160,10 @@ def test_versus_pairs_two_models_on_the_same_test_texts(tmp_path, monkeypatch, d
     for c in comparisons:
         assert c["n"] == 80
         assert c["difference"] == pytest.approx((c["a_only"] - c["b_only"]) / c["n"])
-        report = json.loads((tmp_path / "study" / "versus" / "m0" / c["task"] / "report.json").read_text())
+        slug = "_".join((tmp_path / "m0").parts[-3:])
+        report = json.loads((tmp_path / "study" / "versus" / slug / c["task"] / "report.json").read_text())
         assert c["a"]["accuracy"] == pytest.approx(report["test_accuracy"])
-    written = json.loads((tmp_path / "study" / "versus" / "m0--m1.json").read_text())
+    written = json.loads(next((tmp_path / "study" / "versus").glob("*m0--*m1.json")).read_text())
     assert written == json.loads(json.dumps(comparisons))
     calls = []
     monkeypatch.setattr(study, "_cli", lambda *args: calls.append(args))
