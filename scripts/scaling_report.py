@@ -24,6 +24,8 @@ FITTED = (("sst2", "probe"), ("imdb", "probe"))
 SELECTIONS = (("bpb frontier", "the compute frontier by held-out bits per byte (each point's bits per byte "
                "lower than every cheaper point's)"), ("all points", "every evaluated point"))
 
+FIT_LINES = (("bpb frontier", ":"), ("transformer points", "-."))  # the fits drawn, and their line styles
+
 
 def read_points(study: Path) -> list[dict]:
     """Every point's eval.json, by model then training minutes (an untrained control first: 0 minutes,
@@ -144,11 +146,15 @@ def plot(points: list[dict], fits: dict, out: Path) -> None:
               ("SST-2 L1 probe accuracy", _value("sst2", "probe"), fits.get("sst2 probe")),
               ("IMDB 1k L1 probe accuracy", _value("imdb", "probe"), fits.get("imdb probe")))
     for ax, (label, value, fit) in zip(axes, panels):
-        line = (fit or {}).get("bpb frontier", {})
-        if "b" in line:  # the fit on the bpb frontier, out to 100x the largest compute
-            x = np.logspace(math.log10(min(p["train_flops"] for p in points if not is_control(p))),
-                            math.log10(line["predictions"][-1]["flops"]))
-            fitted = ax.plot(x, line["a"] + line["b"] * np.log10(x), color="0.5", ls=":", label="fit, bpb frontier")
+        fitted = []
+        for selection, style in FIT_LINES:  # each out to 100x the largest compute it fitted
+            line = (fit or {}).get(selection, {})
+            if "b" in line:
+                x = np.logspace(math.log10(min(p["train_flops"] for p in points if not is_control(p))),
+                                math.log10(line["predictions"][-1]["flops"]))
+                fitted += ax.plot(x, line["a"] + line["b"] * np.log10(x), color="0.5", ls=style,
+                                  label=f"fit, {selection}")
+        if fitted:
             ax.legend(handles=fitted, fontsize=8)
         for name in names:
             mine = [p for p in points if p["name"] == name and value(p) is not None]
