@@ -46,9 +46,9 @@ def family(point: dict) -> str:
 
 def selections(trained: list[dict]) -> dict[str, tuple[str, list[dict]]]:
     """The point sets fitted, by name: (what they are, the points): `SELECTIONS`, then each family alone."""
-    chosen = dict(zip((name for name, _ in SELECTIONS),
-                      zip((description for _, description in SELECTIONS),
-                          (frontier(trained, lambda p: -p["heldout_bits_per_byte"]), trained))))
+    described = dict(SELECTIONS)
+    chosen = {"bpb frontier": (described["bpb frontier"], frontier(trained, lambda p: -p["heldout_bits_per_byte"])),
+              "all points": (described["all points"], trained)}
     for name in sorted({family(p) for p in trained}):
         chosen[f"{name} points"] = (f"every {name} point", [p for p in trained if family(p) == name])
     return chosen
@@ -176,12 +176,12 @@ def plot(points: list[dict], fits: dict, out: Path) -> None:
 def write_report(study: Path, out: Path) -> dict:
     """Write OUT.json, OUT.md and OUT.png from the study's evaluated points; returns the JSON."""
     points = read_points(study)
-    trained = [p for p in points if not is_control(p)]
+    chosen_sets = selections([p for p in points if not is_control(p)])
     fits = {}
     for task, head in FITTED:
         value = _value(task, head)
         fits[f"{task} {head}"] = by_selection = {}
-        for selection, (description, chosen) in selections(trained).items():
+        for selection, (description, chosen) in chosen_sets.items():
             used = [p for p in chosen if value(p) is not None]
             try:
                 by_selection[selection] = {**fit_log_compute([p["train_flops"] for p in used],

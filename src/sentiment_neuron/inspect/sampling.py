@@ -120,11 +120,11 @@ def next_byte_probs(
     return probs
 
 
-def _read_prime(model: ByteLM, prime: str, n: int, device: torch.device, edit):
-    """Read the preprocessed prime (front pad + cleaned text, no end pad; for a subword model the
-    begin-of-text id + the prime's ids) for n copies, the edit applied after its last id: (read (n, H),
+def _read_prime(model: ByteLM, prime_ids: list[int], n: int, device: torch.device, edit):
+    """Read the preprocessed prime (`ByteLM.prime_ids`: front pad + cleaned text, no end pad; for a subword
+    model the begin-of-text id + the prime's ids) for n copies, the edit applied after its last id: (read (n, H),
     the next id's logits (n, V), the state). Nothing to read: from the zero state."""
-    ids = torch.tensor(list(model.prime_ids(prime)), dtype=torch.long, device=device)[:, None].expand(-1, n)
+    ids = torch.tensor(prime_ids, dtype=torch.long, device=device)[:, None].expand(-1, n)
     state = None
     if ids.shape[0] > 1:
         _, _, state = model.step(ids[:-1].contiguous(), None)
@@ -200,16 +200,17 @@ def generate(
     device = torch.device(device) if device is not None else model.device
     precision = resolve_precision(precision, device, PRECISIONS)
     model.to(device)
+    prime_ids = [int(i) for i in model.prime_ids(prime)]
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad(), autocast(precision, device):
-            tokens, trajectory = _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed,
+            tokens, trajectory = _sample(model, n, length, prime_ids, temperature, top_k, top_p, steer, seed,
                                          device, unit, quiet, desc)
     finally:
         model.train(was_training)
-    after = list(model.prime_ids(prime))  # what the samples continue: a first piece keeps its word-start space
-    texts = [model.decode_ids(row, after) for row in tokens.T.tolist()] if length else [""] * n
+    # decoded after the prime they continue: a subword sample's first piece keeps its word-start space
+    texts = [model.decode_ids(row, prime_ids) for row in tokens.T.tolist()] if length else [""] * n
     data = [bytes(row) for row in tokens.T.tolist()] if length and model.reads_bytes else \
         [t.encode("utf-8") for t in texts]
     return Generation(
@@ -218,13 +219,13 @@ def generate(
     )
 
 
-def _sample(model, n, length, prime, temperature, top_k, top_p, steer, seed, device, unit, quiet, desc):
+def _sample(model, n, length, prime_ids, temperature, top_k, top_p, steer, seed, device, unit, quiet, desc):
     """The sampling loop: returns token ids (length, n) int64 numpy (bytes for a byte model) and the
     trajectory (n, length) or None."""
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
     edit = steer_edit(steer)
-    h, logits, state = _read_prime(model, prime, n, device, edit)  # h (n, H): the read state, steered
+    h, logits, state = _read_prime(model, prime_ids, n, device, edit)  # h (n, H): the read state, steered
     tokens = torch.empty(length, n, dtype=torch.long, device=device)
     trajectory = torch.empty(n, length, device=device) if unit is not None else None
     for t in tqdm(range(length), desc=desc, unit="B", disable=quiet, leave=False):

@@ -245,17 +245,10 @@ class ByteLM(nn.Module):
         return self.tokenizer.encode(text)
 
     def decode_ids(self, ids, after=()) -> str:
-        """Ids (any ints in [0, vocab_size)) back to text; invalid UTF-8 becomes U+FFFD.
-
-        `after`: the ids read before these (e.g. `prime_ids` of a generation's prime): the text they add after
-        those. It matters for a subword model, whose decoder drops the word-start space of the first piece of a
-        text ("\u2581film" alone decodes to "film", after "A" to " film")."""
-        ids = [int(i) for i in ids]
-        after = [int(i) for i in after]
-        if self.reads_bytes or not after:
-            return self.tokenizer.decode(ids)
-        before, whole = self.tokenizer.decode(after), self.tokenizer.decode(after + ids)
-        return whole[len(before):] if whole.startswith(before) else self.tokenizer.decode(ids)
+        """Ids (any ints in [0, vocab_size)) back to text; invalid UTF-8 becomes U+FFFD. `after`: the ids
+        read before these (e.g. `prime_ids` of a generation's prime): the text they add after those
+        (`tokenizers.Tokenizer.decode`; a subword continuation keeps its first word-start space)."""
+        return self.tokenizer.decode(ids, after)
 
     @property
     def output_in_state(self) -> bool:

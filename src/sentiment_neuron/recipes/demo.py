@@ -225,7 +225,7 @@ def demo_table(summary: dict) -> str:
             row.insert(6, "-" if not f else f"{pct(f['test_accuracy'])} (#{f['feature']} {f['label']!r})")
     seen = f"{lm['bytes_seen'] / 1e6:.0f} M bytes" if lm.get("bytes_seen") else "? bytes"
     bpc = f"{lm['validation_bpc']:.3f}" if lm.get("validation_bpc") is not None else "?"
-    header = (f"LM: {lm['name']} ({lm.get('architecture', 'mLSTM')}, {seen}, validation bits per byte {bpc}); "
+    header = (f"LM: {lm['name']} ({lm['architecture']}, {seen}, validation bits per byte {bpc}); "
               f"features {next(iter(summary['tasks'].values()))['features']}, {lm['precision']}\n\n")
     columns = ["task", "train / test", "L1 probe (all units)", "nonzero units", "sentiment unit alone",
                "sentiment direction alone", "TF-IDF + LR", "the model's classifier"]

@@ -122,8 +122,9 @@ def run_transfer(
     }
     result = TransferResult(report, main_probe, out, directions)
     heads = ("probe", "unit") + (("direction",) if result.direction is not None else ())
-    result = TransferResult(result.report, main_probe, out, directions,  # kept for paired tests (transfer.paired)
-                            {h: result.predict(X["test"][main], head=h) for h in heads}, np.asarray(y["test"]))
+    # each head's test predictions, kept for paired tests (transfer.paired); computed here, so of the right shape
+    result.test_predictions = {h: result.predict(X["test"][main], head=h) for h in heads}
+    result.test_labels = np.asarray(y["test"])
     save_classifier(SentimentClassifier("probe", transfer=result, model=model_reference(model_name)), out)
     return result
 

@@ -50,8 +50,9 @@ class Tokenizer(Protocol):
     def encode(self, text: str) -> Encoding:
         """The tokens a model reads for `text` (its preprocessing included)."""
 
-    def decode(self, ids) -> str:
-        """Token ids back to text (the cleaned text for an encoding's ids, pads included where they are tokens)."""
+    def decode(self, ids, after=()) -> str:
+        """Token ids back to text (the cleaned text for an encoding's ids, pads included where they are tokens);
+        with `after`, the ids read before them, the text they add after those (a generated continuation)."""
 
 
 def spans_in_source(pre: Preprocessed, byte_start, byte_end) -> tuple[np.ndarray, np.ndarray]:

@@ -48,8 +48,9 @@ class ByteTokenizer:
                                      np.where(body, position + 1, np.where(position < 0, 0, position)))
         return Encoding(ids, start, end, n_bytes=int(pre.byte_offsets[-1]) - front)
 
-    def decode(self, ids) -> str:
-        """The bytes as text (invalid UTF-8 becomes U+FFFD)."""
+    def decode(self, ids, after=()) -> str:
+        """The bytes as text (invalid UTF-8 becomes U+FFFD); bytes read the same whatever came before
+        (`after` changes nothing)."""
         return decode([int(i) for i in ids])
 
     def config(self) -> dict:

@@ -79,9 +79,17 @@ class SentencePieceTokenizer:
         start, stop = spans_in_source(pre, begin, end)
         return Encoding(ids, start, stop, n_bytes=len(pre.cleaned.encode("utf-8")))
 
-    def decode(self, ids) -> str:
-        """The text of the ids (the begin-of-text symbol and other controls give nothing)."""
-        return self._sp.decode([int(i) for i in ids])
+    def decode(self, ids, after=()) -> str:
+        """The text of the ids (the begin-of-text symbol and other controls give nothing).
+
+        `after`: the ids read before these, e.g. a generation's prime: the text these add after those.
+        sentencepiece drops the word-start space of a text's first piece ("\u2581film" alone is "film",
+        after "A" it is " film"), so a continuation is decoded with what it continues, and that is cut off."""
+        ids, after = [int(i) for i in ids], [int(i) for i in after]
+        if not after:
+            return self._sp.decode(ids)
+        before, whole = self._sp.decode(after), self._sp.decode(after + ids)
+        return whole[len(before):] if whole.startswith(before) else self._sp.decode(ids)
 
     def pieces(self, ids) -> list[str]:
         """The pieces of the ids, as strings (e.g. "▁film", "<0xF0>")."""

@@ -69,7 +69,7 @@ def compare_transfers(a: str | Path, b: str | Path, head: str = "probe") -> dict
     from .result import load_transfer
 
     results = {side: load_transfer(folder) for side, folder in (("a", a), ("b", b))}
-    for side, result in results.items():
+    for result in results.values():
         if not result.test_predictions:
             raise ValueError(f"{result.folder}: no test predictions stored (a transfer from before they were "
                              "kept); run `sentiment-neuron transfer` again")
