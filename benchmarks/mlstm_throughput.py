@@ -5,8 +5,8 @@ Compares, at equal hidden size H:
 - ``mlstm``: our `sentiment_neuron.models.mlstm.MLSTM` inside `ByteLM`, with
   the recurrence "auto" picks: the fused window (`models/fused_mlstm.py`; two
   recurrent products and one in-place cell per step, weight gradients as one
-  product each per window; on a CPU over columns when featurizing, rows when
-  training; on CUDA with Triton cells).
+  product each per window; on a CPU over columns, except training below 1,024
+  units, over rows (`fused_mlstm.cpu_layout`); on CUDA with Triton cells).
 - ``naive_mlstm``: `NaiveMLSTM` below, the straightforward per-step PyTorch
   mLSTM: all four products (W_x x_t + b, W_mx x_t, W_mh h, W_h m) inside the
   loop, weight-normalized weights computed once per forward, plain torch ops,
@@ -18,6 +18,9 @@ Compares, at equal hidden size H:
   (`sentiment_neuron.models.fused_mlstm`): the plain loop, or the fused window
   with the cell in PyTorch ops (on CUDA, where "auto" runs Triton cells). Each
   record names the recurrence that ran.
+- ``mlstm_rows`` / ``mlstm_columns``: the fused window on a CPU with its layout
+  forced (`fused_mlstm.cpu_layout`, which "auto" chooses by these rows). Each
+  CPU record of the window names the layout that ran.
 
 On a GPU (``--device cuda``): H = 1024 2048 4096, B = 64 128 256 512 1024,
 T = 128 (quick: 64), impls mlstm, mlstm_loop and torch_lstm by default; times
@@ -67,7 +70,8 @@ import functools
 import json
 import platform
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -75,6 +79,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentiment_neuron.models import ByteLM, ModelConfig
+from sentiment_neuron.models import fused_mlstm
 from sentiment_neuron.models.fused_mlstm import recurrence_for, use_recurrence
 from sentiment_neuron.models.mlstm import MLSTM
 from sentiment_neuron.precision import PRECISIONS, autocast, describe_precision, native_bf16, resolve_precision
@@ -82,7 +87,8 @@ from sentiment_neuron.precision import PRECISIONS, autocast, describe_precision,
 EMBED = 64
 VOCAB = 256
 IMPLS = ("mlstm", "naive_mlstm", "torch_lstm", "transformer")  # the CPU default
-FORCED = {"mlstm_loop": "loop", "mlstm_fused": "fused"}  # impl -> the recurrence it forces
+FORCED = {"mlstm_loop": "loop", "mlstm_fused": "fused", "mlstm_rows": "fused", "mlstm_columns": "fused"}
+LAYOUTS = {"mlstm_rows": "rows", "mlstm_columns": "columns"}  # impl -> the CPU layout of the window it forces
 ALL_IMPLS = IMPLS + tuple(FORCED)
 CUDA_IMPLS = ("mlstm", "mlstm_loop", "torch_lstm")  # the CUDA default
 MODES = ("featurize", "train")
@@ -233,6 +239,17 @@ def build_model(impl: str, hidden: int, device: torch.device, seed: int = 0) -> 
     return model.to(device)
 
 
+@contextmanager
+def forced_cpu_layout(layout: str | None) -> Iterator[None]:
+    """The fused window's CPU layout forced to `layout` ("rows" / "columns") inside the block; None: as chosen."""
+    before = fused_mlstm.CPU_LAYOUT
+    fused_mlstm.CPU_LAYOUT = layout or before
+    try:
+        yield
+    finally:
+        fused_mlstm.CPU_LAYOUT = before
+
+
 def measure(
     impl: str,
     mode: str,
@@ -278,8 +295,9 @@ def measure(
     else:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     recurrence = FORCED.get(impl, "auto")
-    with use_recurrence(recurrence):
+    with use_recurrence(recurrence), forced_cpu_layout(LAYOUTS.get(impl)):
         ran = recurrence_for(device) if "mlstm" in impl and impl != "naive_mlstm" else None
+        layout = fused_mlstm.cpu_layout(mode == "train", hidden) if ran == "fused" and device.type == "cpu" else None
         call()  # warm-up (allocations, oneDNN kernel selection, Triton compilation)
         _sync(device)
         times: list[float] = []
@@ -302,6 +320,7 @@ def measure(
         "gflops": flops / 1e9,
         "fraction_of_matmul": flops / matmul_flops if matmul_flops else None,
         "recurrence": ran,
+        "cpu_layout": layout,
         "parameters": sum(p.numel() for p in model.parameters()),
         "width": model.config.hidden_size,
         "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
@@ -335,6 +354,8 @@ def _skip_reason(impl: str, mode: str, hidden: int, batch: int, smallest: int, q
     if impl == "torch_lstm" and precision == "bf16" and device.type == "cpu" and not native_bf16(device):
         return "nn.LSTM has no bf16 kernel where bf16 is emulated (oneDNN: no primitive)"
     if device.type == "cuda":
+        if impl in LAYOUTS:
+            return "a CPU layout: on CUDA the window runs over rows"
         if naive and (hidden >= 2048 or quick):
             return "naive on CUDA: launch-bound, no information beyond mlstm_loop"
         if quick and impl in FORCED and batch != 512:

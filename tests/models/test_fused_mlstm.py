@@ -130,6 +130,18 @@ def test_a_bytelm_trains_the_same_through_both_recurrences(layout):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
 
 
+def test_cpu_layout_columns_for_featurizing_and_for_training_large_models():
+    assert fused_mlstm.CPU_LAYOUT == "auto"
+    big, small = fused_mlstm.COLUMNS_TRAIN_FROM, fused_mlstm.COLUMNS_TRAIN_FROM - 1
+    assert fused_mlstm.cpu_layout(autograd=False, hidden=small) == "columns"
+    assert fused_mlstm.cpu_layout(autograd=True, hidden=small) == "rows"
+    assert fused_mlstm.cpu_layout(autograd=True, hidden=big) == "columns"
+    cpu = torch.device("cpu")
+    assert fused_mlstm._cell_for("fused", cpu, True, big) is ColumnCell
+    assert fused_mlstm._cell_for("fused", cpu, True, small) is TorchCell
+    assert fused_mlstm._cell_for("fused", torch.device("meta"), False, big) is TorchCell  # off a CPU: rows
+
+
 def test_selection_is_automatic_by_device_with_an_override(monkeypatch):
     monkeypatch.delenv(RECURRENCE_ENV, raising=False)
     cpu = torch.device("cpu")

@@ -77,6 +77,20 @@ def test_benchmark_measures_tiny_sizes(tmp_path):
     assert {r["impl"] for r in records} == {"mlstm", "naive_mlstm", "torch_lstm", "transformer"}
 
 
+def test_benchmark_forces_each_cpu_layout_and_records_the_one_that_ran():
+    bench = load_benchmark("mlstm_throughput")
+    ran = {}
+    for impl in ("mlstm_rows", "mlstm_columns", "mlstm"):
+        for mode in bench.MODES:
+            rec = bench.measure(impl, mode, hidden=32, batch=4, steps=5, min_time=0.0, min_repeats=1)
+            ran[impl, mode] = (rec["recurrence"], rec["cpu_layout"])
+    assert ran["mlstm_rows", "train"] == ran["mlstm_rows", "featurize"] == ("fused", "rows")
+    assert ran["mlstm_columns", "train"] == ran["mlstm_columns", "featurize"] == ("fused", "columns")
+    assert ran["mlstm", "featurize"] == ("fused", "columns")  # "auto": columns without autograd
+    assert ran["mlstm", "train"] == ("fused", "rows")  # 32 units: below COLUMNS_TRAIN_FROM
+    assert bench.fused_mlstm.CPU_LAYOUT == "auto"  # the forced layout is undone
+
+
 def test_naive_baseline_matches_our_mlstm():
     bench = load_benchmark("mlstm_throughput")
     torch.manual_seed(0)

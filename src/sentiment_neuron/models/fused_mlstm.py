@@ -241,20 +241,34 @@ class MLSTMWindow(torch.autograd.Function):
                 lay.back_step(dc).to(c0_dtype) if need[3] else None, d_wh, d_wmh, None, None)
 
 
-def _cell_for(kind: str, device: torch.device, autograd: bool):
+def _cell_for(kind: str, device: torch.device, autograd: bool, hidden: int):
     """The cell the window runs: Triton kernels for "triton"; the PyTorch cell over rows on CUDA (the layout
-    that path was written and checked for); on a CPU, by measurement (2-core AMD EPYC, fp32, two threads;
-    docs/architecture.md, "The mLSTM's two recurrences"): columns without autograd (`ColumnCell`: its per-step
-    products W @ h ran featurization 3-67% faster than rows, most at B=64), rows with autograd (columns trained
-    7-13% faster at B=64, H <= 1024, and within noise at B=128-256, where the (T, B, H) <-> (H, T, B) copies
-    of the outputs and their gradients cost about what the products gain)."""
+    that path was written and checked for); on a CPU, the PyTorch cell in `cpu_layout`'s layout."""
     if kind == "triton":
         return _TritonCell
-    columns = CPU_LAYOUT == "columns" or (CPU_LAYOUT == "auto" and not autograd)
-    return ColumnCell if device.type == "cpu" and columns else TorchCell
+    columns = device.type == "cpu" and cpu_layout(autograd, hidden) == "columns"
+    return ColumnCell if columns else TorchCell
 
 
-CPU_LAYOUT = "auto"  # or "rows" / "columns" everywhere on a CPU (tests run both)
+CPU_LAYOUT = "auto"  # or "rows" / "columns" everywhere on a CPU (tests run both; the benchmark forces each)
+COLUMNS_TRAIN_FROM = 1024  # hidden units from which a CPU trains over columns (`cpu_layout`)
+
+
+def cpu_layout(autograd: bool, hidden: int) -> str:
+    """The layout of the window on a CPU, "rows" or "columns" (`CPU_LAYOUT` when forced), by measurement
+    (`benchmarks/mlstm_throughput.py`, impls mlstm_rows / mlstm_columns; 2-core AMD EPYC, AVX2, fp32, two
+    threads; docs/architecture.md, "The mLSTM's two recurrences"):
+
+    - without autograd (featurization), columns (`ColumnCell`): its per-step products W @ h featurized
+      3-67% faster than rows, most at B=64;
+    - with autograd (training), columns from `COLUMNS_TRAIN_FROM` units: at B=64 they trained 13-28% faster
+      at H=1024 and 3-24% at H=2048 (three alternations each), within noise of rows at B=256; below, rows
+      (at H=512, B=64, columns were 4-15% slower: the (T, B, H) <-> (H, T, B) copies of the outputs and
+      their gradients cost more than the products gain).
+    """
+    if CPU_LAYOUT != "auto":
+        return CPU_LAYOUT
+    return "columns" if not autograd or hidden >= COLUMNS_TRAIN_FROM else "rows"
 
 
 def fused_forward(rnn, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, return_cells: bool,
@@ -270,7 +284,7 @@ def fused_forward(rnn, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, return
         compute_dtype: the dtype of the matrix products (the autocast dtype, or x's).
     """
     autograd = torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, *rnn.parameters()))
-    cell = _cell_for(kind, x.device, autograd)
+    cell = _cell_for(kind, x.device, autograd, rnn.hidden_size)
     lay = Layout(cell.COLUMNS)
     w_h, w_mh = rnn.w_h.weight(), rnn.w_mh.weight()
     if autograd:
