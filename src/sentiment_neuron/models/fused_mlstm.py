@@ -263,7 +263,7 @@ def cpu_layout(autograd: bool, hidden: int) -> str:
       3-67% faster than rows, most at B=64;
     - with autograd (training), columns from `COLUMNS_TRAIN_FROM` units: at B=64 they trained 13-28% faster
       at H=1024 and 3-24% at H=2048 (three alternations each), within noise of rows at B=256; below, rows
-      (at H=512, B=64, columns were 4-15% slower: the (T, B, H) <-> (H, T, B) copies of the outputs and
+      (at H=512, B=64, columns were 4-7% slower: the (T, B, H) <-> (H, T, B) copies of the outputs and
       their gradients cost more than the products gain).
     """
     if CPU_LAYOUT != "auto":
