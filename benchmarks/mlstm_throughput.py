@@ -78,8 +78,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sentiment_neuron.models import ByteLM, ModelConfig
-from sentiment_neuron.models import fused_mlstm
+from sentiment_neuron.models import ByteLM, ModelConfig, fused_mlstm
 from sentiment_neuron.models.fused_mlstm import recurrence_for, use_recurrence
 from sentiment_neuron.models.mlstm import MLSTM
 from sentiment_neuron.precision import PRECISIONS, autocast, describe_precision, native_bf16, resolve_precision
