@@ -70,8 +70,7 @@ import functools
 import json
 import platform
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -238,17 +237,6 @@ def build_model(impl: str, hidden: int, device: torch.device, seed: int = 0) -> 
     return model.to(device)
 
 
-@contextmanager
-def forced_cpu_layout(layout: str | None) -> Iterator[None]:
-    """The fused window's CPU layout forced to `layout` ("rows" / "columns") inside the block; None: as chosen."""
-    before = fused_mlstm.CPU_LAYOUT
-    fused_mlstm.CPU_LAYOUT = layout or before
-    try:
-        yield
-    finally:
-        fused_mlstm.CPU_LAYOUT = before
-
-
 def measure(
     impl: str,
     mode: str,
@@ -294,7 +282,7 @@ def measure(
     else:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     recurrence = FORCED.get(impl, "auto")
-    with use_recurrence(recurrence), forced_cpu_layout(LAYOUTS.get(impl)):
+    with use_recurrence(recurrence), fused_mlstm.use_cpu_layout(LAYOUTS.get(impl, "auto")):
         ran = recurrence_for(device) if "mlstm" in impl and impl != "naive_mlstm" else None
         layout = fused_mlstm.cpu_layout(mode == "train", hidden) if ran == "fused" and device.type == "cpu" else None
         call()  # warm-up (allocations, oneDNN kernel selection, Triton compilation)

@@ -15,10 +15,10 @@ from sentiment_neuron.models.fused_mlstm import (
 
 
 @pytest.fixture(params=["columns", "rows"])
-def layout(request, monkeypatch):
+def layout(request):
     """The window in columns (`ColumnCell`, the CPU's layout) and in rows (`TorchCell`, CUDA's)."""
-    monkeypatch.setattr(fused_mlstm, "CPU_LAYOUT", request.param)
-    return request.param
+    with fused_mlstm.use_cpu_layout(request.param):
+        yield request.param
 
 
 def _run(cell, x, state, kind, return_cells=False):
@@ -131,7 +131,7 @@ def test_a_bytelm_trains_the_same_through_both_recurrences(layout):
 
 
 def test_cpu_layout_columns_for_featurizing_and_for_training_large_models():
-    assert fused_mlstm.CPU_LAYOUT == "auto"
+    assert fused_mlstm._cpu_layout_requested.get() == "auto"
     big, small = fused_mlstm.COLUMNS_TRAIN_FROM, fused_mlstm.COLUMNS_TRAIN_FROM - 1
     assert fused_mlstm.cpu_layout(autograd=False, hidden=small) == "columns"
     assert fused_mlstm.cpu_layout(autograd=True, hidden=small) == "rows"

@@ -88,7 +88,7 @@ def test_benchmark_forces_each_cpu_layout_and_records_the_one_that_ran():
     assert ran["mlstm_columns", "train"] == ran["mlstm_columns", "featurize"] == ("fused", "columns")
     assert ran["mlstm", "featurize"] == ("fused", "columns")  # "auto": columns without autograd
     assert ran["mlstm", "train"] == ("fused", "rows")  # 32 units: below COLUMNS_TRAIN_FROM
-    assert bench.fused_mlstm.CPU_LAYOUT == "auto"  # the forced layout is undone
+    assert bench.fused_mlstm._cpu_layout_requested.get() == "auto"  # the forced layout is undone
 
 
 def test_naive_baseline_matches_our_mlstm():

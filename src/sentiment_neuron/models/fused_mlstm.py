@@ -250,12 +250,30 @@ def _cell_for(kind: str, device: torch.device, autograd: bool, hidden: int):
     return ColumnCell if columns else TorchCell
 
 
-CPU_LAYOUT = "auto"  # or "rows" / "columns" everywhere on a CPU (tests run both; the benchmark forces each)
+CPU_LAYOUTS = ("auto", "rows", "columns")
+_cpu_layout_requested: ContextVar[str] = ContextVar("cpu_layout", default="auto")
 COLUMNS_TRAIN_FROM = 1024  # hidden units from which a CPU trains over columns (`cpu_layout`)
 
 
+@contextmanager
+def use_cpu_layout(layout: str) -> Iterator[None]:
+    """Run the fused window on a CPU over `layout` ("rows" / "columns" everywhere; "auto": `cpu_layout`'s choice)
+    inside the block, as `use_recurrence` does for the recurrence (tests run both; the benchmark forces each).
+
+    Raises:
+        ValueError: an unknown layout.
+    """
+    if layout not in CPU_LAYOUTS:
+        raise ValueError(f"CPU layout must be one of {CPU_LAYOUTS}, got {layout!r}")
+    token = _cpu_layout_requested.set(layout)
+    try:
+        yield
+    finally:
+        _cpu_layout_requested.reset(token)
+
+
 def cpu_layout(autograd: bool, hidden: int) -> str:
-    """The layout of the window on a CPU, "rows" or "columns" (`CPU_LAYOUT` when forced), by measurement
+    """The layout of the window on a CPU, "rows" or "columns" (`use_cpu_layout`'s when forced), by measurement
     (`benchmarks/mlstm_throughput.py`, impls mlstm_rows / mlstm_columns; 2-core AMD EPYC, AVX2, fp32, two
     threads; docs/architecture.md, "The mLSTM's two recurrences"):
 
@@ -266,8 +284,9 @@ def cpu_layout(autograd: bool, hidden: int) -> str:
       (at H=512, B=64, columns were 4-7% slower: the (T, B, H) <-> (H, T, B) copies of the outputs and
       their gradients cost more than the products gain).
     """
-    if CPU_LAYOUT != "auto":
-        return CPU_LAYOUT
+    forced = _cpu_layout_requested.get()
+    if forced != "auto":
+        return forced
     return "columns" if not autograd or hidden >= COLUMNS_TRAIN_FROM else "rows"
 
 
