@@ -5,8 +5,9 @@ Compares, at equal hidden size H:
 - ``mlstm``: our `sentiment_neuron.models.mlstm.MLSTM` inside `ByteLM`, with
   the recurrence "auto" picks: the fused window (`models/fused_mlstm.py`; two
   recurrent products and one in-place cell per step, weight gradients as one
-  product each per window; on a CPU over columns, except training below 1,024
-  units, over rows (`fused_mlstm.cpu_layout`); on CUDA with Triton cells).
+  product each per window; on a CPU in fp32 over columns, except training below
+  1,024 units, and over rows in bf16 (`fused_mlstm.cpu_layout`); on CUDA with
+  Triton cells).
 - ``naive_mlstm``: `NaiveMLSTM` below, the straightforward per-step PyTorch
   mLSTM: all four products (W_x x_t + b, W_mx x_t, W_mh h, W_h m) inside the
   loop, weight-normalized weights computed once per forward, plain torch ops,
@@ -284,7 +285,9 @@ def measure(
     recurrence = FORCED.get(impl, "auto")
     with use_recurrence(recurrence), fused_mlstm.use_cpu_layout(LAYOUTS.get(impl, "auto")):
         ran = recurrence_for(device) if "mlstm" in impl and impl != "naive_mlstm" else None
-        layout = fused_mlstm.cpu_layout(mode == "train", hidden) if ran == "fused" and device.type == "cpu" else None
+        products = torch.bfloat16 if precision == "bf16" else torch.float32
+        layout = (fused_mlstm.cpu_layout(mode == "train", hidden, products)
+                  if ran == "fused" and device.type == "cpu" else None)
         call()  # warm-up (allocations, oneDNN kernel selection, Triton compilation)
         _sync(device)
         times: list[float] = []

@@ -42,7 +42,7 @@ def test_a_folder_with_both_parts_has_every_head(both, sst_transfer, finetuned):
     config = json.loads((both / "config.json").read_text())
     assert (config["format"], config["format_version"]) == (FORMAT, FORMAT_VERSION)
     assert config["training"] == {"note": "test"}
-    expected = finetuned.predict_proba(TEXTS).numpy()
+    expected = finetuned.predict_proba(TEXTS, precision="fp32").numpy()  # the same precision on every CPU kind
     np.testing.assert_allclose(clf.predict_proba(None, TEXTS, precision="fp32"), expected, atol=1e-6)
 
 
@@ -98,7 +98,7 @@ def test_a_version_1_finetuned_folder_still_loads(finetuned, tmp_path):
     assert clf.heads == ("finetuned",)
     assert clf.finetuned.training_info == {"task": "old"}
     np.testing.assert_allclose(clf.predict_proba(None, TEXTS, precision="fp32"),
-                               finetuned.predict_proba(TEXTS).numpy(), atol=1e-6)
+                               finetuned.predict_proba(TEXTS, precision="fp32").numpy(), atol=1e-6)
 
 
 def test_the_writer_leaves_the_transfer_result_alone(sst_transfer, tmp_path):

@@ -54,7 +54,7 @@ def test_the_api_and_the_cli_clamp_to_the_same_value(steered, monkeypatch, way, 
     assert cli.value == steer.value  # exactly: one rule, whatever the request's prime, seed or length
     expected_sign = (1 if way == "positive" else -1) * t.result.unit.sign
     assert np.sign(steer.value) == expected_sign
-    assert abs(steer.value) == pytest.approx(strength * steering_scale(t.model, t.result.unit))
+    assert abs(steer.value) == pytest.approx(strength * steering_scale(t.model, t.result.unit, precision="fp32"))
 
 
 def test_the_scale_reads_the_reference_samples_whatever_the_request(sst_transfer):
@@ -62,7 +62,7 @@ def test_the_scale_reads_the_reference_samples_whatever_the_request(sst_transfer
     assert len(reference.texts) == REFERENCE_SAMPLES
     assert {len(d) for d in reference.data} == {REFERENCE_LENGTH}
     unit = sst_transfer.result.unit
-    assert steering_scale(sst_transfer.model, unit) == steering_scale(sst_transfer.model, unit, reference)
+    assert steering_scale(sst_transfer.model, unit, precision="fp32") == steering_scale(sst_transfer.model, unit, reference)
 
 
 def test_the_demo_and_the_rule_agree(sst_transfer):

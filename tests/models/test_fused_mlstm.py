@@ -10,6 +10,7 @@ import torch
 from helpers import one_thread_env, random_mlstm_cell
 
 from sentiment_neuron.models import ByteLM, ModelConfig, fused_mlstm
+from sentiment_neuron.models.mlstm import MLSTM
 from sentiment_neuron.models.fused_mlstm import (
     RECURRENCE_ENV, ColumnCell, MLSTMWindow, TorchCell, recurrence_for, requested_recurrence, use_recurrence)
 
@@ -140,6 +141,34 @@ def test_cpu_layout_columns_for_featurizing_and_for_training_large_models():
     assert fused_mlstm._cell_for("fused", cpu, True, big) is ColumnCell
     assert fused_mlstm._cell_for("fused", cpu, True, small) is TorchCell
     assert fused_mlstm._cell_for("fused", torch.device("meta"), False, big) is TorchCell  # off a CPU: rows
+
+
+def test_cpu_layout_rows_wherever_the_products_are_bf16():
+    big = 2 * fused_mlstm.COLUMNS_TRAIN_FROM
+    for autograd in (False, True):
+        assert fused_mlstm.cpu_layout(autograd, big, torch.bfloat16) == "rows"
+        assert fused_mlstm.cpu_layout(autograd, big, torch.float32) == "columns"
+        assert fused_mlstm._cell_for("fused", torch.device("cpu"), autograd, big, torch.bfloat16) is TorchCell
+    with fused_mlstm.use_cpu_layout("columns"):  # forcing still wins (the benchmark and the tests use it)
+        assert fused_mlstm.cpu_layout(True, big, torch.bfloat16) == "columns"
+
+
+def test_a_bf16_featurization_runs_over_rows(monkeypatch):
+    seen = []
+    real = fused_mlstm._run_forward
+
+    def spy(inputs, h0, c0, w_h, w_mh, cell, save, return_cells):
+        seen.append((cell, w_h.dtype))
+        return real(inputs, h0, c0, w_h, w_mh, cell, save, return_cells)
+
+    monkeypatch.setattr(fused_mlstm, "_run_forward", spy)
+    rnn = MLSTM(8, 16)
+    x = torch.randn(5, 3, 8)
+    with torch.no_grad(), use_recurrence("fused"):
+        rnn(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            rnn(x)
+    assert seen == [(ColumnCell, torch.float32), (TorchCell, torch.bfloat16)]
 
 
 def test_selection_is_automatic_by_device_with_an_override(monkeypatch):

@@ -82,12 +82,16 @@ def test_benchmark_forces_each_cpu_layout_and_records_the_one_that_ran():
     ran = {}
     for impl in ("mlstm_rows", "mlstm_columns", "mlstm"):
         for mode in bench.MODES:
-            rec = bench.measure(impl, mode, hidden=32, batch=4, steps=5, min_time=0.0, min_repeats=1)
+            rec = bench.measure(impl, mode, hidden=32, batch=4, steps=5, precision="fp32", min_time=0.0,
+                                min_repeats=1)
             ran[impl, mode] = (rec["recurrence"], rec["cpu_layout"])
+    bf16 = bench.measure("mlstm", "featurize", hidden=32, batch=4, steps=5, precision="bf16", min_time=0.0,
+                         min_repeats=1)
     assert ran["mlstm_rows", "train"] == ran["mlstm_rows", "featurize"] == ("fused", "rows")
     assert ran["mlstm_columns", "train"] == ran["mlstm_columns", "featurize"] == ("fused", "columns")
     assert ran["mlstm", "featurize"] == ("fused", "columns")  # "auto": columns without autograd
     assert ran["mlstm", "train"] == ("fused", "rows")  # 32 units: below COLUMNS_TRAIN_FROM
+    assert (bf16["recurrence"], bf16["cpu_layout"]) == ("fused", "rows")  # bf16 products: rows
     assert bench.fused_mlstm._cpu_layout_requested.get() == "auto"  # the forced layout is undone
 
 

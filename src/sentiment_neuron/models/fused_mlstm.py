@@ -241,12 +241,13 @@ class MLSTMWindow(torch.autograd.Function):
                 lay.back_step(dc).to(c0_dtype) if need[3] else None, d_wh, d_wmh, None, None)
 
 
-def _cell_for(kind: str, device: torch.device, autograd: bool, hidden: int):
+def _cell_for(kind: str, device: torch.device, autograd: bool, hidden: int,
+              compute_dtype: torch.dtype = torch.float32):
     """The cell the window runs: Triton kernels for "triton"; the PyTorch cell over rows on CUDA (the layout
     that path was written and checked for); on a CPU, the PyTorch cell in `cpu_layout`'s layout."""
     if kind == "triton":
         return _TritonCell
-    columns = device.type == "cpu" and cpu_layout(autograd, hidden) == "columns"
+    columns = device.type == "cpu" and cpu_layout(autograd, hidden, compute_dtype) == "columns"
     return ColumnCell if columns else TorchCell
 
 
@@ -272,21 +273,34 @@ def use_cpu_layout(layout: str) -> Iterator[None]:
         _cpu_layout_requested.reset(token)
 
 
-def cpu_layout(autograd: bool, hidden: int) -> str:
+def cpu_layout(autograd: bool, hidden: int, compute_dtype: torch.dtype = torch.float32) -> str:
     """The layout of the window on a CPU, "rows" or "columns" (`use_cpu_layout`'s when forced), by measurement
-    (`benchmarks/mlstm_throughput.py`, impls mlstm_rows / mlstm_columns; 2-core AMD EPYC, AVX2, fp32, two
-    threads; docs/architecture.md, "The mLSTM's two recurrences"):
+    (`benchmarks/mlstm_throughput.py`, impls mlstm_rows / mlstm_columns, three paired alternations per row;
+    docs/architecture.md, "The mLSTM's two recurrences"):
 
-    - without autograd (featurization), columns (`ColumnCell`): its per-step products W @ h featurized
-      3-67% faster than rows, most at B=64;
-    - with autograd (training), columns from `COLUMNS_TRAIN_FROM` units: at B=64 they trained 13-28% faster
-      at H=1024 and 3-24% at H=2048 (three alternations each), within noise of rows at B=256; below, rows
-      (at H=512, B=64, columns were 4-7% slower: the (T, B, H) <-> (H, T, B) copies of the outputs and
-      their gradients cost more than the products gain).
+    - bf16 (or fp16) products, as on a CPU with AVX512-BF16 or AMX: rows. On a 2-core Xeon with AMX (bf16,
+      one thread) rows trained 20-49% faster than columns at H = 512 and 1024 (B = 64 and 256) and
+      featurized 5-31% faster there (a tie at H=512, B=64): the products are fast, and columns' copies (the
+      window's outputs to (T, B, H), the bf16 -> float32 sum of the input side) cost more than their faster
+      products gain. At H=2048 the two were within -9% to +15%; rows there too, for one rule.
+    - float32 products (AVX2-only CPUs; 2-core AMD EPYC, two threads):
+      - without autograd (featurization), columns (`ColumnCell`): its per-step products W @ h featurized
+        3-67% faster than rows, most at B=64;
+      - with autograd (training), columns from `COLUMNS_TRAIN_FROM` units: at B=64 they trained 13-28%
+        faster at H=1024 and 3-24% at H=2048, within noise of rows at B=256; below, rows (at H=512, B=64,
+        columns were 4-7% slower: the (T, B, H) <-> (H, T, B) copies of the outputs and their gradients
+        cost more than the products gain).
+
+    Args:
+        autograd: whether the window records gradients (training).
+        hidden: H, the mLSTM's units.
+        compute_dtype: the dtype of the matrix products (`fused_forward`'s).
     """
     forced = _cpu_layout_requested.get()
     if forced != "auto":
         return forced
+    if compute_dtype in (torch.bfloat16, torch.float16):
+        return "rows"
     return "columns" if not autograd or hidden >= COLUMNS_TRAIN_FROM else "rows"
 
 
@@ -303,7 +317,7 @@ def fused_forward(rnn, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, return
         compute_dtype: the dtype of the matrix products (the autocast dtype, or x's).
     """
     autograd = torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, *rnn.parameters()))
-    cell = _cell_for(kind, x.device, autograd, rnn.hidden_size)
+    cell = _cell_for(kind, x.device, autograd, rnn.hidden_size, compute_dtype)
     lay = Layout(cell.COLUMNS)
     w_h, w_mh = rnn.w_h.weight(), rnn.w_mh.weight()
     if autograd:
