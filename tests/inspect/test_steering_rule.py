@@ -62,7 +62,8 @@ def test_the_scale_reads_the_reference_samples_whatever_the_request(sst_transfer
     assert len(reference.texts) == REFERENCE_SAMPLES
     assert {len(d) for d in reference.data} == {REFERENCE_LENGTH}
     unit = sst_transfer.result.unit
-    assert steering_scale(sst_transfer.model, unit, precision="fp32") == steering_scale(sst_transfer.model, unit, reference)
+    from_request = steering_scale(sst_transfer.model, unit, precision="fp32")
+    assert from_request == steering_scale(sst_transfer.model, unit, reference)
 
 
 def test_the_demo_and_the_rule_agree(sst_transfer):
