@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,8 @@ def _pct(x) -> str:
 
 
 def markdown(points: list[dict], fits: dict, machine: str) -> str:
+    cpus = Counter(p.get("cpu") for p in points)
+    usual = cpus.most_common(1)[0][0] if cpus else None
     lines = [f"Measured on {machine}; training and evaluation on one core, one thread, fp32.", "",
              "| model | parameters | minutes | bytes seen | train FLOPs | held-out bits/byte | "
              + " | ".join(label for _, _, label in METRICS) + " | featurize chars/s |",
@@ -112,10 +115,16 @@ def markdown(points: list[dict], fits: dict, machine: str) -> str:
     for p in points:
         cells = [_pct(_value(task, head)(p)) for task, head, _ in METRICS]
         minutes = "untrained" if is_control(p) else f"{p['minutes']:.1f}"
+        elsewhere = " (*)" if p.get("cpu") != usual else ""  # featurize cost is the CPU's: not comparable
         lines.append(f"| {p['name']} | {p['parameters'] / 1e6:.2f} M | {minutes} | "
                      f"{p['bytes_seen'] / 1e6:.1f} M | {p['train_flops']:.2g} | "
                      f"{p['heldout_bits_per_byte']:.3f} | " + " | ".join(cells)
-                     + f" | {p['featurize_chars_per_s']:,.0f} |")
+                     + f" | {p['featurize_chars_per_s']:,.0f}{elsewhere} |")
+    others = sorted({p.get("cpu") or "a CPU not recorded" for p in points if p.get("cpu") != usual})
+    if others:
+        lines += ["", f"(*) evaluated on {'; '.join(others)}, not on {usual}: its featurize cost is that CPU's "
+                  "(in its own default precision) and not comparable with the others; its accuracies and bits "
+                  "per byte are (fp32, the same data and code)."]
     lines += ["", "The 10- and 30-minute points are checkpoints of 60-minute runs, taken before the learning "
               "rate had decayed; a run given only that budget would end somewhat lower in loss.", "",
               "Fits of accuracy = a + b log10(training FLOPs), with the 90% prediction interval at 10x and 100x "

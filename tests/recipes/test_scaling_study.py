@@ -117,6 +117,17 @@ def test_an_untrained_control_is_in_the_table_and_never_in_a_fit(tmp_path):
     assert (tmp_path / "out" / "scaling.png").stat().st_size > 1000
 
 
+def test_a_point_evaluated_on_another_cpu_is_marked_where_its_cost_is_not_comparable():
+    report = _report()
+    points = [{**_point("m", m, f, 0.6, 0.6), "cpu": "AMD EPYC (avx2)"} for m, f in [(10, 1e14), (30, 3e14)]]
+    points.append({**_point("m", 0, 0.0, 0.6, 0.6), "cpu": "Intel Xeon (amx_bf16)"})
+    rows = [line for line in report.markdown(points, {}, "both").splitlines() if line.startswith("| m |")]
+    assert [row.endswith("10,000 (*) |") for row in rows] == [False, False, True]
+    assert "(*) evaluated on Intel Xeon (amx_bf16), not on AMD EPYC (avx2)" in report.markdown(points, {}, "both")
+    same = [{**p, "cpu": "AMD EPYC (avx2)"} for p in points]
+    assert "(*)" not in report.markdown(same, {}, "one")
+
+
 def test_each_family_is_also_fitted_alone(tmp_path):
     """A family whose accuracy stays flat and one whose accuracy grows: the line through both says little,
     each family's own line says which grows."""
