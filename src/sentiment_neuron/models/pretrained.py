@@ -34,6 +34,28 @@ PRETRAINED: dict[str, dict] = {
             "classifier/report.md": "a45b071ea035acb1af30b7f4281d08784476eb0c59f870646d2ca96b8c30ab8c",
         },
     },
+    "transformer-reviews-2x256": {
+        "summary": "Transformer, 2 blocks of 256, 8k sentencepiece ids, trained 85 minutes on one CPU core (AMX, "
+                   "bf16) on 90 M bytes of the same reviews; held-out bits per byte 1.408; better than "
+                   "mlstm-reviews-512 on SST-2 and IMDB (paired, p < 0.001)",
+        "files": {
+            "config.json": "5727457a2f77655e94f1c76a7f876d2edbdf30001b31e7c09b860d535890d817",
+            "model.safetensors": "2d508740353d5f3054142aa6a0d6eac9a6c4e399118180d1fe8da09cf98f86ae",
+            "tokenizer.json": "b8a85fe22365e599f7499afb5024ac0192f55f00109bd6cff0d1861f6f8edc2d",
+            "tokenizer.model": "1e1b7c092cafb3a7eb1094b28752aae3bfa2f0ddba50e6655639037f61eb3da1",
+            "MODEL_CARD.md": "f1df39ad041a367dcc53ce62ebe45075878f1fb75d4c887925f92e7e1f7dc681",
+            # its review-sentiment classifier (classifier/MODEL_CARD.md): fine-tuned head + SST-2 transfer
+            "classifier/MODEL_CARD.md": "6fb3dca6fa111d0442cd00be46ac1a5afe0d6f97311c0f32015e4af8d23b0f7b",
+            "classifier/config.json": "f17ad0bbb870090caaef257ff480ca9706377b92e8f6c893df3c06f4af3a1f8d",
+            "classifier/directions.npz": "f8d8e1571e77468f21006849d05b9454ec78b008cd319a33ab7174d466cfebe7",
+            "classifier/model.safetensors": "f4b800ad1b585bacd879fc4b7b88339ddb45c125558cc48cc88f68600fbe818e",
+            "classifier/probe.npz": "4a28f5219c68d4d94417cddcc3db03940bba2bcb96b605f225492b0667da7452",
+            "classifier/report.json": "ec429c5e63d06bc7a90d1d3d52fb63d8726746085800aded8265bc2dc477db25",
+            "classifier/report.md": "7064945e6a8335a517a18903bdb3cd9935dcbe904285954183eea75584ba2f9a",
+            "classifier/tokenizer.json": "b8a85fe22365e599f7499afb5024ac0192f55f00109bd6cff0d1861f6f8edc2d",
+            "classifier/tokenizer.model": "1e1b7c092cafb3a7eb1094b28752aae3bfa2f0ddba50e6655639037f61eb3da1",
+        },
+    },
 }
 DEFAULT_PRETRAINED = "mlstm-reviews-512"
 
