@@ -108,10 +108,10 @@ def test_pretrain_init_from(lm, sst_files, tmp_path):
     assert main([*args, "--out", str(tmp_path / "bad"), "--hidden-size", "16"]) == 2
 
 
-def test_finetune_table_from_the_command_line(lm, tmp_path, capsys):
+def test_finetune_table_from_the_command_line(lm, tmp_path, capsys, data_dir):  # data_dir: skips without SST-2
     assert main(["finetune", "--table", "--model", str(lm), "--tasks", "sst2", "--rows", "tfidf,finetune_all_at_once",
                  "--out", str(tmp_path / "table"), "--epochs", "0.02", "--max-bytes", "24", "--precision", "fp32",
-                 "--quiet"]) == 0
+                 "--data-dir", str(data_dir), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "| TF-IDF + logistic regression |" in out
     assert "all layers at once" in out
