@@ -81,7 +81,8 @@ from torch import nn
 from sentiment_neuron.models import ByteLM, ModelConfig, fused_mlstm
 from sentiment_neuron.models.fused_mlstm import recurrence_for, use_recurrence
 from sentiment_neuron.models.mlstm import MLSTM
-from sentiment_neuron.precision import PRECISIONS, autocast, describe_precision, native_bf16, resolve_precision
+from sentiment_neuron.precision import (
+    PRECISIONS, autocast, describe_precision, native_bf16, product_dtype, resolve_precision)
 
 EMBED = 64
 VOCAB = 256
@@ -193,7 +194,7 @@ def _timed(call, device: torch.device) -> float:
 def measure_matmul(device: torch.device, precision: str, size: int = 4096, repeats: int = 3) -> float:
     """Best-of-`repeats` FLOP/s of a (size x size) @ (size x size) product in `precision`
     (on CUDA each repeat is 10 products timed with CUDA events)."""
-    dtype = torch.bfloat16 if resolve_precision(precision, device) == "bf16" else torch.float32
+    dtype = product_dtype(precision, device)
     gen = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=gen).to(device, dtype)
     b = torch.randn(size, size, generator=gen).to(device, dtype)
@@ -285,8 +286,7 @@ def measure(
     recurrence = FORCED.get(impl, "auto")
     with use_recurrence(recurrence), fused_mlstm.use_cpu_layout(LAYOUTS.get(impl, "auto")):
         ran = recurrence_for(device) if "mlstm" in impl and impl != "naive_mlstm" else None
-        products = torch.bfloat16 if precision == "bf16" else torch.float32
-        layout = (fused_mlstm.cpu_layout(mode == "train", hidden, products)
+        layout = (fused_mlstm.cpu_layout(mode == "train", hidden, product_dtype(precision, device))
                   if ran == "fused" and device.type == "cpu" else None)
         call()  # warm-up (allocations, oneDNN kernel selection, Triton compilation)
         _sync(device)

@@ -22,6 +22,17 @@ def test_auto_is_fp32_where_bf16_is_emulated(cpu_bf16):
     assert "not native" in describe_precision("auto", "cpu")
 
 
+@pytest.mark.parametrize("native, expected", [(False, torch.float32), (True, torch.bfloat16)])
+def test_the_product_dtype_follows_the_resolved_precision(cpu_bf16, native, expected):
+    cpu_bf16(native)
+    assert precision.product_dtype("auto", "cpu") == expected
+    assert precision.product_dtype("fp32") == torch.float32
+    assert precision.product_dtype("bf16") == torch.bfloat16
+    assert precision.product_dtype("fp16", "cpu") == torch.float16
+    with pytest.raises(ValueError, match="precision must be one of"):
+        precision.product_dtype("fp8")
+
+
 def test_auto_is_bf16_where_bf16_is_native(cpu_bf16):
     cpu_bf16(True)
     assert resolve_precision("auto", torch.device("cpu")) == "bf16"

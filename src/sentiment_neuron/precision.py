@@ -88,6 +88,16 @@ def describe_precision(precision: str, device: torch.device | str = "cpu") -> st
     return f"precision: {resolved} (auto: bf16 is {why} on {where})"
 
 
+def product_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype:
+    """The dtype the matrix products run in under `precision` on `device` ("auto" resolved): torch.float32,
+    torch.bfloat16 or torch.float16.
+
+    Raises:
+        ValueError: an unknown precision.
+    """
+    return _DTYPES.get(resolve_precision(precision, device), torch.float32)
+
+
 def autocast(precision: str, device: torch.device | str):
     """The autocast context of `precision` on `device` ("auto" resolved; "fp32": disabled)."""
     device = torch.device(device)
